@@ -1,0 +1,61 @@
+# topicswarm — the two commands a fresh machine needs are `make demo` and
+# `make test`; each installs missing Debian packages and builds first.
+JOBS ?= 2
+BUILD_DEV := build/dev
+BUILD_ASAN := build/asan
+BUILD_REL := build/release
+CLI := $(BUILD_DEV)/topicswarm
+
+.PHONY: all deps build build-asan build-release test test-dev test-asan install-check demo bench fuzz format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev -j $(JOBS)
+
+build-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+build-release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+# Everything CI runs: unit, fuzz-corpus replay, integration and e2e tests on the
+# dev build; unit tests again under ASan+UBSan; then an install into a temporary
+# prefix with a consumer built against it through find_package(topicswarm).
+test: build build-asan
+	ctest --preset dev
+	ctest --preset asan
+	scripts/install-check.sh $(BUILD_DEV)
+
+test-dev: build
+	ctest --preset dev
+
+test-asan: build-asan
+	ctest --preset asan
+
+install-check: build
+	scripts/install-check.sh $(BUILD_DEV)
+
+demo: build
+	$(CLI) demo
+
+bench: build-release
+	$(BUILD_REL)/topicswarm bench dht --nodes 16 --ops 200 --json
+	$(BUILD_REL)/bench/micro_bench --benchmark_format=json --benchmark_min_time=0.2
+
+# libFuzzer targets (clang); run one with e.g. build/fuzz/fuzz/record_fuzzer -max_total_time=60
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
+format:
+	find include src tests fuzz bench examples sim -name '*.[ch]pp' | xargs clang-format -i
+
+clean:
+	rm -rf build

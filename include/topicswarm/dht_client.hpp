@@ -1,0 +1,122 @@
+// dht::client: one Mainline DHT node (libtorrent, DHT-only) behind an
+// Asio-friendly, coroutine-first API. libtorrent itself stays inside src/dht.
+//
+// All results complete on the executor given at construction. Every operation
+// takes a deadline; when it expires the caller gets what was found so far.
+#pragma once
+
+#include <topicswarm/bytes.hpp>
+#include <topicswarm/endpoint.hpp>
+#include <topicswarm/error.hpp>
+#include <topicswarm/export.hpp>
+#include <topicswarm/identity.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace topicswarm::dht {
+
+struct info_hash_tag {};
+// A BEP 5 info-hash (SHA-1 sized).
+using info_hash = fixed_bytes<20, info_hash_tag>;
+
+// The public Mainline bootstrap routers, used unless a config overrides them.
+TOPICSWARM_API std::vector<std::string> default_bootstrap_nodes();
+
+struct client_config {
+  // Addresses to bind, each "IP:PORT" (port 0 picks a free port). Loopback
+  // testnets use "127.0.0.1:0"; real use binds all interfaces.
+  std::vector<std::string> listen{"0.0.0.0:0", "[::]:0"};
+  // "HOST:PORT" of nodes to bootstrap from. Default: the public routers.
+  std::vector<std::string> bootstrap = default_bootstrap_nodes();
+  // Default deadline for operations that are not given one.
+  std::chrono::milliseconds default_timeout{10'000};
+};
+
+// A BEP 44 mutable item as read from the DHT.
+struct mutable_item {
+  public_key key;
+  bytes salt;
+  bytes value;  // the content of the bencoded byte string `v`
+  std::int64_t seq = 0;
+  signature sig;
+};
+
+struct get_result {
+  std::optional<mutable_item> item;  // the highest seq seen; empty if none
+  bool complete = false;             // the lookup finished before the deadline
+  std::chrono::microseconds elapsed{0};
+};
+
+struct put_result {
+  int nodes_stored = 0;  // nodes that acknowledged the store
+  std::chrono::microseconds elapsed{0};
+};
+
+struct peers_result {
+  std::vector<endpoint> peers;
+  bool complete = false;
+  std::chrono::microseconds elapsed{0};
+};
+
+// Latency summary of one kind of operation (completed ones only).
+struct latency_stats {
+  std::uint64_t count = 0;
+  std::chrono::microseconds total{0};
+  std::chrono::microseconds max{0};
+};
+
+struct counters {
+  std::uint64_t gets = 0, puts = 0, get_peers = 0, announces = 0;
+  std::uint64_t get_timeouts = 0, put_timeouts = 0, get_peers_timeouts = 0;
+  std::uint64_t put_failures = 0;    // completed with zero nodes storing
+  std::uint64_t invalid_items = 0;   // items dropped: bad signature or non-string value
+  latency_stats get_latency, put_latency, get_peers_latency;
+};
+
+// Signature check of a BEP 44 mutable item (key, salt, seq, value).
+TOPICSWARM_API bool verify_mutable_item(const mutable_item& item);
+
+class TOPICSWARM_API client {
+ public:
+  // Starts the DHT node: binds, then bootstraps in the background. Fails if
+  // nothing can be bound or an address is malformed.
+  static result<std::unique_ptr<client>> start(asio::any_io_executor ex, client_config config);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // Waits until the routing table holds at least `min_nodes` nodes (or the
+  // timeout passes); returns the routing table size reached.
+  asio::awaitable<int> wait_bootstrapped(int min_nodes, std::chrono::milliseconds timeout);
+
+  asio::awaitable<get_result> get_mutable(public_key key, bytes salt,
+                                          std::optional<std::chrono::milliseconds> timeout = {});
+  asio::awaitable<result<put_result>> put_mutable(keypair signer, bytes salt, bytes value, std::int64_t seq,
+                                                  std::optional<std::chrono::milliseconds> timeout = {});
+  asio::awaitable<peers_result> get_peers(info_hash ih, std::optional<std::chrono::milliseconds> timeout = {});
+  // Announces that we serve `ih` on `port` (0: our DHT port). Fire and forget:
+  // libtorrent reports no completion for announces.
+  void announce(info_hash ih, std::uint16_t port = 0);
+
+  // Our address as reported by other DHT nodes, once known.
+  std::optional<endpoint> external_address() const;
+  // The addresses actually bound (ports resolved).
+  std::vector<endpoint> listen_endpoints() const;
+  counters stats() const;
+
+  class impl;
+
+ private:
+  explicit client(std::shared_ptr<impl> i);
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace topicswarm::dht

@@ -1,0 +1,42 @@
+#include <topicswarm/error.hpp>
+
+namespace topicswarm {
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "topicswarm"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::invalid_id: return "invalid id";
+      case errc::invalid_endpoint: return "invalid endpoint";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::identity_io: return "identity file could not be read or written";
+      case errc::identity_malformed: return "identity file is malformed";
+      case errc::identity_insecure_permissions: return "identity file is readable by others";
+      case errc::crypto_failure: return "cryptographic operation failed";
+      case errc::record_bad_length: return "record has a bad length";
+      case errc::record_decryption_failed: return "record decryption failed";
+      case errc::record_bad_signature: return "record signature is invalid";
+      case errc::record_wrong_topic: return "record is for another topic";
+      case errc::record_wrong_window: return "record is for another time window";
+      case errc::record_unsupported_version: return "record format version is not supported";
+      case errc::record_too_large: return "record is too large";
+      case errc::dht_start_failed: return "DHT session could not start";
+      case errc::dht_timeout: return "DHT operation timed out";
+      case errc::dht_put_failed: return "DHT put reached no node";
+      case errc::dht_stopped: return "DHT client is stopped";
+      case errc::testnet_not_ready: return "DHT testnet did not become ready";
+    }
+    return "unknown topicswarm error " + std::to_string(ev);
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const category c;
+  return c;
+}
+
+}  // namespace topicswarm
