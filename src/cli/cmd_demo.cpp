@@ -50,6 +50,7 @@ asio::awaitable<bool> run_demo(const demo_options& o, const dht::testnet& net) {
   cc.default_timeout = std::chrono::seconds(10);
 
   struct peer {
+    peer(const char* n, std::string s) : name(n), secret(std::move(s)) {}
     const char* name;
     std::string secret;
     identity ident = identity::generate();
