@@ -84,6 +84,13 @@ struct counters {
 // Signature check of a BEP 44 mutable item (key, salt, seq, value).
 TOPICSWARM_API bool verify_mutable_item(const mutable_item& item);
 
+// The version of the DHT engine (libtorrent-rasterbar), e.g. "2.0.8.0", for reports.
+TOPICSWARM_API std::string dht_engine_version();
+
+// Use a client (and destroy it) only on its executor, which must not run
+// handlers concurrently (a single-threaded io_context, or a strand).
+// Destroying it completes pending operations: gets and get_peers as
+// incomplete, puts with errc::dht_stopped.
 class TOPICSWARM_API client {
  public:
   // Starts the DHT node: binds, then bootstraps in the background. Fails if

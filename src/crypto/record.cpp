@@ -38,6 +38,7 @@ bool get_endpoint(byte_reader& r, endpoint& e) {
   if (fam != 4 && fam != 6) return false;
   e.fam = static_cast<endpoint::family>(fam);
   auto ip = r.get_span(fam == 4 ? 4 : 16);
+  if (!r.ok()) return false;  // truncated: the span is empty
   std::memcpy(e.ip.data(), ip.data(), ip.size());
   e.port = r.get_u16();
   return r.ok();
