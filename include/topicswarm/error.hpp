@@ -41,6 +41,9 @@ enum class errc {
   dht_put_failed,
   dht_stopped,
   testnet_not_ready,
+  // gossip wire messages
+  malformed_message,
+  message_too_large,
 };
 
 }  // namespace topicswarm

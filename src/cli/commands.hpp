@@ -14,5 +14,7 @@ void register_dht_commands(CLI::App& app, CLI::App& bench);
 void register_identity_commands(CLI::App& app);
 // demo
 void register_demo_command(CLI::App& app);
+// sim (the deterministic simulator's scenarios)
+void register_sim_command(CLI::App& app);
 
 }  // namespace topicswarm::cli

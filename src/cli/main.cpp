@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   topicswarm::cli::register_dht_commands(app, *bench);
   topicswarm::cli::register_identity_commands(app);
   topicswarm::cli::register_demo_command(app);
+  topicswarm::cli::register_sim_command(app);
 
   try {
     app.parse(argc, argv);

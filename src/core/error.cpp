@@ -27,6 +27,8 @@ class category final : public std::error_category {
       case errc::dht_put_failed: return "DHT put reached no node";
       case errc::dht_stopped: return "DHT client is stopped";
       case errc::testnet_not_ready: return "DHT testnet did not become ready";
+      case errc::malformed_message: return "gossip message is malformed";
+      case errc::message_too_large: return "gossip message exceeds a size limit";
     }
     return "unknown topicswarm error " + std::to_string(ev);
   }

@@ -1,0 +1,516 @@
+#include "gossip/hyparview.hpp"
+
+#include "gossip/router.hpp"  // topic_counters
+
+#include <algorithm>
+
+namespace topicswarm::gossip {
+namespace {
+
+template <class V>
+auto find_id(V& v, const node_id& id) {
+  return std::find_if(v.begin(), v.end(), [&](const peer_info& p) { return p.id == id; });
+}
+
+std::vector<endpoint> capped(const std::vector<endpoint>& a) {
+  if (a.size() <= limits::max_addresses) return a;
+  return {a.begin(), a.begin() + limits::max_addresses};
+}
+
+peer_info capped(const peer_info& p) { return {p.id, capped(p.addresses)}; }
+
+std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl); }
+
+}  // namespace
+
+hyparview::hyparview(const peer_info& me, const membership_config& cfg, rng& random, topic_counters& counters,
+                     std::uint64_t attempt_base)
+    : me_(capped(me)), cfg_(cfg), rng_(random), c_(counters), next_attempt_(attempt_base) {}
+
+void hyparview::start(instant now, std::vector<out::output>& out) {
+  next_shuffle_at_ = now + cfg_.shuffle_interval;
+  out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
+}
+
+// ------------------------------------------------------------------ queries --
+
+bool hyparview::is_active(const node_id& id) const { return find_id(active_, id) != active_.end(); }
+bool hyparview::is_passive(const node_id& id) const { return find_id(passive_, id) != passive_.end(); }
+
+std::vector<node_id> hyparview::active_ids() const {
+  std::vector<node_id> ids;
+  for (const auto& p : active_) ids.push_back(p.id);
+  return ids;
+}
+
+std::vector<node_id> hyparview::passive_ids() const {
+  std::vector<node_id> ids;
+  for (const auto& p : passive_) ids.push_back(p.id);
+  return ids;
+}
+
+// A node asks at most this many peers at once: it bounds the state a burst of
+// forward_join walks ending here can create.
+std::size_t hyparview::max_pending() const noexcept { return 2 * cfg_.active_view_capacity + 2; }
+
+// ------------------------------------------------------------ view changes --
+
+void hyparview::send(const node_id& to, wire::message msg, std::vector<out::output>& out) {
+  ++c_.messages_sent;
+  out.push_back(out::send{to, std::move(msg)});
+}
+
+void hyparview::drop_if_unused(const node_id& id, std::vector<out::output>& out) {
+  if (!uses(id)) out.push_back(out::drop_peer{id});
+}
+
+void hyparview::learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out) {
+  if (addresses.empty()) return;
+  auto a = capped(addresses);
+  if (a == stored.addresses) return;
+  stored.addresses = std::move(a);
+  out.push_back(out::peer_data{stored});
+}
+
+void hyparview::add_active(const peer_info& info, std::vector<out::output>& out) {
+  if (info.id == me_.id || is_active(info.id) || cfg_.active_view_capacity == 0) return;
+  // "A node that receives a join request will start by adding the new node to
+  // its active view, even if it has to drop a random node from it" (§4.2): the
+  // dropped node hears a disconnect and keeps us in its passive view.
+  while (active_.size() >= cfg_.active_view_capacity) {
+    node_id victim = active_[rng_.below(active_.size())].id;
+    send(victim, wire::disconnect{true}, out);
+    remove_active(victim, true, out);
+  }
+  peer_info entry{info.id, {}};
+  if (auto it = find_id(passive_, info.id); it != passive_.end()) {
+    entry = *it;
+    passive_.erase(it);
+  }
+  learn(entry, info.addresses, out);
+  active_.push_back(std::move(entry));
+  ++c_.neighbor_up;
+  out.push_back(out::neighbor_up{info.id});
+}
+
+bool hyparview::remove_active(const node_id& id, bool alive, std::vector<out::output>& out) {
+  auto it = find_id(active_, id);
+  if (it == active_.end()) return false;
+  peer_info info = std::move(*it);
+  active_.erase(it);
+  if (active_.empty()) tried_.clear();  // isolated: everyone is worth a high-priority try
+  ++c_.neighbor_down;
+  out.push_back(out::neighbor_down{id});
+  if (alive)
+    add_passive(info, out);
+  else
+    remove_passive(id);
+  drop_if_unused(id, out);
+  return true;
+}
+
+void hyparview::add_passive(const peer_info& info, std::vector<out::output>& out,
+                            const std::vector<node_id>* prefer_evict) {
+  if (info.id == me_.id || is_active(info.id) || cfg_.passive_view_capacity == 0) return;
+  if (auto it = find_id(passive_, info.id); it != passive_.end()) {
+    learn(*it, info.addresses, out);
+    return;
+  }
+  if (passive_.size() >= cfg_.passive_view_capacity) {
+    std::size_t victim = passive_.size();
+    if (prefer_evict && !prefer_evict->empty()) {
+      std::vector<std::size_t> preferred;
+      for (std::size_t i = 0; i < passive_.size(); ++i)
+        if (std::find(prefer_evict->begin(), prefer_evict->end(), passive_[i].id) != prefer_evict->end())
+          preferred.push_back(i);
+      if (!preferred.empty()) victim = preferred[rng_.below(preferred.size())];
+    }
+    if (victim == passive_.size()) victim = rng_.below(passive_.size());
+    passive_.erase(passive_.begin() + static_cast<std::ptrdiff_t>(victim));
+  }
+  peer_info entry{info.id, {}};
+  learn(entry, info.addresses, out);
+  passive_.push_back(std::move(entry));
+}
+
+void hyparview::remove_passive(const node_id& id) {
+  if (auto it = find_id(passive_, id); it != passive_.end()) passive_.erase(it);
+}
+
+// ----------------------------------------------------------------- requests --
+
+void hyparview::request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out) {
+  if (info.id == me_.id || is_active(info.id) || is_pending(info.id) || pending_.size() >= max_pending()) return;
+  const std::uint64_t attempt = ++next_attempt_;
+  pending_[info.id] = pending_request{capped(info), attempt, kind};
+  if (kind == request_kind::join)
+    send(info.id, wire::join{me_.addresses}, out);
+  else
+    send(info.id, wire::neighbor{prio, me_.addresses}, out);
+  out.push_back(out::schedule{cfg_.neighbor_request_timeout, timers::neighbor_request{info.id, attempt}});
+}
+
+void hyparview::send_join(const peer_info& info, std::vector<out::output>& out) {
+  request(info, priority::high, request_kind::join, out);
+}
+
+void hyparview::maintain(std::vector<out::output>& out, const node_id* exclude) {
+  const auto join_pending = [&] {
+    return std::any_of(pending_.begin(), pending_.end(),
+                       [](const auto& kv) { return kv.second.kind == request_kind::join; });
+  };
+  if (active_.empty()) {
+    if (join_pending()) return;  // wait for the join to be answered
+    // Isolated: a join (which also spreads us through forward_join walks)
+    // beats a lone neighbour request; try the next fallback contact first.
+    while (!join_candidates_.empty()) {
+      peer_info c = std::move(join_candidates_.front());
+      join_candidates_.pop_front();
+      if (c.id == me_.id || is_active(c.id) || is_pending(c.id)) continue;
+      if (exclude && c.id == *exclude) continue;
+      send_join(c, out);
+      return;
+    }
+  }
+  while (active_.size() + pending_.size() < cfg_.active_view_capacity && pending_.size() < max_pending()) {
+    // While isolated, one high-priority request at a time: each one forces the
+    // receiver to accept (possibly evicting a neighbour), so do not fire many.
+    if (active_.empty() && !pending_.empty()) break;
+    // An isolated node falls back to the excluded peer (the one that just
+    // dropped us) rather than stay alone: its high-priority request cannot be
+    // refused. (The tried set was reset when it became isolated, since
+    // refusals of earlier low-priority requests say nothing about that.)
+    const bool isolated = active_.empty();
+    std::vector<std::size_t> candidates, fallback;
+    for (std::size_t i = 0; i < passive_.size(); ++i) {
+      const node_id& id = passive_[i].id;
+      if (is_pending(id) || tried_.count(id)) continue;
+      (exclude && id == *exclude ? fallback : candidates).push_back(i);
+    }
+    if (candidates.empty() && isolated) candidates = fallback;
+    if (candidates.empty()) break;
+    const peer_info c = passive_[candidates[rng_.below(candidates.size())]];
+    tried_.insert(c.id);
+    // HyParView §4.3: high priority when we have no neighbour at all (the
+    // receiver must accept), low otherwise (accepted only if it has room).
+    const std::size_t before = pending_.size();
+    request(c, active_.empty() ? priority::high : priority::low, request_kind::refill, out);
+    if (pending_.size() == before) break;  // not sent (bound reached): never spin
+  }
+  // The tried set only ever names passive peers; keep it from outgrowing them.
+  if (tried_.size() > 2 * cfg_.passive_view_capacity + 8) tried_.clear();
+}
+
+// ------------------------------------------------------------------ inputs --
+
+void hyparview::join(const std::vector<peer_info>& peers, std::vector<out::output>& out) {
+  const std::size_t max_candidates = cfg_.passive_view_capacity + cfg_.active_view_capacity;
+  for (const auto& p : peers) {
+    if (p.id == me_.id || is_active(p.id)) continue;
+    const peer_info info = capped(p);
+    add_passive(info, out);
+    if (find_id(join_candidates_, info.id) == join_candidates_.end()) join_candidates_.push_back(info);
+    while (join_candidates_.size() > max_candidates) join_candidates_.pop_front();
+  }
+  // One join at a time: every join makes the contact fan out ARWL walks that
+  // end in high-priority neighbour requests to us, so joining several
+  // contacts at once would only churn our (and their) active views.
+  for (const auto& kv : pending_)
+    if (kv.second.kind == request_kind::join) return;
+  while (!join_candidates_.empty()) {
+    peer_info c = std::move(join_candidates_.front());
+    join_candidates_.pop_front();
+    if (is_active(c.id) || is_pending(c.id)) continue;
+    send_join(c, out);
+    return;
+  }
+}
+
+void hyparview::on_message(const node_id& from, const wire::message& msg, std::vector<out::output>& out) {
+  if (auto* m = std::get_if<wire::join>(&msg)) return on_join(from, *m, out);
+  if (auto* m = std::get_if<wire::forward_join>(&msg)) return on_forward_join(from, *m, out);
+  if (auto* m = std::get_if<wire::neighbor>(&msg)) return on_neighbor(from, *m, out);
+  if (auto* m = std::get_if<wire::neighbor_reply>(&msg)) return on_neighbor_reply(from, *m, out);
+  if (auto* m = std::get_if<wire::disconnect>(&msg)) return on_disconnect(from, *m, out);
+  if (auto* m = std::get_if<wire::shuffle>(&msg)) return on_shuffle(from, *m, out);
+  if (auto* m = std::get_if<wire::shuffle_reply>(&msg)) return on_shuffle_reply(from, *m, out);
+}
+
+void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<out::output>& out) {
+  if (auto it = find_id(active_, from); it != active_.end()) {
+    learn(*it, m.addresses, out);
+    send(from, wire::neighbor_reply{true}, out);
+    return;
+  }
+  pending_.erase(from);  // its join supersedes a request of ours to it
+  add_active({from, capped(m.addresses)}, out);
+  if (!is_active(from)) {  // only with an active view capacity of 0
+    send(from, wire::neighbor_reply{false}, out);
+    drop_if_unused(from, out);
+    return;
+  }
+  send(from, wire::neighbor_reply{true}, out);
+  // §4.2: the contact sends a ForwardJoin with ttl = ARWL to all its other
+  // active peers; their random walks spread the joiner through the overlay.
+  const peer_info joiner = *find_id(active_, from);
+  const std::uint8_t ttl = clamp_ttl(cfg_.active_random_walk_length);
+  for (const auto& id : active_ids())
+    if (id != from) send(id, wire::forward_join{joiner, ttl}, out);
+}
+
+void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m, std::vector<out::output>& out) {
+  const peer_info p = capped(m.peer);
+  if (p.id == me_.id) return;
+  const std::uint8_t ttl = clamp_ttl(m.ttl);
+  if (auto it = find_id(active_, p.id); it != active_.end()) {
+    // Already its neighbour. The paper's walk would end here; in small or
+    // dense overlays walks hit the contact's neighbourhood often, and a joiner
+    // whose walks all die keeps a single link (lost at the next eviction). So
+    // the walk goes on, to someone who may not know the joiner yet.
+    learn(*it, p.addresses, out);
+    if (ttl == 0) return;
+    std::vector<node_id> next;
+    for (const auto& a : active_)
+      if (a.id != from && a.id != p.id) next.push_back(a.id);
+    if (!next.empty())
+      send(next[rng_.below(next.size())], wire::forward_join{p, static_cast<std::uint8_t>(ttl - 1)}, out);
+    return;
+  }
+  // §4.2 i): at the end of the walk, or when we have at most one neighbour,
+  // the new node joins our active view. We ask it (high priority: it must
+  // accept) and add it when it answers, so an unreachable joiner never enters.
+  if (ttl == 0 || active_.size() <= 1) {
+    request(p, priority::high, request_kind::forward_join, out);
+    return;
+  }
+  // ii) at ttl == PRWL the new node goes to our passive view.
+  if (ttl == cfg_.passive_random_walk_length) add_passive(p, out);
+  // iii, iv) decrement and forward to a random neighbour other than the sender.
+  std::vector<node_id> next;
+  for (const auto& a : active_)
+    if (a.id != from && a.id != p.id) next.push_back(a.id);
+  if (next.empty()) {
+    request(p, priority::high, request_kind::forward_join, out);
+    return;
+  }
+  send(next[rng_.below(next.size())], wire::forward_join{p, static_cast<std::uint8_t>(ttl - 1)}, out);
+}
+
+void hyparview::on_neighbor(const node_id& from, const wire::neighbor& m, std::vector<out::output>& out) {
+  if (auto it = find_id(active_, from); it != active_.end()) {
+    learn(*it, m.addresses, out);
+    pending_.erase(from);
+    send(from, wire::neighbor_reply{true}, out);
+    return;
+  }
+  // §4.3: a high-priority request is always accepted (dropping a random
+  // neighbour if needed); a low-priority one only if there is a free slot.
+  if (m.prio == priority::high || active_.size() < cfg_.active_view_capacity) {
+    pending_.erase(from);
+    add_active({from, capped(m.addresses)}, out);
+    if (is_active(from)) {
+      send(from, wire::neighbor_reply{true}, out);
+      return;
+    }
+  }
+  send(from, wire::neighbor_reply{false}, out);
+  add_passive({from, capped(m.addresses)}, out);
+  drop_if_unused(from, out);
+}
+
+void hyparview::on_neighbor_reply(const node_id& from, const wire::neighbor_reply& m, std::vector<out::output>& out) {
+  auto it = pending_.find(from);
+  if (m.accepted) {
+    if (it != pending_.end()) {
+      const pending_request req = std::move(it->second);
+      pending_.erase(it);
+      if (!is_active(from)) add_active(req.info, out);
+      if (req.kind == request_kind::join) join_candidates_.clear();  // joined: fallbacks not needed
+      if (req.kind == request_kind::refill) maintain(out);           // keep filling
+      return;
+    }
+    if (is_active(from)) return;
+    // An acceptance that arrives after our request timed out: the peer has
+    // added us, so either take it (if there is room) or tell it we will not,
+    // keeping both views symmetric.
+    if (active_.size() < cfg_.active_view_capacity) {
+      peer_info info{from, {}};
+      if (auto p = find_id(passive_, from); p != passive_.end()) info = *p;
+      add_active(info, out);
+    } else {
+      send(from, wire::disconnect{true}, out);
+      drop_if_unused(from, out);
+    }
+    return;
+  }
+  if (it != pending_.end()) {
+    const pending_request req = std::move(it->second);
+    pending_.erase(it);
+    add_passive(req.info, out);  // alive, just full
+    tried_.insert(from);
+    drop_if_unused(from, out);
+    if (req.kind != request_kind::forward_join) maintain(out, &from);
+    return;
+  }
+  // A refusal without a pending request is stale: our requests crossed, we
+  // accepted theirs (dropping our pending entry) and they refused ours. They
+  // add us when our acceptance arrives, so an active peer stays active.
+  drop_if_unused(from, out);
+}
+
+void hyparview::on_disconnect(const node_id& from, const wire::disconnect& m, std::vector<out::output>& out) {
+  if (is_active(from)) {
+    // alive: the peer only dropped us (e.g. to make room): keep it in the
+    // passive view; otherwise it left and is forgotten.
+    remove_active(from, m.alive, out);
+    tried_.clear();
+    maintain(out, &from);
+    return;
+  }
+  if (auto it = pending_.find(from); it != pending_.end()) {
+    const pending_request req = std::move(it->second);
+    const request_kind kind = req.kind;
+    pending_.erase(it);
+    if (m.alive)
+      add_passive(req.info, out);
+    else
+      remove_passive(from);
+    drop_if_unused(from, out);
+    if (kind != request_kind::forward_join) maintain(out, &from);
+    return;
+  }
+  if (!m.alive) remove_passive(from);
+  drop_if_unused(from, out);
+}
+
+void hyparview::on_shuffle(const node_id& from, const wire::shuffle& m, std::vector<out::output>& out) {
+  const peer_info origin = capped(m.origin);
+  if (origin.id == me_.id) {  // our own walk came back
+    drop_if_unused(from, out);
+    return;
+  }
+  const std::uint8_t ttl = clamp_ttl(m.ttl);
+  // §4.4: while the walk has ttl left and we have more than one neighbour,
+  // forward it to a random neighbour other than the sender.
+  if (ttl > 0 && active_.size() > 1) {
+    std::vector<node_id> next;
+    for (const auto& a : active_)
+      if (a.id != from && a.id != origin.id) next.push_back(a.id);
+    if (!next.empty()) {
+      send(next[rng_.below(next.size())], wire::shuffle{origin, static_cast<std::uint8_t>(ttl - 1), m.nodes}, out);
+      return;
+    }
+  }
+  // Accept: answer the origin with as many of our passive peers (topped up
+  // with active ones) as it sent us, then integrate its list, evicting
+  // preferably the entries we just sent.
+  const std::size_t want = std::min(m.nodes.size(), limits::max_shuffle_nodes);
+  std::vector<peer_info> pool;
+  for (const auto& p : passive_)
+    if (p.id != origin.id) pool.push_back(p);
+  std::vector<peer_info> reply = rng_.sample(std::move(pool), want);
+  if (reply.size() < want) {
+    std::vector<peer_info> act;
+    for (const auto& a : active_)
+      if (a.id != origin.id) act.push_back(a);
+    for (auto& a : rng_.sample(std::move(act), want - reply.size())) reply.push_back(std::move(a));
+  }
+  std::vector<node_id> sent;
+  for (const auto& p : reply) sent.push_back(p.id);
+  send(origin.id, wire::shuffle_reply{std::move(reply)}, out);
+  add_passive(origin, out, &sent);
+  for (const auto& n : m.nodes) add_passive(capped(n), out, &sent);
+  drop_if_unused(origin.id, out);
+  if (from != origin.id) drop_if_unused(from, out);
+}
+
+void hyparview::on_shuffle_reply(const node_id& from, const wire::shuffle_reply& m, std::vector<out::output>& out) {
+  // Only the answer to a walk we started is integrated: an unsolicited reply
+  // could otherwise flood our passive view with names of the sender's choice.
+  if (awaiting_shuffle_reply_) {
+    for (const auto& n : m.nodes) add_passive(capped(n), out, &last_shuffle_sent_);
+    last_shuffle_sent_.clear();
+    awaiting_shuffle_reply_ = false;
+  }
+  drop_if_unused(from, out);
+  if (active_.size() < cfg_.active_view_capacity) maintain(out);
+}
+
+// ------------------------------------------------------------------ timers --
+
+void hyparview::on_shuffle_timer(instant now, std::vector<out::output>& out) {
+  // Stale (the live chain fires later); a quarter period of slack lets a
+  // driver fire a little early without breaking the chain.
+  if (now + cfg_.shuffle_interval / 4 < next_shuffle_at_) return;
+  next_shuffle_at_ = now + cfg_.shuffle_interval;
+  out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
+  tried_.clear();  // periodic retry of peers that were full last time
+  if (!active_.empty()) {
+    const node_id target = active_[rng_.below(active_.size())].id;
+    std::vector<peer_info> act, pas;
+    for (const auto& a : active_)
+      if (a.id != target) act.push_back(a);
+    for (const auto& p : passive_)
+      if (p.id != target) pas.push_back(p);
+    std::vector<peer_info> nodes{me_};
+    for (auto& a : rng_.sample(std::move(act), cfg_.shuffle_active_view_count)) nodes.push_back(std::move(a));
+    for (auto& p : rng_.sample(std::move(pas), cfg_.shuffle_passive_view_count)) nodes.push_back(std::move(p));
+    if (nodes.size() > limits::max_shuffle_nodes) nodes.resize(limits::max_shuffle_nodes);
+    last_shuffle_sent_.clear();
+    for (std::size_t i = 1; i < nodes.size(); ++i) last_shuffle_sent_.push_back(nodes[i].id);
+    awaiting_shuffle_reply_ = true;
+    ++c_.shuffles;
+    send(target, wire::shuffle{me_, clamp_ttl(cfg_.shuffle_random_walk_length), std::move(nodes)}, out);
+  }
+  maintain(out);
+}
+
+void hyparview::on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out) {
+  auto it = pending_.find(t.peer);
+  if (it == pending_.end() || it->second.attempt != t.attempt) return;  // answered, or an older request
+  const request_kind kind = it->second.kind;
+  pending_.erase(it);
+  // No answer in time: treat the peer as unreachable (§4.3: "removed from the
+  // passive view") and try the next candidate.
+  remove_passive(t.peer);
+  tried_.insert(t.peer);
+  drop_if_unused(t.peer, out);
+  if (kind != request_kind::forward_join) maintain(out, &t.peer);
+}
+
+void hyparview::on_peer_disconnected(const node_id& peer, std::vector<out::output>& out) {
+  if (is_active(peer)) {
+    remove_active(peer, false, out);
+    tried_.clear();
+    maintain(out, &peer);
+    return;
+  }
+  if (auto it = pending_.find(peer); it != pending_.end()) {
+    const request_kind kind = it->second.kind;
+    pending_.erase(it);
+    remove_passive(peer);
+    tried_.insert(peer);
+    if (kind != request_kind::forward_join) maintain(out, &peer);
+  }
+}
+
+void hyparview::quit(std::vector<out::output>& out) {
+  for (const auto& id : active_ids()) {
+    send(id, wire::disconnect{false}, out);
+    ++c_.neighbor_down;
+    out.push_back(out::neighbor_down{id});
+  }
+  // Peers we asked may accept after we are gone: tell them too.
+  std::vector<node_id> asked;
+  for (const auto& kv : pending_) asked.push_back(kv.first);
+  for (const auto& id : asked) send(id, wire::disconnect{false}, out);
+  const auto active = active_ids();
+  active_.clear();
+  pending_.clear();
+  passive_.clear();
+  join_candidates_.clear();
+  for (const auto& id : active) out.push_back(out::drop_peer{id});
+  for (const auto& id : asked) out.push_back(out::drop_peer{id});
+}
+
+}  // namespace topicswarm::gossip

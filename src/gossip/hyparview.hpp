@@ -1,0 +1,126 @@
+// HyParView membership for one topic (Leitão, Pereira, Rodrigues: "HyParView:
+// a membership protocol for reliable gossip-based broadcast", DSN 2007).
+//
+// Sans-IO: every handler appends outputs (sends, timers, neighbour events,
+// peer data, drop_peer) to `out`. The active view is the set of neighbours the
+// broadcast layer uses; the passive view is a reserve of known peers.
+//
+// Departures from the paper (why in the .cpp):
+//  - Neighbour requests are answered with neighbor_reply; a peer enters our
+//    active view when it accepted (or when we accepted its request), so views
+//    stay symmetric and unreachable peers are never added.
+//  - A request that is not answered within neighbor_request_timeout fails; the
+//    peer is removed from the passive view and the next candidate is tried.
+//  - Besides the paper's "replace a failed neighbour", a node below capacity
+//    keeps asking untried passive peers (low priority) until the view is full
+//    or every candidate was tried; the tried set is reset on each loss and on
+//    each shuffle period, which bounds the traffic.
+#pragma once
+
+#include "gossip/proto.hpp"
+#include "gossip/rng.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+#include <vector>
+
+namespace topicswarm::gossip {
+
+struct topic_counters;
+
+class hyparview {
+ public:
+  // `attempt_base` starts this incarnation's request numbering, so a timer
+  // left over from an earlier incarnation of the topic never matches.
+  hyparview(const peer_info& me, const membership_config& cfg, rng& random, topic_counters& counters,
+            std::uint64_t attempt_base = 0);
+
+  // Schedules the periodic shuffle; called once, on the topic's first input.
+  void start(instant now, std::vector<out::output>& out);
+
+  // in::join_peers: one join at a time; the other peers wait as fallbacks and
+  // go to the passive view.
+  void join(const std::vector<peer_info>& peers, std::vector<out::output>& out);
+
+  // Membership messages (join, forward_join, neighbor, neighbor_reply,
+  // disconnect, shuffle, shuffle_reply). Anything else is ignored.
+  void on_message(const node_id& from, const wire::message& msg, std::vector<out::output>& out);
+
+  void on_shuffle_timer(instant now, std::vector<out::output>& out);
+  void on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out);
+  // The connection closed or a dial failed.
+  void on_peer_disconnected(const node_id& peer, std::vector<out::output>& out);
+  // Leave: tell every neighbour (and every peer we asked) that we are gone.
+  void quit(std::vector<out::output>& out);
+
+  bool is_active(const node_id& id) const;
+  bool is_passive(const node_id& id) const;
+  bool is_pending(const node_id& id) const { return pending_.count(id) != 0; }
+  // Needs a connection: in the active view or waiting for a reply.
+  bool uses(const node_id& id) const { return is_active(id) || is_pending(id); }
+
+  const std::vector<peer_info>& active() const noexcept { return active_; }
+  const std::vector<peer_info>& passive() const noexcept { return passive_; }
+  std::vector<node_id> active_ids() const;
+  std::vector<node_id> passive_ids() const;
+  std::size_t pending_count() const noexcept { return pending_.size(); }
+
+ private:
+  enum class request_kind : std::uint8_t { join, refill, forward_join };
+  struct pending_request {
+    peer_info info;
+    std::uint64_t attempt = 0;
+    request_kind kind = request_kind::refill;
+  };
+
+  void on_join(const node_id& from, const wire::join& m, std::vector<out::output>& out);
+  void on_forward_join(const node_id& from, const wire::forward_join& m, std::vector<out::output>& out);
+  void on_neighbor(const node_id& from, const wire::neighbor& m, std::vector<out::output>& out);
+  void on_neighbor_reply(const node_id& from, const wire::neighbor_reply& m, std::vector<out::output>& out);
+  void on_disconnect(const node_id& from, const wire::disconnect& m, std::vector<out::output>& out);
+  void on_shuffle(const node_id& from, const wire::shuffle& m, std::vector<out::output>& out);
+  void on_shuffle_reply(const node_id& from, const wire::shuffle_reply& m, std::vector<out::output>& out);
+
+  void send(const node_id& to, wire::message msg, std::vector<out::output>& out);
+  void drop_if_unused(const node_id& id, std::vector<out::output>& out);
+
+  // Adds to the active view (evicting a random neighbour if full) and emits neighbor_up.
+  void add_active(const peer_info& info, std::vector<out::output>& out);
+  // Removes from the active view and emits neighbor_down; alive → passive, else forgotten.
+  bool remove_active(const node_id& id, bool alive, std::vector<out::output>& out);
+  // Adds or refreshes a passive entry; when full evicts an entry of
+  // `prefer_evict` if any is present, else a random one.
+  void add_passive(const peer_info& info, std::vector<out::output>& out,
+                   const std::vector<node_id>* prefer_evict = nullptr);
+  void remove_passive(const node_id& id);
+  // Records addresses we learned for a peer we keep; emits peer_data when they changed.
+  void learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
+
+  void request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out);
+  void send_join(const peer_info& info, std::vector<out::output>& out);
+  // Keeps the active view filled: the next join candidate while isolated, else
+  // neighbour requests to untried passive peers (never `exclude`).
+  void maintain(std::vector<out::output>& out, const node_id* exclude = nullptr);
+  std::size_t max_pending() const noexcept;
+
+  peer_info me_;
+  membership_config cfg_;
+  rng& rng_;
+  topic_counters& c_;
+
+  std::vector<peer_info> active_;   // ≤ active_view_capacity, insertion order
+  std::vector<peer_info> passive_;  // ≤ passive_view_capacity
+  std::map<node_id, pending_request> pending_;
+  std::deque<peer_info> join_candidates_;  // fallbacks of the last join_peers
+  std::set<node_id> tried_;                // refill candidates tried since the last reset
+  std::vector<node_id> last_shuffle_sent_;
+  bool awaiting_shuffle_reply_ = false;
+  std::uint64_t next_attempt_ = 0;
+  // The shuffle timer re-arms itself; a fire well before this instant is a
+  // stale one (e.g. from before a leave and re-join) and is dropped, so there
+  // is only ever one shuffle chain.
+  instant next_shuffle_at_{};
+};
+
+}  // namespace topicswarm::gossip

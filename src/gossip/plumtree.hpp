@@ -1,0 +1,120 @@
+// PlumTree broadcast for one topic (Leitão, Pereira, Rodrigues: "Epidemic
+// Broadcast Trees", SRDS 2007), over the neighbours HyParView gives it.
+//
+// Eager peers get every new message in full (the tree); lazy peers get its id
+// in an IHAVE, batched every lazy_push_interval. A node that hears of a
+// message only by IHAVE grafts the announcer after graft_timeout_1 and, while
+// the message is still missing, the next announcer every graft_timeout_2. A
+// duplicate makes its sender lazy (PRUNE); an IHAVE announcing a much shorter
+// path (optimization_threshold rounds) swaps an eager link for a lazy one.
+//
+// Message ids: SHA-256 of the content (docs/PROTOCOL.md "Gossip wire
+// format"), recomputed on receipt; a mismatch is dropped and counted.
+//
+// Rounds: the origin pushes with round 0; a node that receives round r
+// forwards (and announces) with r + 1. So an IHAVE's round and the round a
+// message arrived with are comparable: both are "the round we would receive it
+// at over that link", and hops travelled = round + 1.
+#pragma once
+
+#include "gossip/proto.hpp"
+
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+namespace topicswarm::gossip {
+
+struct topic_counters;
+
+class plumtree {
+ public:
+  // `attempt_base`: as for hyparview, keeps graft timers of an earlier
+  // incarnation of the topic from matching.
+  plumtree(const node_id& me, const broadcast_config& cfg, std::size_t max_message_size, topic_counters& counters,
+           std::uint64_t attempt_base = 0);
+
+  // Message id of a content: SHA-256.
+  static message_id id_of(byte_span content);
+
+  // HyParView neighbour events: a new neighbour starts eager (§3.3).
+  void neighbor_up(const node_id& peer);
+  void neighbor_down(const node_id& peer);
+
+  void broadcast(bytes content, scope sc, instant now, std::vector<out::output>& out);
+  void on_gossip(const node_id& from, wire::gossip&& msg, instant now, std::vector<out::output>& out);
+  void on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out);
+  void on_graft(const node_id& from, const wire::graft& msg, std::vector<out::output>& out);
+  void on_prune(const node_id& from);
+
+  void on_lazy_push_timer(std::vector<out::output>& out);
+  void on_graft_timer(const timers::graft& t, std::vector<out::output>& out);
+  void on_evict_timer(instant now, std::vector<out::output>& out);
+
+  const std::vector<node_id>& eager() const noexcept { return eager_; }
+  const std::vector<node_id>& lazy() const noexcept { return lazy_; }
+  bool is_eager(const node_id& p) const;
+  bool is_lazy(const node_id& p) const;
+  bool is_neighbor(const node_id& p) const { return is_eager(p) || is_lazy(p); }
+  // Known id (delivered or sent, not yet evicted).
+  bool has_received(const message_id& id) const { return received_.count(id) != 0; }
+  bool has_cached(const message_id& id) const { return cache_.count(id) != 0; }
+  bool is_missing(const message_id& id) const { return missing_.count(id) != 0; }
+  std::size_t cache_size() const noexcept { return cache_.size(); }
+  std::size_t id_count() const noexcept { return received_.size(); }
+
+  // Bounds on state that has no configuration knob.
+  static constexpr std::size_t max_missing = 4096;                                 // ids we wait for
+  static constexpr std::size_t max_announcers = 8;                                 // per missing id
+  static constexpr std::size_t max_queued_ihaves = 4 * limits::max_ihave_entries;  // per peer
+
+ private:
+  struct received_entry {
+    instant at;
+    std::uint16_t round = 0;  // round it arrived with
+    node_id from;             // who delivered it (us for our own broadcasts)
+  };
+  struct cache_entry {
+    instant at;
+    bytes content;
+    scope sc = scope::swarm;
+  };
+  struct missing_entry {
+    std::deque<std::pair<node_id, std::uint16_t>> announcers;  // (peer, announced round), arrival order
+    std::uint64_t attempt = 0;                                 // of the live graft timer
+  };
+
+  void send(const node_id& to, wire::message msg, std::vector<out::output>& out);
+  void make_eager(const node_id& p);
+  void make_lazy(const node_id& p);
+  void remember(const message_id& id, std::uint16_t round, const node_id& from, instant now,
+                std::vector<out::output>& out);
+  void cache(const message_id& id, const bytes& content, scope sc, instant now, std::vector<out::output>& out);
+  void schedule_evict(instant now, std::vector<out::output>& out);
+  void push(const message_id& id, const bytes& content, std::uint16_t round, const node_id& except,
+            std::vector<out::output>& out);
+  void flush_ihaves(const node_id& peer, std::vector<wire::ihave_entry>& q, std::vector<out::output>& out);
+  void graft_next(const message_id& id, std::uint8_t stage, std::vector<out::output>& out);
+
+  node_id me_;
+  broadcast_config cfg_;
+  std::size_t max_message_size_;
+  topic_counters& c_;
+
+  std::vector<node_id> eager_, lazy_;  // disjoint; together = the active view
+  // Looked up by id only; eviction follows the insertion-ordered deques, so
+  // no output depends on hash-table order.
+  std::unordered_map<message_id, received_entry> received_;
+  std::deque<std::pair<instant, message_id>> received_order_;
+  std::unordered_map<message_id, cache_entry> cache_;
+  std::deque<std::pair<instant, message_id>> cache_order_;
+  std::unordered_map<message_id, missing_entry> missing_;
+  std::map<node_id, std::vector<wire::ihave_entry>> lazy_queue_;  // ordered: deterministic flush
+  bool lazy_timer_scheduled_ = false;
+  bool evict_timer_scheduled_ = false;
+  instant evict_due_{};  // the live eviction timer's instant; earlier fires are stale
+  std::uint64_t next_attempt_ = 0;
+};
+
+}  // namespace topicswarm::gossip

@@ -1,0 +1,152 @@
+// Gossip core vocabulary: configuration, wire messages, inputs, outputs.
+//
+// The core is a state machine: handle(input, now) appends outputs. It reads no
+// clock (time comes in as `now`), owns a seeded RNG, does no IO and starts no
+// threads. Timers are plain values it asks to be scheduled; they are never
+// cancelled, so every timer handler first checks whether it still applies.
+#pragma once
+
+#include <topicswarm/bytes.hpp>
+#include <topicswarm/endpoint.hpp>
+#include <topicswarm/ids.hpp>
+
+#include "core/time.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <vector>
+
+namespace topicswarm::gossip {
+
+using core::duration;
+using core::instant;
+using namespace std::chrono_literals;
+
+// ------------------------------------------------------------ configuration --
+
+// HyParView (Leitão, Pereira, Rodrigues, DSN 2007). Defaults: the paper's §5
+// values for active 5 / passive 30, ARWL 6 / PRWL 3; shuffle sizes and period
+// as in iroh-gossip (3 active + 4 passive every 60 s).
+struct membership_config {
+  std::size_t active_view_capacity = 5;
+  std::size_t passive_view_capacity = 30;
+  std::uint8_t active_random_walk_length = 6;   // ARWL
+  std::uint8_t passive_random_walk_length = 3;  // PRWL
+  std::uint8_t shuffle_random_walk_length = 6;
+  duration shuffle_interval = 60s;
+  std::size_t shuffle_active_view_count = 3;
+  std::size_t shuffle_passive_view_count = 4;
+  duration neighbor_request_timeout = 500ms;
+};
+
+// PlumTree (Leitão, Pereira, Rodrigues, SRDS 2007). Timeouts as in
+// iroh-gossip; optimisation threshold from the paper's §3.8 evaluation.
+struct broadcast_config {
+  duration lazy_push_interval = 5ms;  // IHAVE batching
+  duration graft_timeout_1 = 80ms;    // first GRAFT after a missing IHAVE
+  duration graft_timeout_2 = 40ms;    // then again, to the next announcer
+  std::uint16_t optimization_threshold = 7;
+  duration message_cache_retention = 30s;  // full messages kept to answer GRAFTs
+  duration message_id_retention = 90s;     // ids kept to detect duplicates
+  duration cache_evict_interval = 1s;
+  // Added bounds (not in the papers): the cache and the id set also evict
+  // their oldest entries when full, so a flood cannot grow them without limit.
+  std::size_t message_cache_capacity = 4096;  // full messages (≤ max_message_size each)
+  std::size_t message_id_capacity = 65536;    // ids for duplicate detection
+};
+
+struct config {
+  membership_config membership;
+  broadcast_config broadcast;
+  std::size_t max_message_size = 4096;  // content bytes of one broadcast
+};
+
+// ------------------------------------------------------------- wire limits --
+
+// Hard bounds of the wire format (docs/PROTOCOL.md "Gossip wire format"). The
+// codec rejects anything beyond them and the cores drop (and count) messages
+// that exceed them when they arrive without the codec (e.g. in the simulator).
+namespace limits {
+inline constexpr std::size_t max_addresses = 4;            // per peer_info / join / neighbor
+inline constexpr std::size_t max_shuffle_nodes = 64;       // shuffle / shuffle_reply lists
+inline constexpr std::size_t max_ihave_entries = 256;      // one IHAVE message
+inline constexpr std::uint8_t max_ttl = 32;                // forward_join / shuffle walks
+inline constexpr std::size_t max_content_size = 1 << 20;   // codec ceiling; config.max_message_size applies below it
+}  // namespace limits
+
+// --------------------------------------------------------------- wire types --
+
+// A peer and the addresses it can be dialled at (at most 4 are carried).
+struct peer_info {
+  node_id id;
+  std::vector<endpoint> addresses;
+  friend bool operator==(const peer_info&, const peer_info&) = default;
+};
+
+enum class priority : std::uint8_t { low = 0, high = 1 };
+// swarm: flood to every member; neighbors: deliver to direct neighbours only.
+enum class scope : std::uint8_t { swarm = 0, neighbors = 1 };
+
+namespace wire {
+struct join { std::vector<endpoint> addresses; };
+struct forward_join { peer_info peer; std::uint8_t ttl = 0; };
+struct neighbor { priority prio = priority::low; std::vector<endpoint> addresses; };
+struct neighbor_reply { bool accepted = false; };
+struct disconnect { bool alive = true; };
+struct shuffle { peer_info origin; std::uint8_t ttl = 0; std::vector<peer_info> nodes; };
+struct shuffle_reply { std::vector<peer_info> nodes; };
+struct gossip { message_id id; bytes content; std::uint16_t round = 0; scope sc = scope::swarm; };
+struct ihave_entry { message_id id; std::uint16_t round = 0; };
+struct ihave { std::vector<ihave_entry> entries; };
+struct graft { std::optional<message_id> id; std::uint16_t round = 0; };
+struct prune {};
+using message = std::variant<join, forward_join, neighbor, neighbor_reply, disconnect, shuffle, shuffle_reply,
+                             gossip, ihave, graft, prune>;
+}  // namespace wire
+
+// ------------------------------------------------------------------- timers --
+
+namespace timers {
+struct shuffle {};
+struct neighbor_request { node_id peer; std::uint64_t attempt = 0; };
+struct lazy_push {};
+// `attempt` tells a stale timer (from an earlier wait for the same id) from the live one.
+struct graft { message_id id; std::uint8_t stage = 0; std::uint64_t attempt = 0; };
+struct evict_cache {};
+using timer = std::variant<shuffle, neighbor_request, lazy_push, graft, evict_cache>;
+}  // namespace timers
+
+// ------------------------------------------------------------------- inputs --
+
+namespace in {
+struct received { node_id from; wire::message msg; };
+struct join_peers { std::vector<peer_info> peers; };
+struct broadcast { bytes content; scope sc = scope::swarm; };
+struct quit {};
+struct timer_fired { timers::timer t; };
+// The connection to `peer` closed or could not be established.
+struct peer_disconnected { node_id peer; };
+using input = std::variant<received, join_peers, broadcast, quit, timer_fired, peer_disconnected>;
+}  // namespace in
+
+// ------------------------------------------------------------------ outputs --
+
+namespace out {
+struct send { node_id to; wire::message msg; };
+struct neighbor_up { node_id peer; };
+struct neighbor_down { node_id peer; };
+// `round`: the PlumTree round the message arrived with: 0 when pushed by its
+// origin itself, so the number of hops it travelled is round + 1.
+struct received { bytes content; node_id delivered_from; scope sc = scope::swarm; message_id id; std::uint16_t round = 0; };
+struct schedule { duration after; timers::timer t; };
+// This topic no longer needs a connection to `peer`.
+struct drop_peer { node_id peer; };
+// Learned dialling data for the address book.
+struct peer_data { peer_info info; };
+using output = std::variant<send, neighbor_up, neighbor_down, received, schedule, drop_peer, peer_data>;
+}  // namespace out
+
+}  // namespace topicswarm::gossip

@@ -1,0 +1,57 @@
+// HyParView + PlumTree for one topic: routes inputs to the right protocol,
+// validates messages, and keeps PlumTree's neighbour sets equal to
+// HyParView's active view (every neighbor_up/down HyParView emits is fed to
+// PlumTree before handle() returns).
+#pragma once
+
+#include "gossip/hyparview.hpp"
+#include "gossip/plumtree.hpp"
+#include "gossip/proto.hpp"
+#include "gossip/rng.hpp"
+#include "gossip/router.hpp"
+
+#include <vector>
+
+namespace topicswarm::gossip {
+
+class topic_state {
+ public:
+  // `attempt_base`: distinct per incarnation of the topic in one router (see
+  // hyparview), so stale timers of a left topic cannot match a re-joined one.
+  topic_state(const peer_info& me, const config& cfg, std::uint64_t rng_seed, std::uint64_t attempt_base = 0);
+  topic_state(const topic_state&) = delete;  // the protocols hold references into it
+  topic_state& operator=(const topic_state&) = delete;
+
+  // in::quit is handled as leave().
+  void handle(in::input input, instant now, std::vector<out::output>& out);
+  // Disconnect (not alive) to every neighbour and pending peer; drop them.
+  void leave(instant now, std::vector<out::output>& out);
+
+  // Needs a connection to `peer` (active view or a pending request).
+  bool uses(const node_id& peer) const { return membership_.uses(peer); }
+
+  // Structural checks the codec would have made (the simulator feeds messages
+  // without encoding them): address, list and ttl bounds, enum ranges.
+  static bool well_formed(const wire::message& msg);
+
+  const hyparview& membership() const noexcept { return membership_; }
+  const plumtree& broadcast() const noexcept { return broadcast_; }
+  const topic_counters& counters() const noexcept { return counters_; }
+  const peer_info& me() const noexcept { return me_; }
+
+ private:
+  void on_received(in::received&& r, instant now, std::vector<out::output>& out);
+  void on_timer(const timers::timer& t, instant now, std::vector<out::output>& out);
+  // Feeds neighbour events emitted since `mark` to PlumTree.
+  void sync(std::size_t mark, std::vector<out::output>& out);
+
+  peer_info me_;
+  config cfg_;
+  rng rng_;
+  topic_counters counters_;
+  hyparview membership_;
+  plumtree broadcast_;
+  bool started_ = false;
+};
+
+}  // namespace topicswarm::gossip

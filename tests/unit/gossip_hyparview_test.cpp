@@ -1,0 +1,300 @@
+// HyParView membership: join, forward_join walks, neighbour requests,
+// timeouts, disconnects, shuffles, view symmetry.
+#include "gossip_pump.hpp"
+
+using namespace gossip_test;
+
+namespace {
+
+// X (node 0) with neighbours 1..k.
+single with_neighbors(std::size_t k, config cfg = {}) {
+  single x(0, cfg);
+  for (std::size_t p = 1; p <= k; ++p) x.connect(p);
+  return x;
+}
+
+}  // namespace
+
+TEST(Hyparview, ContactAddsJoinerAndSendsForwardJoinToOtherNeighbours) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(9, wire::join{make_peer(9).addresses});
+  EXPECT_TRUE(x.is_active(9));
+  ASSERT_EQ(b.all<out::neighbor_up>().size(), 1u);
+  EXPECT_EQ(b.all<out::neighbor_up>()[0].peer, make_node_id(9));
+  auto replies = b.sends_to<wire::neighbor_reply>(make_node_id(9));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].accepted);
+  auto fj = b.sends<wire::forward_join>();
+  ASSERT_EQ(fj.size(), 3u);  // to 1, 2, 3 but never back to the joiner
+  for (const auto& [to, m] : fj) {
+    EXPECT_NE(to, make_node_id(9));
+    EXPECT_EQ(m.peer.id, make_node_id(9));
+    EXPECT_EQ(m.peer.addresses, make_peer(9).addresses);
+    EXPECT_EQ(m.ttl, config{}.membership.active_random_walk_length);
+  }
+}
+
+TEST(Hyparview, ForwardJoinWalksAndEndsWithHighPriorityRequest) {
+  auto x = with_neighbors(3);
+  // Mid-walk: forwarded to a random neighbour other than the sender, ttl - 1.
+  auto b = x.recv(1, wire::forward_join{make_peer(9), 5});
+  auto fj = b.sends<wire::forward_join>();
+  ASSERT_EQ(fj.size(), 1u);
+  EXPECT_NE(fj[0].first, make_node_id(1));
+  EXPECT_EQ(fj[0].second.ttl, 4);
+  EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+  EXPECT_FALSE(x.is_passive(9));
+
+  // At ttl == PRWL the joiner also enters the passive view.
+  b = x.recv(2, wire::forward_join{make_peer(9), config{}.membership.passive_random_walk_length});
+  EXPECT_TRUE(x.is_passive(9));
+  ASSERT_EQ(b.sends<wire::forward_join>().size(), 1u);
+  EXPECT_EQ(b.sends<wire::forward_join>()[0].second.ttl, config{}.membership.passive_random_walk_length - 1);
+
+  // At ttl 0 the walk ends: ask the joiner (high priority); it becomes a
+  // neighbour when it accepts.
+  b = x.recv(3, wire::forward_join{make_peer(8), 0});
+  EXPECT_TRUE(b.sends<wire::forward_join>().empty());
+  auto nb = b.sends_to<wire::neighbor>(make_node_id(8));
+  ASSERT_EQ(nb.size(), 1u);
+  EXPECT_EQ(nb[0].prio, priority::high);
+  EXPECT_FALSE(x.is_active(8));
+  ASSERT_EQ(b.timers<timers::neighbor_request>().size(), 1u);
+  b = x.recv(8, wire::neighbor_reply{true});
+  EXPECT_TRUE(x.is_active(8));
+  EXPECT_EQ(b.all<out::neighbor_up>().size(), 1u);
+}
+
+TEST(Hyparview, ForwardJoinWithOneNeighbourAddsAtOnce) {
+  auto x = with_neighbors(1);
+  auto b = x.recv(1, wire::forward_join{make_peer(9), 6});
+  EXPECT_TRUE(b.sends<wire::forward_join>().empty());
+  ASSERT_EQ(b.sends_to<wire::neighbor>(make_node_id(9)).size(), 1u);
+}
+
+TEST(Hyparview, LowPriorityRequestAcceptedOnlyWithRoom) {
+  auto x = with_neighbors(4);
+  auto b = x.recv(9, wire::neighbor{priority::low, make_peer(9).addresses});
+  EXPECT_TRUE(x.is_active(9));  // 4 < 5: room
+  ASSERT_EQ(b.sends_to<wire::neighbor_reply>(make_node_id(9)).size(), 1u);
+  EXPECT_TRUE(b.sends_to<wire::neighbor_reply>(make_node_id(9))[0].accepted);
+
+  b = x.recv(10, wire::neighbor{priority::low, make_peer(10).addresses});  // full now
+  EXPECT_FALSE(x.is_active(10));
+  ASSERT_EQ(b.sends_to<wire::neighbor_reply>(make_node_id(10)).size(), 1u);
+  EXPECT_FALSE(b.sends_to<wire::neighbor_reply>(make_node_id(10))[0].accepted);
+  EXPECT_TRUE(x.is_passive(10));  // known and alive, just not now
+  EXPECT_TRUE(b.dropped(make_node_id(10)));
+  EXPECT_EQ(x.active().size(), 5u);
+}
+
+TEST(Hyparview, HighPriorityRequestAlwaysAcceptedEvictingARandomNeighbour) {
+  auto x = with_neighbors(5);
+  auto b = x.recv(10, wire::neighbor{priority::high, make_peer(10).addresses});
+  EXPECT_TRUE(x.is_active(10));
+  EXPECT_EQ(x.active().size(), 5u);
+  auto down = b.all<out::neighbor_down>();
+  ASSERT_EQ(down.size(), 1u);
+  const node_id victim = down[0].peer;
+  auto disc = b.sends_to<wire::disconnect>(victim);
+  ASSERT_EQ(disc.size(), 1u);
+  EXPECT_TRUE(disc[0].alive);
+  EXPECT_TRUE(b.dropped(victim));
+  auto pv = x.passive();
+  EXPECT_NE(std::find(pv.begin(), pv.end(), victim), pv.end());
+}
+
+TEST(Hyparview, IsolatedNodeSendsHighPriorityRefill) {
+  single x;
+  x.connect(1);
+  // Give x passive peers: a shuffle that ends here (ttl 0) is integrated.
+  x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5), make_peer(6)}});
+  ASSERT_EQ(x.passive().size(), 3u);
+  auto b = x.recv(1, wire::disconnect{false});
+  EXPECT_FALSE(x.is_active(1));
+  EXPECT_FALSE(x.is_passive(1));  // not alive: forgotten
+  auto nb = b.sends<wire::neighbor>();
+  ASSERT_EQ(nb.size(), 1u);  // one at a time while isolated
+  EXPECT_EQ(nb[0].second.prio, priority::high);
+}
+
+TEST(Hyparview, RequestTimeoutFallsBackToNextPassivePeer) {
+  single x;
+  x.connect(1);
+  x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5), make_peer(6)}});
+  auto b = x.recv(1, wire::disconnect{false});
+  auto nb = b.sends<wire::neighbor>();
+  ASSERT_EQ(nb.size(), 1u);
+  const node_id first = nb[0].first;
+  auto t = b.timers<timers::neighbor_request>();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].peer, first);
+  ASSERT_EQ(b.all<out::schedule>().back().after, config{}.membership.neighbor_request_timeout);
+
+  x.now += 500ms;
+  b = x.timer(t[0]);
+  // The silent peer is given up (removed from the passive view) and the next is asked.
+  auto pv = x.passive();
+  EXPECT_EQ(std::find(pv.begin(), pv.end(), first), pv.end());
+  EXPECT_TRUE(b.dropped(first));
+  nb = b.sends<wire::neighbor>();
+  ASSERT_EQ(nb.size(), 1u);
+  EXPECT_NE(nb[0].first, first);
+  EXPECT_EQ(nb[0].second.prio, priority::high);
+
+  // A stale timer (the same peer again, an old attempt) changes nothing.
+  auto again = x.timer(t[0]);
+  EXPECT_TRUE(again.items.empty());
+
+  // The second candidate accepts: x has a neighbour again.
+  auto second = nb[0].first;
+  b = x.feed(in::received{second, wire::neighbor_reply{true}});
+  EXPECT_EQ(x.active(), std::vector<node_id>{second});
+}
+
+TEST(Hyparview, JoinTimeoutTriesNextContact) {
+  single x;
+  auto b = x.feed(in::join_peers{{make_peer(1), make_peer(2), make_peer(3)}});
+  auto joins = b.sends<wire::join>();
+  ASSERT_EQ(joins.size(), 1u);  // one contact at a time
+  EXPECT_EQ(joins[0].first, make_node_id(1));
+  auto t = b.timers<timers::neighbor_request>();
+  ASSERT_EQ(t.size(), 1u);
+  x.now += 500ms;
+  b = x.timer(t[0]);
+  joins = b.sends<wire::join>();
+  ASSERT_EQ(joins.size(), 1u);
+  EXPECT_EQ(joins[0].first, make_node_id(2));
+  b = x.recv(2, wire::neighbor_reply{true});
+  EXPECT_TRUE(x.is_active(2));
+  EXPECT_EQ(b.all<out::neighbor_up>().size(), 1u);
+}
+
+TEST(Hyparview, BelowCapacityRefillsWithLowPriorityAndKeepsRefusersPassive) {
+  single x;
+  x.connect(1);
+  x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5), make_peer(6)}});
+  // Below capacity with candidates: x asks (low priority: it has a neighbour)
+  // on the next shuffle period.
+  x.now += 60s;
+  auto b = x.timer(timers::shuffle{});
+  auto nb = b.sends<wire::neighbor>();
+  ASSERT_FALSE(nb.empty());
+  for (const auto& [to, m] : nb) EXPECT_EQ(m.prio, priority::low);
+  b = x.feed(in::received{nb[0].first, wire::neighbor_reply{false}});
+  EXPECT_TRUE(b.dropped(nb[0].first));
+  EXPECT_FALSE(x.is_active(nb[0].first));
+  auto pv = x.passive();
+  EXPECT_NE(std::find(pv.begin(), pv.end(), nb[0].first), pv.end());  // refused, not dead
+}
+
+TEST(Hyparview, DisconnectAliveKeepsPeerPassiveOtherwiseForgets) {
+  auto x = with_neighbors(2);
+  auto b = x.recv(1, wire::disconnect{true});
+  EXPECT_FALSE(x.is_active(1));
+  EXPECT_TRUE(x.is_passive(1));
+  EXPECT_EQ(b.all<out::neighbor_down>().size(), 1u);
+  EXPECT_TRUE(b.dropped(make_node_id(1)));
+  // The disconnecting peer is not asked straight back.
+  EXPECT_TRUE(b.sends_to<wire::neighbor>(make_node_id(1)).empty());
+
+  b = x.recv(2, wire::disconnect{false});
+  EXPECT_FALSE(x.is_active(2));
+  EXPECT_FALSE(x.is_passive(2));
+  EXPECT_EQ(b.all<out::neighbor_down>().size(), 1u);
+}
+
+TEST(Hyparview, NeighbourEventsExactlyOncePerTransition) {
+  auto x = with_neighbors(1);
+  auto b = x.connect(1);  // already a neighbour: no second neighbor_up
+  EXPECT_TRUE(b.all<out::neighbor_up>().empty());
+  b = x.recv(1, wire::join{});
+  EXPECT_TRUE(b.all<out::neighbor_up>().empty());
+  b = x.recv(1, wire::disconnect{true});
+  EXPECT_EQ(b.all<out::neighbor_down>().size(), 1u);
+  b = x.recv(1, wire::disconnect{true});
+  EXPECT_TRUE(b.all<out::neighbor_down>().empty());
+  b = x.feed(in::peer_disconnected{make_node_id(1)});
+  EXPECT_TRUE(b.all<out::neighbor_down>().empty());
+}
+
+TEST(Hyparview, PeerDataEmittedForLearnedAddresses) {
+  single x;
+  auto b = x.connect(1);
+  auto pd = b.all<out::peer_data>();
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].info, make_peer(1));
+  b = x.connect(1);  // same addresses: nothing new
+  EXPECT_TRUE(b.all<out::peer_data>().empty());
+  b = x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5)}});
+  EXPECT_EQ(b.all<out::peer_data>().size(), 2u);  // 7 (origin) and 5
+}
+
+TEST(Hyparview, OversizedAddressListDroppedAndCounted) {
+  single x;
+  wire::join j;
+  j.addresses.assign(5, make_peer(1).addresses[0]);
+  auto b = x.recv(1, j);
+  EXPECT_TRUE(b.sends<wire::neighbor_reply>().empty());
+  EXPECT_FALSE(x.is_active(1));
+  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 1u);
+}
+
+TEST(Hyparview, JoinBuildsSymmetricActiveViews) {
+  for (std::uint64_t seed : {1, 2, 3, 4}) {
+    network net(20, {}, seed);
+    build_overlay(net, seed);
+    EXPECT_TRUE(net.symmetric()) << "seed " << seed;
+    EXPECT_TRUE(net.connected()) << "seed " << seed << "\n" << net.dump();
+    for (std::size_t i = 0; i < net.size(); ++i) {
+      EXPECT_GE(net.active(i).size(), 1u) << "seed " << seed << " node " << i;
+      EXPECT_LE(net.active(i).size(), 5u);
+    }
+  }
+}
+
+TEST(Hyparview, SmallOverlayFillsActiveViews) {
+  network net(8, {}, 5);
+  build_overlay(net, 5);
+  EXPECT_TRUE(net.symmetric());
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) total += net.active(i).size();
+  // 8 nodes, capacity 5: most nodes should have several neighbours.
+  EXPECT_GE(total / net.size(), 3u) << net.dump();
+}
+
+TEST(Hyparview, ShuffleFillsPassiveViews) {
+  network net(20, {}, 9);
+  build_overlay(net, 9, 50ms, 1s);
+  std::size_t before = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) before += net.passive(i).size();
+  net.run_for(5min);  // five shuffle periods
+  std::size_t after = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    after += net.passive(i).size();
+    EXPECT_GE(net.passive(i).size(), 3u) << "node " << i;
+    EXPECT_LE(net.passive(i).size(), 30u);
+    EXPECT_GT(net.at(i).counters(net.topic()).shuffles, 0u);
+    for (auto p : net.passive(i)) {
+      EXPECT_NE(p, i);
+      EXPECT_FALSE(network::contains(net.active(i), p));  // views are disjoint
+    }
+  }
+  EXPECT_GT(after, before);
+  EXPECT_TRUE(net.symmetric());
+}
+
+TEST(Hyparview, CrashedNeighboursAreReplacedFromPassiveView) {
+  network net(20, {}, 11);
+  build_overlay(net, 11);
+  net.run_for(3min);  // shuffles: passive views filled
+  for (std::size_t i : {3u, 7u, 12u, 15u}) net.crash(i);
+  net.run_for(5s);
+  EXPECT_TRUE(net.symmetric()) << net.dump();
+  EXPECT_TRUE(net.connected()) << net.dump();
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    if (net.dead(i)) continue;
+    EXPECT_GE(net.active(i).size(), 1u) << "node " << i;
+    for (auto p : net.active(i)) EXPECT_FALSE(net.dead(p));
+  }
+}
