@@ -30,6 +30,7 @@ hyparview::hyparview(const peer_info& me, const membership_config& cfg, rng& ran
 void hyparview::start(instant now, std::vector<out::output>& out) {
   next_shuffle_at_ = now + cfg_.shuffle_interval;
   out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
+  arm_refill(out);
 }
 
 // ------------------------------------------------------------------ queries --
@@ -99,13 +100,17 @@ bool hyparview::remove_active(const node_id& id, bool alive, std::vector<out::ou
   peer_info info = std::move(*it);
   active_.erase(it);
   if (active_.empty()) tried_.clear();  // isolated: everyone is worth a high-priority try
+  refill_delay_ = duration{};          // a loss: refill quickly again
+  if (alive) remember(info);
   ++c_.neighbor_down;
   out.push_back(out::neighbor_down{id});
-  if (alive)
+  if (alive) {
     add_passive(info, out);
-  else
-    remove_passive(id);
+  } else {
+    remove_passive(id);  // kept in recent_ unless it said it left (on_disconnect)
+  }
   drop_if_unused(id, out);
+  arm_refill(out);
   return true;
 }
 
@@ -126,11 +131,24 @@ void hyparview::add_passive(const peer_info& info, std::vector<out::output>& out
       if (!preferred.empty()) victim = preferred[rng_.below(preferred.size())];
     }
     if (victim == passive_.size()) victim = rng_.below(passive_.size());
+    remember(passive_[victim]);
     passive_.erase(passive_.begin() + static_cast<std::ptrdiff_t>(victim));
   }
   peer_info entry{info.id, {}};
   learn(entry, info.addresses, out);
   passive_.push_back(std::move(entry));
+}
+
+void hyparview::remember(const peer_info& info) {
+  if (info.id == me_.id) return;
+  if (auto it = find_id(recent_, info.id); it != recent_.end()) recent_.erase(it);
+  recent_.push_back(capped(info));
+  const std::size_t cap = cfg_.passive_view_capacity + cfg_.active_view_capacity + 1;
+  while (recent_.size() > cap) recent_.pop_front();
+}
+
+void hyparview::forget(const node_id& id) {
+  if (auto it = find_id(recent_, id); it != recent_.end()) recent_.erase(it);
 }
 
 void hyparview::remove_passive(const node_id& id) {
@@ -143,8 +161,10 @@ void hyparview::request(const peer_info& info, priority prio, request_kind kind,
   if (info.id == me_.id || is_active(info.id) || is_pending(info.id) || pending_.size() >= max_pending()) return;
   const std::uint64_t attempt = ++next_attempt_;
   pending_[info.id] = pending_request{capped(info), attempt, kind};
-  if (kind == request_kind::join)
+  if (kind == request_kind::join) {
+    awaiting_shuffle_reply_ = true;  // the contact answers with a list of peers
     send(info.id, wire::join{me_.addresses}, out);
+  }
   else
     send(info.id, wire::neighbor{prio, me_.addresses}, out);
   out.push_back(out::schedule{cfg_.neighbor_request_timeout, timers::neighbor_request{info.id, attempt}});
@@ -154,7 +174,8 @@ void hyparview::send_join(const peer_info& info, std::vector<out::output>& out) 
   request(info, priority::high, request_kind::join, out);
 }
 
-void hyparview::maintain(std::vector<out::output>& out, const node_id* exclude) {
+void hyparview::maintain(std::vector<out::output>& out, const node_id* exclude, bool tick) {
+  const bool urgent = tick && active_.size() == 1;
   const auto join_pending = [&] {
     return std::any_of(pending_.begin(), pending_.end(),
                        [](const auto& kv) { return kv.second.kind == request_kind::join; });
@@ -188,15 +209,35 @@ void hyparview::maintain(std::vector<out::output>& out, const node_id* exclude) 
       (exclude && id == *exclude ? fallback : candidates).push_back(i);
     }
     if (candidates.empty() && isolated) candidates = fallback;
-    if (candidates.empty()) break;
+    if (candidates.empty()) {
+      // Isolated with no passive candidate left: retry peers we knew
+      // (dropped alive, evicted from the passive view, former contacts),
+      // oldest first, cycling, one per call.
+      if (!isolated || !tick) break;
+      bool sent = false;
+      for (std::size_t n = recent_.size(); n > 0 && !sent; --n) {
+        peer_info r = recent_.front();
+        recent_.pop_front();
+        recent_.push_back(r);
+        if (r.id == me_.id || is_active(r.id) || is_pending(r.id)) continue;
+        request(r, priority::high, request_kind::refill, out);
+        sent = is_pending(r.id);
+      }
+      break;
+    }
     const peer_info c = passive_[candidates[rng_.below(candidates.size())]];
     tried_.insert(c.id);
     // HyParView §4.3: high priority when we have no neighbour at all (the
     // receiver must accept), low otherwise (accepted only if it has room).
+    // `urgent` (the refill tick of a node with a single neighbour, which may
+    // be a two-node island) also asks with high priority, once per tick.
     const std::size_t before = pending_.size();
-    request(c, active_.empty() ? priority::high : priority::low, request_kind::refill, out);
+    const bool high = active_.empty() || urgent;
+    request(c, high ? priority::high : priority::low, request_kind::refill, out);
     if (pending_.size() == before) break;  // not sent (bound reached): never spin
+    if (urgent) break;
   }
+  arm_refill(out);
   // The tried set only ever names passive peers; keep it from outgrowing them.
   if (tried_.size() > 2 * cfg_.passive_view_capacity + 8) tried_.clear();
 }
@@ -208,6 +249,7 @@ void hyparview::join(const std::vector<peer_info>& peers, std::vector<out::outpu
   for (const auto& p : peers) {
     if (p.id == me_.id || is_active(p.id)) continue;
     const peer_info info = capped(p);
+    remember(info);
     add_passive(info, out);
     if (find_id(join_candidates_, info.id) == join_candidates_.end()) join_candidates_.push_back(info);
     while (join_candidates_.size() > max_candidates) join_candidates_.pop_front();
@@ -250,6 +292,20 @@ void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<ou
     return;
   }
   send(from, wire::neighbor_reply{true}, out);
+  // Seed the newcomer's passive view at once (a shuffle_reply it expects
+  // since it sent the join): if its contact and first neighbours crash
+  // before its own shuffle walk returns, it still knows live peers.
+  {
+    std::vector<peer_info> pool;
+    for (const auto& p : passive_)
+      if (p.id != from) pool.push_back(p);
+    for (const auto& a : active_)
+      if (a.id != from) pool.push_back(a);
+    const std::size_t n = std::min(cfg_.shuffle_active_view_count + cfg_.shuffle_passive_view_count,
+                                   limits::max_shuffle_nodes);
+    auto list = rng_.sample(std::move(pool), n);
+    if (!list.empty()) send(from, wire::shuffle_reply{std::move(list)}, out);
+  }
   // §4.2: the contact sends a ForwardJoin with ttl = ARWL to all its other
   // active peers; their random walks spread the joiner through the overlay.
   const peer_info joiner = *find_id(active_, from);
@@ -325,7 +381,12 @@ void hyparview::on_neighbor_reply(const node_id& from, const wire::neighbor_repl
       const pending_request req = std::move(it->second);
       pending_.erase(it);
       if (!is_active(from)) add_active(req.info, out);
-      if (req.kind == request_kind::join) join_candidates_.clear();  // joined: fallbacks not needed
+      if (req.kind == request_kind::join) {
+        join_candidates_.clear();  // joined: fallbacks not needed
+        // Seed the newcomer's passive view now rather than at the first
+        // periodic shuffle: a walk through the contact brings back a list.
+        send_shuffle(out);
+      }
       if (req.kind == request_kind::refill) maintain(out);           // keep filling
       return;
     }
@@ -363,6 +424,7 @@ void hyparview::on_disconnect(const node_id& from, const wire::disconnect& m, st
     // alive: the peer only dropped us (e.g. to make room): keep it in the
     // passive view; otherwise it left and is forgotten.
     remove_active(from, m.alive, out);
+    if (!m.alive) forget(from);
     tried_.clear();
     maintain(out, &from);
     return;
@@ -371,15 +433,20 @@ void hyparview::on_disconnect(const node_id& from, const wire::disconnect& m, st
     const pending_request req = std::move(it->second);
     const request_kind kind = req.kind;
     pending_.erase(it);
-    if (m.alive)
+    if (m.alive) {
       add_passive(req.info, out);
-    else
+    } else {
       remove_passive(from);
+      forget(from);
+    }
     drop_if_unused(from, out);
     if (kind != request_kind::forward_join) maintain(out, &from);
     return;
   }
-  if (!m.alive) remove_passive(from);
+  if (!m.alive) {
+    remove_passive(from);
+    forget(from);
+  }
   drop_if_unused(from, out);
 }
 
@@ -428,6 +495,7 @@ void hyparview::on_shuffle_reply(const node_id& from, const wire::shuffle_reply&
   // Only the answer to a walk we started is integrated: an unsolicited reply
   // could otherwise flood our passive view with names of the sender's choice.
   if (awaiting_shuffle_reply_) {
+    remember({from, {}});  // it answered: alive, worth a retry when isolated
     for (const auto& n : m.nodes) add_passive(capped(n), out, &last_shuffle_sent_);
     last_shuffle_sent_.clear();
     awaiting_shuffle_reply_ = false;
@@ -445,6 +513,11 @@ void hyparview::on_shuffle_timer(instant now, std::vector<out::output>& out) {
   next_shuffle_at_ = now + cfg_.shuffle_interval;
   out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
   tried_.clear();  // periodic retry of peers that were full last time
+  send_shuffle(out);
+  maintain(out);
+}
+
+void hyparview::send_shuffle(std::vector<out::output>& out) {
   if (!active_.empty()) {
     const node_id target = active_[rng_.below(active_.size())].id;
     std::vector<peer_info> act, pas;
@@ -462,10 +535,47 @@ void hyparview::on_shuffle_timer(instant now, std::vector<out::output>& out) {
     ++c_.shuffles;
     send(target, wire::shuffle{me_, clamp_ttl(cfg_.shuffle_random_walk_length), std::move(nodes)}, out);
   }
-  maintain(out);
+}
+
+// The paper refills only on failures and shuffles; here a node below
+// capacity also retries on a short tick (1 s doubling to a quarter shuffle
+// period, with seeded jitter), so a node left with an empty or useless
+// passive view does not wait a whole shuffle period. One live chain: a timer
+// whose generation is not the current one is ignored (never cancelled).
+void hyparview::arm_refill(std::vector<out::output>& out) {
+  // Only a node with at most one neighbour ticks (isolated, or possibly a
+  // two-node island); fuller nodes refill on losses and shuffles as in the
+  // paper, so the tick never churns a healthy overlay.
+  if (refill_armed_ || cfg_.active_view_capacity == 0 || active_.size() > 1) return;
+  const duration base = std::chrono::seconds(1);
+  const duration cap = std::max(base, cfg_.shuffle_interval / 4);
+  refill_delay_ = refill_delay_ == duration{} ? base : std::min(cap, refill_delay_ * 2);
+  const auto jitter_us = static_cast<std::size_t>(refill_delay_.count() / 2);
+  const duration after = refill_delay_ + duration(jitter_us ? rng_.below(jitter_us) : 0);
+  refill_armed_ = true;
+  refill_generation_ = ++next_attempt_;
+  out.push_back(out::schedule{after, timers::neighbor_request{me_.id, refill_generation_}});
+}
+
+void hyparview::on_refill_timer(std::uint64_t generation, std::vector<out::output>& out) {
+  if (!refill_armed_ || generation != refill_generation_) return;  // stale chain
+  refill_armed_ = false;
+  if (active_.size() > 1) return;  // re-armed when a loss leaves at most one neighbour
+  bool untried = false;
+  for (const auto& p : passive_)
+    if (!is_pending(p.id) && !tried_.count(p.id)) untried = true;
+  if (!untried) {
+    // Every passive peer refused (full) or is gone: ask them again, and
+    // learn fresh names through a shuffle walk.
+    tried_.clear();
+    send_shuffle(out);
+  }
+  maintain(out, nullptr, true);
+  arm_refill(out);  // maintain may return early (e.g. a join is pending)
 }
 
 void hyparview::on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out) {
+  if (t.peer == me_.id) return on_refill_timer(t.attempt, out);
   auto it = pending_.find(t.peer);
   if (it == pending_.end() || it->second.attempt != t.attempt) return;  // answered, or an older request
   const request_kind kind = it->second.kind;
@@ -505,6 +615,9 @@ void hyparview::quit(std::vector<out::output>& out) {
   for (const auto& kv : pending_) asked.push_back(kv.first);
   for (const auto& id : asked) send(id, wire::disconnect{false}, out);
   const auto active = active_ids();
+  refill_armed_ = false;  // a late refill tick is then ignored
+  recent_.clear();
+  tried_.clear();
   active_.clear();
   pending_.clear();
   passive_.clear();

@@ -15,6 +15,12 @@
 //    keeps asking untried passive peers (low priority) until the view is full
 //    or every candidate was tried; the tried set is reset on each loss and on
 //    each shuffle period, which bounds the traffic.
+//  - A node with at most one neighbour also retries on a refill tick (1 s
+//    doubling to shuffle_interval/4, seeded jitter): high priority with one
+//    neighbour too (two-node islands), a shuffle when no untried passive
+//    peer is left, and, when isolated with an empty passive view, a bounded
+//    list of peers it knew. A contact sends a joiner a shuffle_reply, and the
+//    joiner shuffles once accepted, so newcomers' passive views are seeded.
 #pragma once
 
 #include "gossip/proto.hpp"
@@ -49,6 +55,7 @@ class hyparview {
 
   void on_shuffle_timer(instant now, std::vector<out::output>& out);
   void on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out);
+  // Also the refill tick (t.peer == our own id), see arm_refill.
   // The connection closed or a dial failed.
   void on_peer_disconnected(const node_id& peer, std::vector<out::output>& out);
   // Leave: tell every neighbour (and every peer we asked) that we are gone.
@@ -101,8 +108,19 @@ class hyparview {
   void send_join(const peer_info& info, std::vector<out::output>& out);
   // Keeps the active view filled: the next join candidate while isolated, else
   // neighbour requests to untried passive peers (never `exclude`).
-  void maintain(std::vector<out::output>& out, const node_id* exclude = nullptr);
+  // `tick`: called by the refill tick, which may also retry recent peers and,
+  // with a single neighbour, ask with high priority.
+  void maintain(std::vector<out::output>& out, const node_id* exclude = nullptr, bool tick = false);
   std::size_t max_pending() const noexcept;
+  // Sends one shuffle walk through a random neighbour (none when isolated).
+  void send_shuffle(std::vector<out::output>& out);
+  // Arms the refill tick (at most one live chain) while below capacity.
+  void arm_refill(std::vector<out::output>& out);
+  void on_refill_timer(std::uint64_t generation, std::vector<out::output>& out);
+  // Remembers a peer that left our views alive, for retries when the passive view runs dry.
+  void remember(const peer_info& info);
+  // A peer that left (disconnect, not alive) is not retried.
+  void forget(const node_id& id);
 
   peer_info me_;
   membership_config cfg_;
@@ -121,6 +139,12 @@ class hyparview {
   // stale one (e.g. from before a leave and re-join) and is dropped, so there
   // is only ever one shuffle chain.
   instant next_shuffle_at_{};
+  // Refill tick: a neighbor_request timer addressed to ourselves, with the
+  // generation in `attempt` (no new timer kind, so drivers need no change).
+  bool refill_armed_ = false;
+  std::uint64_t refill_generation_ = 0;
+  duration refill_delay_{};  // current backoff; reset when a neighbour is lost
+  std::deque<peer_info> recent_;  // bounded: peers dropped alive / former contacts
 };
 
 }  // namespace topicswarm::gossip

@@ -135,6 +135,29 @@ TEST(GossipSim, AfterChurnEveryLivePeerHasANeighbourAndTheOverlayIsConnected) {
   }
 }
 
+// Seeds that once left islands: after churn (a live peer with no neighbour,
+// or a two-node island) and at bootstrap (seed 17: a peer dropped alive by
+// its contact, with an otherwise empty passive view, waited for the first
+// shuffle at 60 s). The refill tick and the newcomer's first shuffle fix them.
+TEST(GossipSim, FormerIslandSeedsDeliverEverywhereAndStayConnected) {
+  const std::pair<const char*, std::uint64_t> cases[] = {
+      {"single", 17}, {"multi", 17}, {"burst", 17}, {"churn", 22}, {"churn", 41}, {"churn", 44},
+      {"churn", 50},  {"churn", 64}, {"churn", 88}, {"churn", 90}, {"churn", 94}, {"churn", 97}};
+  for (const auto& [name, seed] : cases) {
+    auto o = options(name, seed);
+    const auto r = run(o);
+    SCOPED_TRACE(hint(r));
+    print_summary(r);
+    EXPECT_EQ(r.measured.missed, 0u) << misses(o, r);
+    EXPECT_EQ(r.overlay_final.isolated, 0u);
+    EXPECT_TRUE(r.overlay_final.connected);
+    if (r.churn) {
+      EXPECT_EQ(r.churn->overlay.isolated, 0u);
+      EXPECT_TRUE(r.churn->overlay.connected) << r.churn->overlay.components << " components";
+    }
+  }
+}
+
 TEST(GossipSim, BroadcastAfterChurnReachesEveryLivePeer) {
   for (auto seed : test_seeds()) {
     auto o = options("churn", seed);

@@ -158,7 +158,9 @@ TEST(Hyparview, JoinTimeoutTriesNextContact) {
   auto joins = b.sends<wire::join>();
   ASSERT_EQ(joins.size(), 1u);  // one contact at a time
   EXPECT_EQ(joins[0].first, make_node_id(1));
-  auto t = b.timers<timers::neighbor_request>();
+  std::vector<timers::neighbor_request> t;  // the join's timeout (not the refill tick, addressed to x)
+  for (const auto& r : b.timers<timers::neighbor_request>())
+    if (r.peer != make_node_id(0)) t.push_back(r);
   ASSERT_EQ(t.size(), 1u);
   x.now += 500ms;
   b = x.timer(t[0]);
@@ -297,4 +299,82 @@ TEST(Hyparview, CrashedNeighboursAreReplacedFromPassiveView) {
     EXPECT_GE(net.active(i).size(), 1u) << "node " << i;
     for (auto p : net.active(i)) EXPECT_FALSE(net.dead(p));
   }
+}
+
+namespace {
+
+// The refill tick is a neighbor_request timer addressed to the node itself.
+std::vector<timers::neighbor_request> refill_ticks(const batch& b, std::size_t self = 0) {
+  std::vector<timers::neighbor_request> v;
+  for (const auto& t : b.timers<timers::neighbor_request>())
+    if (t.peer == make_node_id(self)) v.push_back(t);
+  return v;
+}
+
+}  // namespace
+
+// Seed 17's bootstrap island: a node left with one neighbour after another
+// dropped it (alive) has only that peer in its passive view, which would
+// refuse a low-priority request. The refill tick asks it with high priority
+// instead of waiting for the first shuffle.
+TEST(Hyparview, RefillTickAsksWithHighPriorityWhenLeftWithOneNeighbour) {
+  single x;
+  auto first = x.connect(1);  // the first input starts the topic: refill tick armed
+  x.connect(2);
+  auto ticks = refill_ticks(first);
+  ASSERT_EQ(ticks.size(), 1u);
+  auto b = x.recv(1, wire::disconnect{true});
+  EXPECT_TRUE(x.is_passive(1));
+  EXPECT_TRUE(b.sends_to<wire::neighbor>(make_node_id(1)).empty());
+  x.now += 2s;
+  b = x.timer(ticks[0]);
+  auto nb = b.sends_to<wire::neighbor>(make_node_id(1));
+  ASSERT_EQ(nb.size(), 1u);
+  EXPECT_EQ(nb[0].prio, priority::high);
+  EXPECT_EQ(refill_ticks(b).size(), 1u);  // still below capacity: the tick re-arms
+  b = x.recv(1, wire::neighbor_reply{true});
+  EXPECT_TRUE(x.is_active(1));
+  // A stale tick (an older generation) does nothing.
+  b = x.timer(ticks[0]);
+  EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+}
+
+// Churn islands: an isolated node whose passive view ran dry (its requests
+// timed out) keeps retrying peers it knew, on the refill tick.
+TEST(Hyparview, IsolatedNodeWithEmptyPassiveViewRetriesKnownPeersOnTick) {
+  single x;
+  auto b = x.feed(in::join_peers{{make_peer(5)}});
+  auto ticks = refill_ticks(b);
+  ASSERT_EQ(ticks.size(), 1u);
+  std::vector<timers::neighbor_request> req;
+  for (const auto& t : b.timers<timers::neighbor_request>())
+    if (t.peer == make_node_id(5)) req.push_back(t);
+  ASSERT_EQ(req.size(), 1u);
+  x.now += 500ms;
+  b = x.timer(req[0]);  // the join timed out: 5 leaves the passive view
+  EXPECT_TRUE(x.passive().empty());
+  EXPECT_TRUE(x.active().empty());
+  x.now += 2s;
+  b = x.timer(ticks[0]);
+  auto nb = b.sends_to<wire::neighbor>(make_node_id(5));
+  ASSERT_EQ(nb.size(), 1u);
+  EXPECT_EQ(nb[0].prio, priority::high);
+  b = x.recv(5, wire::neighbor_reply{true});
+  EXPECT_TRUE(x.is_active(5));
+}
+
+// A newcomer's passive view is seeded at once: when its join is accepted it
+// sends a shuffle walk through the contact.
+TEST(Hyparview, JoinerShufflesAsSoonAsItsJoinIsAccepted) {
+  single x;
+  x.feed(in::join_peers{{make_peer(1)}});
+  auto b = x.recv(1, wire::neighbor_reply{true});
+  EXPECT_TRUE(x.is_active(1));
+  auto sh = b.sends<wire::shuffle>();
+  ASSERT_EQ(sh.size(), 1u);
+  EXPECT_EQ(sh[0].first, make_node_id(1));
+  EXPECT_EQ(sh[0].second.origin.id, make_node_id(0));
+  b = x.recv(7, wire::shuffle_reply{{make_peer(8), make_peer(9)}});
+  EXPECT_TRUE(x.is_passive(8));
+  EXPECT_TRUE(x.is_passive(9));
 }

@@ -135,6 +135,8 @@ TEST(Router, StaleTimersNeitherResurrectNorDoubleARejoinedTopic) {
   auto shuffles = b.timers<timers::shuffle>();
   ASSERT_EQ(shuffles.size(), 1u);
   auto requests = b.timers<timers::neighbor_request>();
+  // Not the refill tick (a neighbor_request timer addressed to x itself).
+  std::erase_if(requests, [](const timers::neighbor_request& t) { return t.peer == make_node_id(0); });
   ASSERT_EQ(requests.size(), 1u);
   std::vector<routed> out;
   x.r.leave(x.topic, x.now, out);
@@ -146,6 +148,8 @@ TEST(Router, StaleTimersNeitherResurrectNorDoubleARejoinedTopic) {
   x.now = at(30s);
   b = x.feed(in::join_peers{{make_peer(1)}});
   auto new_requests = b.timers<timers::neighbor_request>();
+  // Not the refill tick (a neighbor_request timer addressed to x itself).
+  std::erase_if(new_requests, [](const timers::neighbor_request& t) { return t.peer == make_node_id(0); });
   ASSERT_EQ(new_requests.size(), 1u);
   EXPECT_NE(new_requests[0].attempt, requests[0].attempt);
   x.now = at(60s);
