@@ -44,6 +44,16 @@ enum class errc {
   // gossip wire messages
   malformed_message,
   message_too_large,
+  // transport and node
+  handshake_failed,
+  peer_identity_mismatch,
+  dial_failed,
+  bind_failed,
+  connection_closed,
+  node_stopped,
+  topic_closed,
+  timeout,
+  operation_aborted,
 };
 
 }  // namespace topicswarm

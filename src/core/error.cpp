@@ -29,6 +29,15 @@ class category final : public std::error_category {
       case errc::testnet_not_ready: return "DHT testnet did not become ready";
       case errc::malformed_message: return "gossip message is malformed";
       case errc::message_too_large: return "gossip message exceeds a size limit";
+      case errc::handshake_failed: return "TLS handshake failed";
+      case errc::peer_identity_mismatch: return "peer's key is not the node id that was dialled";
+      case errc::dial_failed: return "could not connect to the peer";
+      case errc::bind_failed: return "cannot listen on the address";
+      case errc::connection_closed: return "connection closed";
+      case errc::node_stopped: return "node stopped";
+      case errc::topic_closed: return "topic closed";
+      case errc::timeout: return "operation timed out";
+      case errc::operation_aborted: return "operation cancelled";
     }
     return "unknown topicswarm error " + std::to_string(ev);
   }

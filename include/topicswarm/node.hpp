@@ -1,0 +1,287 @@
+// The node: one peer of topicswarm, its encrypted transport and its topics.
+//
+// A node runs on its own thread with its own Asio executor: every protocol
+// state machine, timer and connection of the node lives there, and nothing
+// else touches them. The public API below may be used from any thread or
+// coroutine; asynchronous operations return asio::awaitable and complete on
+// the executor of the coroutine that awaits them. They honour per-operation
+// cancellation (e.g. `co_await (rx.next() || timer.async_wait())`).
+//
+//   auto node = topicswarm::node::start(cfg);               // result<node>
+//   auto t = node->subscribe(topic_id_from_name("chat"), {peer});
+//   auto [tx, rx] = std::move(*t).split();
+//   co_await tx.broadcast(as_bytes("hello"));
+//   while (auto ev = co_await rx.next()) { ... }             // result<event>
+//
+// Lifetimes: a topic is left (neighbours are told, its timers and queues
+// disappear) when the last topic, sender and receiver handle for it is
+// destroyed. Destroying the node stops everything; handles that outlive it
+// fail with errc::node_stopped.
+#pragma once
+
+#include <topicswarm/bytes.hpp>
+#include <topicswarm/endpoint.hpp>
+#include <topicswarm/error.hpp>
+#include <topicswarm/export.hpp>
+#include <topicswarm/identity.hpp>
+#include <topicswarm/ids.hpp>
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace topicswarm {
+
+// A peer and where it can be dialled. Printed and parsed as
+// "NODEID@HOST:PORT" (one address) for the command line.
+struct TOPICSWARM_API peer_addr {
+  node_id id;
+  std::vector<endpoint> addresses;
+
+  static result<peer_addr> parse(std::string_view text);
+  std::string to_string() const;  // the first address only, or just the id
+  friend bool operator==(const peer_addr&, const peer_addr&) = default;
+};
+
+// Membership (HyParView) and broadcast (PlumTree) settings. Defaults and their
+// sources are documented in src/gossip/proto.hpp.
+struct gossip_config {
+  std::size_t active_view_capacity = 5;
+  std::size_t passive_view_capacity = 30;
+  std::uint8_t active_random_walk_length = 6;
+  std::uint8_t passive_random_walk_length = 3;
+  std::chrono::milliseconds shuffle_interval{60'000};
+  std::chrono::milliseconds neighbor_request_timeout{500};
+  std::chrono::milliseconds lazy_push_interval{5};
+  std::chrono::milliseconds graft_timeout_1{80};
+  std::chrono::milliseconds graft_timeout_2{40};
+  std::uint16_t optimization_threshold = 7;
+  std::chrono::milliseconds message_cache_retention{30'000};
+  std::chrono::milliseconds message_id_retention{90'000};
+  std::size_t message_cache_capacity = 4096;
+  std::size_t message_id_capacity = 65536;
+  // Largest content of one broadcast; larger ones are refused with
+  // errc::message_too_large before anything is sent. Peers must agree on it
+  // (a receiver drops frames above its own limit).
+  std::size_t max_message_size = 4096;
+};
+
+// Connection limits and timeouts of the TLS transport.
+struct transport_config {
+  std::size_t max_connections = 256;         // established + handshaking
+  std::size_t max_pending_handshakes = 32;   // inbound handshakes in progress
+  std::chrono::milliseconds connect_timeout{3'000};    // per address, TCP connect
+  std::chrono::milliseconds handshake_timeout{5'000};  // TLS handshake, each direction
+  std::chrono::milliseconds idle_timeout{30'000};      // nothing received for this long: close
+  std::chrono::milliseconds keepalive_interval{10'000};  // send a keepalive after this much silence
+  // When two peers dial each other at once, the losing connection is kept
+  // for this long (still read, no longer written) so nothing in flight on it
+  // is lost, then closed.
+  std::chrono::milliseconds duplicate_grace{2'000};
+  // Bytes queued for one connection beyond which the connection is closed as
+  // too slow (bounded memory per peer).
+  std::size_t max_send_queue_bytes = 32u << 20;
+  // broadcast() waits while any connection has more than this queued: the
+  // publisher is slowed to the pace of its slowest neighbour.
+  std::size_t send_backpressure_bytes = 1u << 20;
+  // Frames queued for a peer while it is being dialled.
+  std::size_t max_dial_queue_bytes = 1u << 20;
+};
+
+struct node_config {
+  // The node's identity; a fresh one is generated when empty.
+  std::optional<identity> id;
+  // Addresses to listen on ("IP:PORT"; port 0 picks a free port).
+  std::vector<endpoint> listen{*endpoint::parse("0.0.0.0:0"), *endpoint::parse("[::]:0")};
+  // Addresses told to peers. Empty: the listen addresses that are not
+  // unspecified (0.0.0.0 / ::), with their bound ports.
+  std::vector<endpoint> advertise;
+  gossip_config gossip;
+  transport_config transport;
+  // Events buffered per receiver; a receiver further behind gets `lagged`.
+  std::size_t event_queue_capacity = 4096;
+  // Known peers and addresses kept for dialling.
+  std::size_t address_book_capacity = 4096;
+  // Seed of the protocol RNG; random when empty (set it for reproducible tests).
+  std::optional<std::uint64_t> rng_seed;
+};
+
+// How a message was sent: to the whole swarm, or to direct neighbours only.
+enum class delivery_scope : std::uint8_t { swarm, neighbors };
+
+namespace events {
+struct neighbor_up { node_id peer; };
+struct neighbor_down { node_id peer; };
+struct received {
+  bytes content;
+  node_id delivered_from;  // the neighbour that handed it to us (not necessarily its author)
+  delivery_scope scope = delivery_scope::swarm;
+};
+// The receiver fell behind: `missed` events were dropped (oldest first). It
+// keeps working from the next one.
+struct lagged { std::uint64_t missed = 0; };
+}  // namespace events
+using event = std::variant<events::neighbor_up, events::neighbor_down, events::received, events::lagged>;
+
+struct transport_stats {
+  std::uint64_t accepted = 0, dialled = 0, dial_failures = 0;
+  std::uint64_t handshake_failures = 0, identity_mismatches = 0;
+  std::uint64_t refused_connection_cap = 0, refused_handshake_cap = 0;
+  std::uint64_t duplicate_connections = 0;  // simultaneous dials resolved
+  std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t malformed_frames = 0, oversized_frames = 0;
+  std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, dial_queue_drops = 0;
+  std::size_t connections = 0;         // established (including ones being retired)
+  std::size_t handshakes_in_progress = 0;
+  std::size_t queued_bytes = 0;        // waiting to be written, all connections
+};
+
+struct node_stats {
+  transport_stats transport;
+  std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
+  std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected
+  std::uint64_t lagged_events = 0;             // events dropped from slow receivers
+  std::size_t topics = 0;                      // subscribed topics
+  std::size_t timers = 0;                      // protocol timers scheduled
+  std::size_t tasks = 0;                       // live coroutines (accept loops, connections, ...)
+  std::size_t waiters = 0;                     // API operations waiting (next(), joined(), ...)
+  std::size_t address_book = 0;                // peers with known addresses
+  std::size_t receivers = 0;                   // live receiver handles
+};
+
+namespace detail {
+class node_impl;
+struct topic_shared;
+struct receiver_state;
+}  // namespace detail
+
+class sender;
+class receiver;
+
+// A subscription to one topic. Copyable; see the lifetime note at the top.
+class TOPICSWARM_API topic {
+ public:
+  const topic_id& id() const noexcept;
+
+  // Broadcast to every member of the topic (content ≤ max_message_size).
+  asio::awaitable<result<void>> broadcast(bytes content) const;
+  // Deliver to our direct neighbours only.
+  asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
+  // Join through more peers (addresses are remembered for dialling).
+  asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
+
+  // Our current neighbours in this topic.
+  std::vector<node_id> neighbors() const;
+  bool is_joined() const;  // at least one neighbour
+  // Waits until we have a neighbour (errc::timeout after `timeout`).
+  asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+
+  // The next event of this handle (from the moment of subscribing); see receiver::next().
+  asio::awaitable<result<event>> next();
+
+  // The sending and receiving halves; this handle is consumed and its
+  // pending events move to the receiver.
+  std::pair<sender, receiver> split() &&;
+  // A new receiver of this topic's events from now on.
+  receiver subscribe_events() const;
+  sender make_sender() const;
+
+ private:
+  friend class detail::node_impl;
+  friend class node;
+  topic(std::shared_ptr<detail::topic_shared> s, std::shared_ptr<detail::receiver_state> r);
+  std::shared_ptr<detail::topic_shared> shared_;
+  std::shared_ptr<detail::receiver_state> events_;  // the events of this handle
+  friend class receiver;
+};
+
+// The sending half of a topic. Copies share the subscription.
+class TOPICSWARM_API sender {
+ public:
+  const topic_id& id() const noexcept;
+  asio::awaitable<result<void>> broadcast(bytes content) const;
+  asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
+  asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
+  std::vector<node_id> neighbors() const;
+
+ private:
+  friend class topic;
+  explicit sender(std::shared_ptr<detail::topic_shared> s) : shared_(std::move(s)) {}
+  std::shared_ptr<detail::topic_shared> shared_;
+};
+
+// The receiving half. Each copy is an independent cursor: it gets every event
+// from the moment it was made, with its own bounded queue.
+class TOPICSWARM_API receiver {
+ public:
+  receiver(const receiver& other);
+  receiver& operator=(const receiver& other);
+  receiver(receiver&&) noexcept = default;
+  receiver& operator=(receiver&&) noexcept = default;
+  ~receiver();
+
+  const topic_id& id() const noexcept;
+  // The next event; errc::topic_closed / errc::node_stopped when there will be none.
+  asio::awaitable<result<event>> next();
+  std::vector<node_id> neighbors() const;
+  bool is_joined() const;
+  asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+
+ private:
+  friend class topic;
+  receiver(std::shared_ptr<detail::topic_shared> s, std::shared_ptr<detail::receiver_state> r)
+      : shared_(std::move(s)), state_(std::move(r)) {}
+  std::shared_ptr<detail::topic_shared> shared_;
+  std::shared_ptr<detail::receiver_state> state_;
+};
+
+class TOPICSWARM_API node {
+ public:
+  // Binds the listen addresses and starts the node's thread. Fails with
+  // errc::bind_failed (and the address) if an address cannot be bound.
+  static result<node> start(node_config config);
+
+  node(node&&) noexcept;
+  node& operator=(node&&) noexcept;
+  ~node();  // stops the node (see stop())
+
+  node_id id() const;
+  // Where peers can reach us: our id and advertised addresses.
+  peer_addr address() const;
+  std::vector<endpoint> listen_endpoints() const;
+
+  // Subscribes to a topic and starts joining through `bootstrap` (which may be
+  // empty: then we wait for others to join us). Returns at once.
+  result<topic> subscribe(const topic_id& topic, std::vector<peer_addr> bootstrap = {});
+  // Subscribes and waits for the first neighbour, or errc::timeout.
+  asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, std::vector<peer_addr> bootstrap,
+                                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // Remember addresses for a peer (used when the protocol asks to dial it).
+  void add_peer_addresses(const peer_addr& peer);
+
+  // A snapshot of the node's counters.
+  asio::awaitable<node_stats> stats() const;
+  // The same, for code outside coroutines (blocks the calling thread; never
+  // call it on an executor that the answer needs).
+  node_stats stats_blocking() const;
+
+  // Leaves every topic (telling neighbours), closes every connection and
+  // joins the node's thread. Idempotent; the destructor calls it.
+  void stop();
+
+ private:
+  explicit node(std::shared_ptr<detail::node_impl> i) : impl_(std::move(i)) {}
+  std::shared_ptr<detail::node_impl> impl_;
+};
+
+}  // namespace topicswarm

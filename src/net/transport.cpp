@@ -1,0 +1,546 @@
+#include "net/transport.hpp"
+
+#include "net/tls.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/ssl.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+
+namespace topicswarm::net {
+namespace {
+
+using tcp = asio::ip::tcp;
+using ssl_stream = asio::ssl::stream<tcp::socket>;
+using steady = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// One TLS record is at most 16 KiB of plaintext; asio's SSL stream hands out
+// at most one record per read, so this is the read granularity.
+constexpr std::size_t read_chunk = 17 * 1024;
+
+tcp::endpoint to_asio(const endpoint& e) {
+  if (e.is_v4()) {
+    asio::ip::address_v4::bytes_type b{};
+    std::copy_n(e.ip.begin(), 4, b.begin());
+    return {asio::ip::address_v4(b), e.port};
+  }
+  asio::ip::address_v6::bytes_type b{};
+  std::copy_n(e.ip.begin(), 16, b.begin());
+  return {asio::ip::address_v6(b), e.port};
+}
+
+endpoint from_asio(const tcp::endpoint& e) {
+  if (e.address().is_v4()) return endpoint::v4(e.address().to_v4().to_bytes(), e.port());
+  const auto b = e.address().to_v6().to_bytes();
+  std::array<std::uint8_t, 16> a{};
+  std::copy(b.begin(), b.end(), a.begin());
+  return endpoint::v6(a, e.port());
+}
+
+struct task_count {
+  explicit task_count(std::size_t& n) : n_(n) { ++n_; }
+  ~task_count() { --n_; }
+  task_count(const task_count&) = delete;
+  task_count& operator=(const task_count&) = delete;
+  std::size_t& n_;
+};
+
+enum class conn_state { handshaking, active, retired, flushing, closed };
+
+struct connection {
+  ssl_stream stream;
+  asio::steady_timer wake;      // wakes the idle writer (cancelled by enqueue)
+  asio::steady_timer deadline;  // connect / handshake timeout: closes the socket
+  conn_state st = conn_state::handshaking;
+  node_id peer;
+  node_id dialer;  // who dialled: decides which duplicate survives
+  bool outbound = false;
+  bool writer_waiting = false;
+  bytes out;      // frames queued, not yet handed to the socket
+  bytes writing;  // frames being written
+  steady::time_point last_rx{}, last_tx{}, close_at{};
+  frame_reader reader;
+
+  explicit connection(asio::io_context& io, asio::ssl::context& ctx, std::size_t max_payload)
+      : stream(io, ctx), wake(io), deadline(io), reader(max_payload) {}
+  std::size_t queued() const noexcept { return out.size() + writing.size(); }
+};
+
+}  // namespace
+
+class transport::impl : public std::enable_shared_from_this<transport::impl> {
+ public:
+  impl(asio::io_context& io, asio::ssl::context ctx, node_id me, transport_config cfg, std::size_t max_payload,
+       transport_handler& handler)
+      : io_(io), ctx_(std::move(ctx)), me_(me), cfg_(cfg), max_payload_(max_payload), handler_(handler), tick_(io) {}
+
+  result<void> bind(const std::vector<endpoint>& listen) {
+    for (const auto& l : listen) {
+      tcp::acceptor a(io_);
+      std::error_code ec;
+      const auto ep = to_asio(l);
+      a.open(ep.protocol(), ec);
+      if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && l.is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+      if (!ec) a.bind(ep, ec);
+      if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return error{errc::bind_failed, l.to_string() + ": " + ec.message()};
+      acceptors_.push_back(std::move(a));
+    }
+    return {};
+  }
+
+  void run() {
+    auto self = shared_from_this();
+    for (std::size_t i = 0; i < acceptors_.size(); ++i)
+      asio::co_spawn(io_, accept_loop(self, i), asio::detached);
+    asio::co_spawn(io_, tick_loop(self), asio::detached);
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    std::error_code ec;
+    for (auto& a : acceptors_) a.close(ec);
+    tick_.cancel();
+    for (auto& c : std::vector<std::shared_ptr<connection>>(all_.begin(), all_.end()))
+      close_connection(c, error{errc::node_stopped});
+    dialling_.clear();
+  }
+
+  std::vector<endpoint> local_endpoints() const {
+    std::vector<endpoint> out;
+    for (const auto& a : acceptors_) {
+      std::error_code ec;
+      auto ep = a.local_endpoint(ec);
+      if (!ec) out.push_back(from_asio(ep));
+    }
+    return out;
+  }
+
+  send_status send(const node_id& peer, byte_span frame) {
+    if (auto it = active_.find(peer); it != active_.end()) {
+      enqueue(it->second, frame);
+      return send_status::sent;
+    }
+    if (auto d = dialling_.find(peer); d != dialling_.end()) {
+      if (d->second.size() + frame.size() > cfg_.max_dial_queue_bytes) {
+        ++stats_.dial_queue_drops;
+      } else {
+        d->second.insert(d->second.end(), frame.begin(), frame.end());
+      }
+      return send_status::queued;
+    }
+    return send_status::no_route;
+  }
+
+  void dial(const node_id& peer, std::vector<endpoint> addresses) {
+    if (stopped_ || active_.contains(peer) || dialling_.contains(peer)) return;
+    dialling_.emplace(peer, bytes{});
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses)), asio::detached);
+  }
+
+  void close_after_flush(const node_id& peer) {
+    auto it = active_.find(peer);
+    if (it == active_.end()) return;
+    auto c = it->second;
+    active_.erase(it);
+    c->st = conn_state::flushing;
+    c->close_at = steady::now() + cfg_.duplicate_grace;
+    if (c->writer_waiting) c->wake.cancel();
+  }
+
+  bool connected(const node_id& peer) const { return active_.contains(peer); }
+  bool dialling(const node_id& peer) const { return dialling_.contains(peer); }
+  std::vector<node_id> connected_peers() const {
+    std::vector<node_id> out;
+    for (const auto& [id, c] : active_) out.push_back(id);
+    return out;
+  }
+
+  bool send_ready() const {
+    for (const auto& [id, c] : active_)
+      if (c->queued() > cfg_.send_backpressure_bytes) return false;
+    return true;
+  }
+
+  transport_stats stats() const {
+    transport_stats s = stats_;
+    s.connections = 0;
+    s.handshakes_in_progress = 0;
+    s.queued_bytes = 0;
+    for (const auto& c : all_) {
+      if (c->st == conn_state::handshaking)
+        ++s.handshakes_in_progress;
+      else
+        ++s.connections;
+      s.queued_bytes += c->queued();
+    }
+    for (const auto& [id, q] : dialling_) s.queued_bytes += q.size();
+    return s;
+  }
+
+  std::size_t tasks() const { return tasks_; }
+
+ private:
+  using conn_ptr = std::shared_ptr<connection>;
+
+  conn_ptr make_connection() { return std::make_shared<connection>(io_, ctx_, max_payload_); }
+
+  // Closes the socket when `after` passes before the operation in progress
+  // ends (the caller cancels the timer when it does).
+  void arm_deadline(const conn_ptr& c, std::chrono::milliseconds after) {
+    c->deadline.expires_after(after);
+    c->deadline.async_wait([c](std::error_code ec) {
+      if (!ec) {
+        std::error_code ignored;
+        c->stream.lowest_layer().close(ignored);
+      }
+    });
+  }
+
+  static void tune_socket(const conn_ptr& c) {
+    std::error_code ignored;
+    c->stream.lowest_layer().set_option(tcp::no_delay(true), ignored);
+  }
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<impl> self, std::size_t index) {
+    task_count live(tasks_);
+    asio::steady_timer backoff(io_);
+    while (!stopped_) {
+      auto [ec, sock] = co_await acceptors_[index].async_accept(use_tuple);
+      if (stopped_) co_return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        // e.g. out of file descriptors: pause instead of spinning.
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_tuple);
+        continue;
+      }
+      std::error_code ignored;
+      if (all_.size() >= cfg_.max_connections) {
+        ++stats_.refused_connection_cap;
+        sock.close(ignored);
+        continue;
+      }
+      if (inbound_handshakes_ >= cfg_.max_pending_handshakes) {
+        ++stats_.refused_handshake_cap;
+        sock.close(ignored);
+        continue;
+      }
+      auto c = make_connection();
+      c->stream.lowest_layer() = std::move(sock);
+      asio::co_spawn(io_, run_inbound(self, c), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> run_inbound(std::shared_ptr<impl> /*keep alive*/, conn_ptr c) {
+    task_count live(tasks_);
+    all_.insert(c);
+    tune_socket(c);
+    ++inbound_handshakes_;
+    arm_deadline(c, cfg_.handshake_timeout);
+    auto [ec] = co_await c->stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+    --inbound_handshakes_;
+    c->deadline.cancel();
+    if (c->st == conn_state::closed) co_return;
+    if (stopped_) co_return close_connection(c, error{errc::node_stopped});
+    if (ec) {
+      ++stats_.handshake_failures;
+      co_return close_connection(c, error{errc::handshake_failed, ec.message()});
+    }
+    auto peer = authenticated_peer(c->stream.native_handle());
+    if (!peer || *peer == me_) {
+      ++stats_.handshake_failures;
+      co_return close_connection(c, peer ? error{errc::handshake_failed, "peer has our own id"} : peer.error());
+    }
+    ++stats_.accepted;
+    c->peer = *peer;
+    c->dialer = *peer;
+    c->outbound = false;
+    adopt(c);
+    co_await read_loop(c);
+  }
+
+  asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses) {
+    task_count live(tasks_);
+    error last{errc::dial_failed, "no address known for " + peer.to_string()};
+    for (const auto& address : addresses) {
+      if (stopped_ || active_.contains(peer)) break;  // e.g. the peer dialled us meanwhile
+      if (all_.size() >= cfg_.max_connections) {
+        ++stats_.refused_connection_cap;
+        last = error{errc::dial_failed, "connection cap reached"};
+        break;
+      }
+      auto c = make_connection();
+      all_.insert(c);
+      c->outbound = true;
+      arm_deadline(c, cfg_.connect_timeout);
+      auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
+      c->deadline.cancel();
+      if (c->st == conn_state::closed || stopped_) {
+        close_connection(c, error{errc::node_stopped});
+        co_return;
+      }
+      if (ec) {
+        last = error{errc::dial_failed, address.to_string() + ": " + ec.message()};
+        close_connection(c, last);
+        continue;
+      }
+      tune_socket(c);
+      arm_deadline(c, cfg_.handshake_timeout);
+      auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+      c->deadline.cancel();
+      if (c->st == conn_state::closed || stopped_) {
+        close_connection(c, error{errc::node_stopped});
+        co_return;
+      }
+      if (hec) {
+        ++stats_.handshake_failures;
+        last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
+        close_connection(c, last);
+        continue;
+      }
+      auto got = authenticated_peer(c->stream.native_handle());
+      if (!got) {
+        ++stats_.handshake_failures;
+        last = error{got.error().code, address.to_string() + ": " + got.error().detail};
+        close_connection(c, last);
+        continue;
+      }
+      if (*got != peer) {
+        ++stats_.identity_mismatches;
+        last = error{errc::peer_identity_mismatch,
+                     address.to_string() + " is " + got->to_string() + ", not the dialled " + peer.to_string()};
+        close_connection(c, last);
+        continue;
+      }
+      ++stats_.dialled;
+      c->peer = peer;
+      c->dialer = me_;
+      adopt(c);  // takes the frames queued while dialling
+      dialling_.erase(peer);
+      co_await read_loop(c);
+      co_return;
+    }
+    if (stopped_) co_return;
+    auto d = dialling_.find(peer);
+    if (d != dialling_.end()) {
+      if (!d->second.empty()) ++stats_.dial_queue_drops;
+      dialling_.erase(d);
+    }
+    if (active_.contains(peer)) co_return;  // reached through an inbound connection instead
+    ++stats_.dial_failures;
+    handler_.on_disconnected(peer, last);
+  }
+
+  // A connection finished its handshake: make it the peer's connection, or
+  // resolve a duplicate (see the header comment).
+  void adopt(const conn_ptr& c) {
+    const auto now = steady::now();
+    c->last_rx = c->last_tx = now;
+    auto it = active_.find(c->peer);
+    if (it == active_.end()) {
+      c->st = conn_state::active;
+      active_.emplace(c->peer, c);
+      if (auto d = dialling_.find(c->peer); d != dialling_.end() && !d->second.empty()) {
+        c->out = std::move(d->second);
+        d->second.clear();
+      }
+      asio::co_spawn(io_, write_loop(shared_from_this(), c), asio::detached);
+      handler_.on_connected(c->peer);
+      return;
+    }
+    ++stats_.duplicate_connections;
+    conn_ptr old = it->second;
+    const bool keep_new = old->dialer == c->dialer || c->dialer < old->dialer;
+    if (keep_new) {
+      c->st = conn_state::active;
+      it->second = c;
+      retire(old);
+      asio::co_spawn(io_, write_loop(shared_from_this(), c), asio::detached);
+    } else {
+      retire(c);
+    }
+  }
+
+  void retire(const conn_ptr& c) {
+    c->st = conn_state::retired;
+    c->close_at = steady::now() + cfg_.duplicate_grace;
+  }
+
+  void enqueue(const conn_ptr& c, byte_span frame) {
+    if (c->queued() + frame.size() > cfg_.max_send_queue_bytes) {
+      ++stats_.send_queue_overflows;
+      close_connection(c, error{errc::connection_closed, "peer too slow: send queue over " +
+                                                             std::to_string(cfg_.max_send_queue_bytes) + " bytes"});
+      return;
+    }
+    c->out.insert(c->out.end(), frame.begin(), frame.end());
+    ++stats_.frames_out;
+    if (c->writer_waiting) c->wake.cancel();
+  }
+
+  asio::awaitable<void> write_loop(std::shared_ptr<impl> /*keep alive*/, conn_ptr c) {
+    task_count live(tasks_);
+    for (;;) {
+      if (c->st == conn_state::closed) co_return;
+      if (c->out.empty()) {
+        if (c->st == conn_state::flushing) {
+          // Everything is written: half-close; the reader waits for the peer's close.
+          std::error_code ignored;
+          c->stream.lowest_layer().shutdown(tcp::socket::shutdown_send, ignored);
+          co_return;
+        }
+        if (c->st == conn_state::retired) co_return;
+        c->writer_waiting = true;
+        c->wake.expires_at(steady::time_point::max());
+        co_await c->wake.async_wait(use_tuple);
+        c->writer_waiting = false;
+        continue;
+      }
+      std::swap(c->out, c->writing);
+      auto [ec, n] = co_await asio::async_write(c->stream, asio::buffer(c->writing), use_tuple);
+      c->writing.clear();
+      if (c->st == conn_state::closed) co_return;
+      if (ec) co_return close_connection(c, error{errc::connection_closed, "write: " + ec.message()});
+      stats_.bytes_out += n;
+      c->last_tx = steady::now();
+      if (c->queued() <= cfg_.send_backpressure_bytes && !stopped_) handler_.on_send_ready();
+    }
+  }
+
+  asio::awaitable<void> read_loop(conn_ptr c) {
+    for (;;) {
+      auto buf = c->reader.prepare(read_chunk);
+      auto [ec, n] = co_await c->stream.async_read_some(asio::buffer(buf.data(), buf.size()), use_tuple);
+      if (c->st == conn_state::closed) co_return;
+      if (ec) co_return close_connection(c, error{errc::connection_closed, ec.message()});
+      c->reader.commit(n);
+      stats_.bytes_in += n;
+      c->last_rx = steady::now();
+      for (;;) {
+        auto f = c->reader.next();
+        if (!f) {
+          if (f.error() == errc::message_too_large)
+            ++stats_.oversized_frames;
+          else
+            ++stats_.malformed_frames;
+          co_return close_connection(c, f.error());
+        }
+        if (!*f) break;
+        const byte_span payload = **f;
+        ++stats_.frames_in;
+        const auto kind = static_cast<frame_kind>(payload[0]);
+        if (kind == frame_kind::gossip) {
+          if (!stopped_) handler_.on_gossip(c->peer, payload.subspan(1));
+        } else if (kind != frame_kind::keepalive || payload.size() != 1) {
+          ++stats_.malformed_frames;
+          co_return close_connection(
+              c, error{errc::malformed_message, "unknown frame kind " + std::to_string(std::to_integer<int>(payload[0]))});
+        }
+        if (c->st == conn_state::closed || stopped_) co_return;
+      }
+    }
+  }
+
+  // The one teardown path of a connection.
+  void close_connection(const conn_ptr& c, const error& why) {
+    if (c->st == conn_state::closed) return;
+    c->st = conn_state::closed;
+    std::error_code ignored;
+    c->stream.lowest_layer().close(ignored);
+    c->wake.cancel();
+    c->deadline.cancel();
+    all_.erase(c);
+    auto it = active_.find(c->peer);
+    if (it != active_.end() && it->second == c) {
+      active_.erase(it);
+      if (!stopped_) handler_.on_disconnected(c->peer, why);
+    }
+  }
+
+  asio::awaitable<void> tick_loop(std::shared_ptr<impl> /*keep alive*/) {
+    task_count live(tasks_);
+    const auto period = std::clamp(cfg_.keepalive_interval / 4, std::chrono::milliseconds(10),
+                                   std::chrono::milliseconds(250));
+    bytes keepalive;
+    append_frame(keepalive, frame_kind::keepalive, {});
+    while (!stopped_) {
+      tick_.expires_after(period);
+      co_await tick_.async_wait(use_tuple);  // cancelled only by stop()
+      if (stopped_) co_return;
+      const auto now = steady::now();
+      for (auto& c : std::vector<conn_ptr>(all_.begin(), all_.end())) {
+        if (c->st == conn_state::handshaking || c->st == conn_state::closed) continue;
+        if ((c->st == conn_state::retired || c->st == conn_state::flushing) && now >= c->close_at) {
+          close_connection(c, error{errc::connection_closed, "retired"});
+        } else if (now - c->last_rx > cfg_.idle_timeout) {
+          ++stats_.idle_timeouts;
+          close_connection(c, error{errc::timeout, "nothing received for " +
+                                                       std::to_string(cfg_.idle_timeout.count()) + " ms"});
+        } else if (c->st == conn_state::active && now - c->last_tx >= cfg_.keepalive_interval && c->queued() == 0) {
+          enqueue(c, keepalive);
+          c->last_tx = now;
+        }
+      }
+    }
+  }
+
+  asio::io_context& io_;
+  asio::ssl::context ctx_;
+  node_id me_;
+  transport_config cfg_;
+  std::size_t max_payload_;
+  transport_handler& handler_;
+  std::vector<tcp::acceptor> acceptors_;
+  asio::steady_timer tick_;
+  std::set<conn_ptr> all_;                       // every connection not yet closed
+  std::map<node_id, conn_ptr> active_;           // the one written connection per peer
+  std::map<node_id, bytes> dialling_;            // frames queued while dialling
+  std::size_t inbound_handshakes_ = 0;
+  std::size_t tasks_ = 0;
+  bool stopped_ = false;
+  transport_stats stats_;
+};
+
+transport::transport(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
+transport::~transport() { impl_->stop(); }
+
+void transport::run() { impl_->run(); }
+void transport::stop() { impl_->stop(); }
+std::vector<endpoint> transport::local_endpoints() const { return impl_->local_endpoints(); }
+transport::send_status transport::send(const node_id& peer, byte_span frame) { return impl_->send(peer, frame); }
+void transport::dial(const node_id& peer, std::vector<endpoint> addresses) { impl_->dial(peer, std::move(addresses)); }
+void transport::close_after_flush(const node_id& peer) { impl_->close_after_flush(peer); }
+bool transport::connected(const node_id& peer) const { return impl_->connected(peer); }
+bool transport::dialling(const node_id& peer) const { return impl_->dialling(peer); }
+std::vector<node_id> transport::connected_peers() const { return impl_->connected_peers(); }
+bool transport::send_ready() const { return impl_->send_ready(); }
+transport_stats transport::stats() const { return impl_->stats(); }
+std::size_t transport::tasks() const { return impl_->tasks(); }
+
+result<std::unique_ptr<transport>> transport::create(asio::io_context& io, const keypair& keys,
+                                                     std::vector<endpoint> listen, transport_config cfg,
+                                                     std::size_t max_frame_payload, transport_handler& handler) {
+  auto ctx = make_tls_context(keys);
+  if (!ctx) return ctx.error();
+  auto i = std::make_shared<impl>(io, std::move(*ctx), *node_id::from_span(keys.public_key().span()), cfg,
+                                  max_frame_payload, handler);
+  if (auto r = i->bind(listen); !r) return r.error();
+  return std::unique_ptr<transport>(new transport(std::move(i)));
+}
+
+}  // namespace topicswarm::net

@@ -1,0 +1,91 @@
+// The connection manager: TLS 1.3 over TCP, one connection per peer.
+//
+// Runs entirely on one single-threaded io_context (the node's). It accepts
+// and dials, authenticates peers by their certificate key (tls.hpp), frames
+// the byte stream (frame.hpp), and resolves simultaneous dials so that each
+// pair of peers keeps exactly one connection: both sides keep the connection
+// dialled by the smaller node id, the same rule on both ends (a connection
+// dialled by the same side as an existing one replaces it: the peer
+// restarted or redialled). The loser is retired: it is read but no longer
+// written for `duplicate_grace`, so frames already in flight on it arrive.
+//
+// Every connection has a reader and a writer coroutine; all teardown goes
+// through close_connection(). Limits: connection and pending-handshake caps,
+// handshake and idle timeouts, keepalives, a maximum frame size and a
+// maximum send queue per connection.
+#pragma once
+
+#include "net/frame.hpp"
+
+#include <topicswarm/endpoint.hpp>
+#include <topicswarm/error.hpp>
+#include <topicswarm/identity.hpp>
+#include <topicswarm/ids.hpp>
+#include <topicswarm/node.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace topicswarm::net {
+
+// What the transport tells its owner. Called on the io_context thread, from
+// inside transport code: handlers may call back into the transport.
+struct transport_handler {
+  virtual ~transport_handler() = default;
+  // A connection to `peer` is established (not called again when a duplicate
+  // connection replaces the first one).
+  virtual void on_connected(const node_id& peer) = 0;
+  // One gossip frame's body from `peer`.
+  virtual void on_gossip(const node_id& peer, byte_span body) = 0;
+  // The connection to `peer` closed, or dialling it failed.
+  virtual void on_disconnected(const node_id& peer, const error& why) = 0;
+  // Queued bytes fell from above to below the backpressure level.
+  virtual void on_send_ready() = 0;
+};
+
+class transport {
+ public:
+  // Binds every `listen` endpoint (errc::bind_failed names the one that
+  // failed). Accepting starts with run().
+  static result<std::unique_ptr<transport>> create(asio::io_context& io, const keypair& keys,
+                                                   std::vector<endpoint> listen, transport_config cfg,
+                                                   std::size_t max_frame_payload, transport_handler& handler);
+  ~transport();
+
+  // Starts the accept loops and the housekeeping tick. Call on the io thread.
+  void run();
+  // Closes listeners and every connection at once. Running coroutines end
+  // soon after; the io_context runs dry once they have.
+  void stop();
+
+  std::vector<endpoint> local_endpoints() const;
+
+  enum class send_status { sent, queued, no_route };
+  // Queues a whole frame for `peer`: on its connection (sent), or while it
+  // is being dialled (queued). no_route: neither; call dial() first.
+  send_status send(const node_id& peer, byte_span frame);
+  // Dials `peer` unless connected or dialling. Addresses are tried in order.
+  // Failure is reported through on_disconnected.
+  void dial(const node_id& peer, std::vector<endpoint> addresses);
+  // Flush what is queued for `peer`, then close (graceful).
+  void close_after_flush(const node_id& peer);
+
+  bool connected(const node_id& peer) const;
+  bool dialling(const node_id& peer) const;
+  std::vector<node_id> connected_peers() const;
+  // Whether every connection is below the backpressure level.
+  bool send_ready() const;
+  transport_stats stats() const;
+  std::size_t tasks() const;
+
+  class impl;
+
+ private:
+  explicit transport(std::shared_ptr<impl> i);
+  std::shared_ptr<impl> impl_;  // shared with its coroutines, which may outlive stop() briefly
+};
+
+}  // namespace topicswarm::net

@@ -1,0 +1,214 @@
+// The public handles (node, topic, sender, receiver): thin forwarders that
+// hop onto the node thread through call_on_node() or post().
+#include "node/node_impl.hpp"
+
+#include <future>
+
+namespace topicswarm {
+
+using detail::call_on_node;
+using detail::completion;
+using detail::node_impl;
+using detail::receiver_state;
+using detail::topic_shared;
+
+// ---------------------------------------------------------------- peer_addr --
+
+result<peer_addr> peer_addr::parse(std::string_view text) {
+  const auto at = text.find('@');
+  auto id = parse_node_id(text.substr(0, at));
+  if (!id) return error{errc::invalid_argument, "peer \"" + std::string(text) + "\": " + id.error().message()};
+  peer_addr p{*id, {}};
+  if (at != std::string_view::npos) {
+    auto ep = endpoint::parse(text.substr(at + 1));
+    if (!ep) return error{errc::invalid_argument, "peer \"" + std::string(text) + "\": " + ep.error().message()};
+    p.addresses.push_back(*ep);
+  }
+  return p;
+}
+
+std::string peer_addr::to_string() const {
+  return addresses.empty() ? id.to_string() : id.to_string() + "@" + addresses.front().to_string();
+}
+
+// --------------------------------------------------------------- internals --
+
+namespace {
+
+asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes content, gossip::scope sc) {
+  const std::size_t max = s->node->max_message_size();
+  if (content.size() > max)
+    co_return error{errc::message_too_large, "message of " + std::to_string(content.size()) +
+                                                 " bytes exceeds the maximum of " + std::to_string(max) + " bytes"};
+  auto op = [t = s->id, content = std::move(content), sc](node_impl& n, completion<result<void>> done) mutable {
+    n.broadcast(t, std::move(content), sc, std::move(done));
+  };
+  auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
+  co_return co_await std::move(aw);
+}
+
+asio::awaitable<result<void>> join_on(std::shared_ptr<topic_shared> s, std::vector<peer_addr> peers) {
+  auto op = [t = s->id, peers = std::move(peers)](node_impl& n, completion<result<void>> done) mutable {
+    n.join_peers(t, std::move(peers));
+    done(result<void>{});
+  };
+  auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
+  co_return co_await std::move(aw);
+}
+
+asio::awaitable<result<void>> joined_on(std::shared_ptr<topic_shared> s, std::chrono::milliseconds timeout) {
+  auto op = [t = s->id, timeout](node_impl& n, completion<result<void>> done) { n.wait_joined(t, timeout, done); };
+  auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
+  co_return co_await std::move(aw);
+}
+
+asio::awaitable<result<event>> next_on(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r) {
+  if (!r) co_return error{errc::topic_closed, "this handle has no events (it was split or moved from)"};
+  auto op = [r](node_impl& n, completion<result<event>> done) { n.next_event(r, done); };
+  auto aw = call_on_node<result<event>>(s->node, result<event>{errc::node_stopped}, std::move(op));
+  co_return co_await std::move(aw);
+}
+
+std::vector<node_id> neighbors_of(const std::shared_ptr<topic_shared>& s) {
+  if (!s) return {};
+  std::lock_guard lock(s->mirror->mu);
+  return s->mirror->neighbors;
+}
+
+std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
+  auto r = std::make_shared<receiver_state>(s->id);
+  auto n = s->node;
+  if (!n->post([n, r] { n->add_receiver(r); })) r->closed = error{errc::node_stopped};
+  return r;
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------- topic --
+
+topic::topic(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r)
+    : shared_(std::move(s)), events_(std::move(r)) {}
+
+const topic_id& topic::id() const noexcept { return shared_->id; }
+asio::awaitable<result<void>> topic::broadcast(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::swarm);
+}
+asio::awaitable<result<void>> topic::broadcast_neighbors(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::neighbors);
+}
+asio::awaitable<result<void>> topic::join_peers(std::vector<peer_addr> peers) const {
+  return join_on(shared_, std::move(peers));
+}
+std::vector<node_id> topic::neighbors() const { return neighbors_of(shared_); }
+bool topic::is_joined() const { return !neighbors_of(shared_).empty(); }
+asio::awaitable<result<void>> topic::joined(std::chrono::milliseconds timeout) const {
+  return joined_on(shared_, timeout);
+}
+asio::awaitable<result<event>> topic::next() { return next_on(shared_, events_); }
+
+std::pair<sender, receiver> topic::split() && {
+  auto r = events_ ? std::move(events_) : new_receiver(shared_);
+  sender s(shared_);
+  return {std::move(s), receiver(std::move(shared_), std::move(r))};
+}
+receiver topic::subscribe_events() const { return receiver(shared_, new_receiver(shared_)); }
+sender topic::make_sender() const { return sender(shared_); }
+
+// ------------------------------------------------------------------- sender --
+
+const topic_id& sender::id() const noexcept { return shared_->id; }
+asio::awaitable<result<void>> sender::broadcast(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::swarm);
+}
+asio::awaitable<result<void>> sender::broadcast_neighbors(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::neighbors);
+}
+asio::awaitable<result<void>> sender::join_peers(std::vector<peer_addr> peers) const {
+  return join_on(shared_, std::move(peers));
+}
+std::vector<node_id> sender::neighbors() const { return neighbors_of(shared_); }
+
+// ----------------------------------------------------------------- receiver --
+
+receiver::receiver(const receiver& other) : shared_(other.shared_), state_(shared_ ? new_receiver(shared_) : nullptr) {}
+receiver& receiver::operator=(const receiver& other) {
+  if (this != &other) {
+    shared_ = other.shared_;
+    state_ = shared_ ? new_receiver(shared_) : nullptr;
+  }
+  return *this;
+}
+receiver::~receiver() = default;
+
+const topic_id& receiver::id() const noexcept { return shared_->id; }
+asio::awaitable<result<event>> receiver::next() { return next_on(shared_, state_); }
+std::vector<node_id> receiver::neighbors() const { return neighbors_of(shared_); }
+bool receiver::is_joined() const { return !neighbors_of(shared_).empty(); }
+asio::awaitable<result<void>> receiver::joined(std::chrono::milliseconds timeout) const {
+  return joined_on(shared_, timeout);
+}
+
+// --------------------------------------------------------------------- node --
+
+result<node> node::start(node_config config) {
+  auto n = node_impl::create(std::move(config));
+  if (!n) return n.error();
+  return node(std::move(*n));
+}
+
+node::node(node&&) noexcept = default;
+node& node::operator=(node&& other) noexcept {
+  if (this != &other) {
+    stop();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+node::~node() { stop(); }
+
+void node::stop() {
+  if (impl_) impl_->shutdown();
+}
+
+node_id node::id() const { return impl_->id(); }
+peer_addr node::address() const { return peer_addr{impl_->id(), impl_->me().addresses}; }
+std::vector<endpoint> node::listen_endpoints() const { return impl_->listen_endpoints(); }
+
+result<topic> node::subscribe(const topic_id& t, std::vector<peer_addr> bootstrap) {
+  auto shared = std::make_shared<topic_shared>(impl_, t, impl_->mirror_for(t));
+  auto r = std::make_shared<receiver_state>(t);
+  auto n = impl_;
+  if (!n->post([n, t, r, bootstrap = std::move(bootstrap)]() mutable { n->attach(t, r, std::move(bootstrap)); }))
+    return error{errc::node_stopped, "cannot subscribe: the node has stopped"};
+  return topic(std::move(shared), std::move(r));
+}
+
+asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, std::vector<peer_addr> bootstrap,
+                                                        std::chrono::milliseconds timeout) {
+  auto sub = subscribe(t, std::move(bootstrap));
+  if (!sub) co_return sub.error();
+  auto aw = sub->joined(timeout);
+  auto j = co_await std::move(aw);
+  if (!j) co_return j.error();
+  co_return std::move(*sub);
+}
+
+void node::add_peer_addresses(const peer_addr& peer) {
+  auto n = impl_;
+  n->post([n, peer] { n->add_addresses(peer); });
+}
+
+asio::awaitable<node_stats> node::stats() const {
+  auto op = [](node_impl& n, completion<node_stats> done) { done(n.stats()); };
+  return call_on_node<node_stats>(impl_, node_stats{}, op);
+}
+
+node_stats node::stats_blocking() const {
+  auto p = std::make_shared<std::promise<node_stats>>();
+  auto f = p->get_future();
+  auto n = impl_;
+  if (!n->post([n, p] { p->set_value(n->stats()); })) return {};
+  return f.get();
+}
+
+}  // namespace topicswarm
