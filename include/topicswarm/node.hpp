@@ -212,6 +212,8 @@ class TOPICSWARM_API sender {
   asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
   asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
   std::vector<node_id> neighbors() const;
+  bool is_joined() const;
+  asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
   friend class topic;

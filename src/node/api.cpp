@@ -127,6 +127,10 @@ asio::awaitable<result<void>> sender::join_peers(std::vector<peer_addr> peers) c
   return join_on(shared_, std::move(peers));
 }
 std::vector<node_id> sender::neighbors() const { return neighbors_of(shared_); }
+bool sender::is_joined() const { return !neighbors_of(shared_).empty(); }
+asio::awaitable<result<void>> sender::joined(std::chrono::milliseconds timeout) const {
+  return joined_on(shared_, timeout);
+}
 
 // ----------------------------------------------------------------- receiver --
 

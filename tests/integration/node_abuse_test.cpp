@@ -1,0 +1,195 @@
+// Hostile bytes at a node's listening port: garbage, half-finished TLS
+// handshakes, oversized and malformed frames from an authenticated peer,
+// messages for unknown topics. The node must drop and count them, stay
+// healthy (it still delivers) and keep its memory bounded.
+#include "node_support.hpp"
+
+#include "gossip/codec.hpp"
+#include "net/frame.hpp"
+#include "net/tls.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+#include <asio/write.hpp>
+
+#include <fstream>
+#include <random>
+
+namespace topicswarm {
+namespace {
+
+using namespace test_support;
+using namespace std::chrono_literals;
+using tcp = asio::ip::tcp;
+
+const topic_id chat = topic_id_from_name("abuse-test");
+
+tcp::endpoint asio_endpoint(const endpoint& e) {
+  return {asio::ip::make_address(e.address_string()), e.port};
+}
+
+// Resident set size of this process in bytes.
+std::size_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * 4096;
+}
+
+void send_garbage(asio::io_context& io, const tcp::endpoint& to, std::mt19937& rng, std::size_t n) {
+  tcp::socket s(io);
+  std::error_code ec;
+  s.connect(to, ec);
+  if (ec) return;
+  std::vector<std::uint8_t> junk(n);
+  for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+  asio::write(s, asio::buffer(junk), ec);
+}
+
+// A TLS client with a valid identity of its own: it passes the handshake, then misbehaves.
+struct authenticated_client {
+  authenticated_client(asio::io_context& io, const tcp::endpoint& to)
+      : ctx(std::move(*net::make_tls_context(keypair::generate()))), stream(io, ctx) {
+    stream.lowest_layer().connect(to);
+    stream.handshake(asio::ssl::stream_base::client);
+  }
+  void write_raw(const bytes& b) {
+    std::error_code ec;
+    asio::write(stream, asio::buffer(b), ec);
+  }
+  // True once the node has closed the connection.
+  bool closed_by_peer() {
+    std::array<char, 64> buf{};
+    std::error_code ec;
+    stream.lowest_layer().non_blocking(false);
+    // A short bounded wait for EOF/reset.
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    stream.lowest_layer().non_blocking(true);
+    while (std::chrono::steady_clock::now() < deadline) {
+      stream.read_some(asio::buffer(buf), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::ssl::error::stream_truncated) return true;
+      if (ec == asio::ssl::error::stream_truncated) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+  asio::ssl::context ctx;
+  asio::ssl::stream<tcp::socket> stream;
+};
+
+bytes frame_with_length(std::uint32_t len, std::size_t body) {
+  bytes f;
+  for (int i = 3; i >= 0; --i) f.push_back(static_cast<std::byte>((len >> (8 * i)) & 0xff));
+  f.resize(f.size() + body, std::byte{0});
+  return f;
+}
+
+TEST(node_abuse, hostile_input_is_dropped_and_counted_and_the_node_keeps_delivering) {
+  asio::io_context io;
+  node_config cfg = loopback_config(91);
+  cfg.transport.handshake_timeout = 1s;
+  cfg.transport.max_pending_handshakes = 16;
+  auto a = start_node(cfg);
+  auto b = start_node(loopback_config(92));
+  auto ta = a.subscribe(chat);
+  auto tb = b.subscribe(chat, {a.address()});
+  ASSERT_TRUE(ta && tb);
+  auto [tx_a, rx_a] = std::move(*ta).split();
+  auto [tx_b, rx_b] = std::move(*tb).split();
+  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+  const auto target = asio_endpoint(a.listen_endpoints().at(0));
+  std::mt19937 rng(7);
+
+  // 1. Garbage from 50 connections.
+  for (int i = 0; i < 50; ++i) send_garbage(io, target, rng, 4096);
+
+  // 2. An authenticated peer sends an oversized frame header, a zero-length
+  //    frame, an unknown frame kind: each closes its connection.
+  const std::size_t max_payload = 1 + gossip::max_encoded_size(cfg.gossip.max_message_size);
+  {
+    authenticated_client c(io, target);
+    c.write_raw(frame_with_length(static_cast<std::uint32_t>(max_payload + 1), 64));
+    EXPECT_TRUE(c.closed_by_peer()) << "an oversized frame must close the connection";
+  }
+  {
+    authenticated_client c(io, target);
+    c.write_raw(frame_with_length(0xffffffffu, 16));
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  {
+    authenticated_client c(io, target);
+    c.write_raw(frame_with_length(0, 0));
+    EXPECT_TRUE(c.closed_by_peer()) << "a zero-length frame must close the connection";
+  }
+  {
+    authenticated_client c(io, target);
+    bytes f = frame_with_length(3, 0);
+    f.push_back(std::byte{0x7f});  // unknown kind
+    f.push_back(std::byte{1});
+    f.push_back(std::byte{2});
+    c.write_raw(f);
+    EXPECT_TRUE(c.closed_by_peer()) << "an unknown frame kind must close the connection";
+  }
+  // 3. Well-framed but undecodable gossip, and a valid message for a topic a
+  //    is not in: dropped and counted, the connection stays.
+  {
+    authenticated_client c(io, target);
+    bytes f;
+    net::append_frame(f, net::frame_kind::gossip, to_bytes("definitely not a gossip message"));
+    bytes g;
+    const auto start = net::begin_frame(g, net::frame_kind::gossip);
+    gossip::encode_to(g, topic_id_from_name("not-subscribed"), gossip::wire::join{});
+    net::end_frame(g, start);
+    c.write_raw(f);
+    c.write_raw(g);
+    EXPECT_TRUE(eventually([&] {
+      auto st = a.stats_blocking();
+      return st.undecodable_messages >= 1 && st.unknown_topic_messages >= 1;
+    }));
+  }
+
+  // 4. Half-finished handshakes held open: more than the pending-handshake cap
+  //    (while they are held, new peers are refused; they time out after 1 s).
+  std::vector<tcp::socket> half_open;
+  for (int i = 0; i < 24; ++i) {
+    tcp::socket s(io);
+    s.connect(target);
+    const std::uint8_t client_hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+    asio::write(s, asio::buffer(client_hello_start));
+    half_open.push_back(std::move(s));
+  }
+
+  // The node still delivers, both ways.
+  ASSERT_TRUE(run_on(io, tx_b.broadcast(to_bytes("still-alive-1")), 5s));
+  EXPECT_EQ(run_on(io, collect(rx_a, 1, 5s), 10s), std::vector<std::string>{"still-alive-1"});
+  ASSERT_TRUE(run_on(io, tx_a.broadcast(to_bytes("still-alive-2")), 5s));
+  EXPECT_EQ(run_on(io, collect(rx_b, 1, 5s), 10s), std::vector<std::string>{"still-alive-2"});
+
+  // Half-open handshakes time out; counters say what happened.
+  EXPECT_TRUE(eventually([&] {
+    auto st = a.stats_blocking().transport;
+    return st.handshakes_in_progress == 0 && st.connections == 1;
+  }, 10s)) << "connections " << a.stats_blocking().transport.connections << ", handshakes "
+           << a.stats_blocking().transport.handshakes_in_progress;
+  auto st = a.stats_blocking();
+  EXPECT_GE(st.transport.handshake_failures, 50u) << "garbage and timed-out handshakes";
+  EXPECT_GE(st.transport.refused_handshake_cap, 1u) << "24 half-open handshakes against a cap of 16";
+  EXPECT_EQ(st.transport.oversized_frames, 2u);
+  EXPECT_EQ(st.transport.malformed_frames, 2u);
+  EXPECT_GE(st.undecodable_messages, 1u);
+  EXPECT_GE(st.unknown_topic_messages, 1u);
+
+  // Memory stays bounded: a further 300 garbage connections add (almost) nothing.
+  half_open.clear();
+  const auto before = rss_bytes();
+  for (int i = 0; i < 300; ++i) send_garbage(io, target, rng, 16 * 1024);
+  ASSERT_TRUE(eventually([&] { return a.stats_blocking().transport.handshakes_in_progress == 0; }, 10s));
+  const auto after = rss_bytes();
+  EXPECT_LT(after, before + (16u << 20)) << "RSS grew from " << before << " to " << after;
+  ASSERT_TRUE(run_on(io, tx_b.broadcast(to_bytes("still-alive-3")), 5s));
+  EXPECT_EQ(run_on(io, collect(rx_a, 1, 5s), 10s), std::vector<std::string>{"still-alive-3"});
+}
+
+}  // namespace
+}  // namespace topicswarm
