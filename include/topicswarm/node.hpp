@@ -91,8 +91,12 @@ struct transport_config {
   // too slow (bounded memory per peer).
   std::size_t max_send_queue_bytes = 32u << 20;
   // broadcast() waits while any connection has more than this queued: the
-  // publisher is slowed to the pace of its slowest neighbour.
+  // publisher is slowed to the pace of its slowest neighbour...
   std::size_t send_backpressure_bytes = 1u << 20;
+  // ...but a peer for which one write (at most 256 KiB) makes no progress
+  // for this long is closed as stalled, so one peer that stops reading
+  // cannot stop the topic.
+  std::chrono::milliseconds send_stall_timeout{5'000};
   // Frames queued for a peer while it is being dialled.
   std::size_t max_dial_queue_bytes = 1u << 20;
 };
@@ -139,7 +143,7 @@ struct transport_stats {
   std::uint64_t duplicate_connections = 0;  // simultaneous dials resolved
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
-  std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, dial_queue_drops = 0;
+  std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
   std::size_t connections = 0;         // established (including ones being retired)
   std::size_t handshakes_in_progress = 0;
   std::size_t queued_bytes = 0;        // waiting to be written, all connections

@@ -29,6 +29,8 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 // One TLS record is at most 16 KiB of plaintext; asio's SSL stream hands out
 // at most one record per read, so this is the read granularity.
 constexpr std::size_t read_chunk = 17 * 1024;
+// Largest single write handed to the TLS stream (see write_loop).
+constexpr std::size_t write_chunk = 256 * 1024;
 
 tcp::endpoint to_asio(const endpoint& e) {
   if (e.is_v4()) {
@@ -68,6 +70,8 @@ struct connection {
   node_id dialer;  // who dialled: decides which duplicate survives
   bool outbound = false;
   bool writer_waiting = false;
+  bool write_in_progress = false;
+  steady::time_point write_started{};
   bytes out;      // frames queued, not yet handed to the socket
   bytes writing;  // frames being written
   steady::time_point last_rx{}, last_tx{}, close_at{};
@@ -412,12 +416,21 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         continue;
       }
       std::swap(c->out, c->writing);
-      auto [ec, n] = co_await asio::async_write(c->stream, asio::buffer(c->writing), use_tuple);
+      // Written in bounded chunks so that a stalled peer (one chunk taking
+      // longer than send_stall_timeout) is told apart from a long queue.
+      for (std::size_t off = 0; off < c->writing.size();) {
+        const std::size_t n = std::min(write_chunk, c->writing.size() - off);
+        c->write_started = steady::now();
+        c->write_in_progress = true;
+        auto [ec, written] = co_await asio::async_write(c->stream, asio::buffer(c->writing.data() + off, n), use_tuple);
+        c->write_in_progress = false;
+        if (c->st == conn_state::closed) co_return;
+        if (ec) co_return close_connection(c, error{errc::connection_closed, "write: " + ec.message()});
+        off += written;
+        stats_.bytes_out += written;
+        c->last_tx = steady::now();
+      }
       c->writing.clear();
-      if (c->st == conn_state::closed) co_return;
-      if (ec) co_return close_connection(c, error{errc::connection_closed, "write: " + ec.message()});
-      stats_.bytes_out += n;
-      c->last_tx = steady::now();
       if (c->queued() <= cfg_.send_backpressure_bytes && !stopped_) handler_.on_send_ready();
     }
   }
@@ -487,6 +500,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (c->st == conn_state::handshaking || c->st == conn_state::closed) continue;
         if ((c->st == conn_state::retired || c->st == conn_state::flushing) && now >= c->close_at) {
           close_connection(c, error{errc::connection_closed, "retired"});
+        } else if (c->write_in_progress && now - c->write_started > cfg_.send_stall_timeout) {
+          ++stats_.stalled_connections;
+          close_connection(c, error{errc::connection_closed, "peer stalled: a write made no progress for " +
+                                                                 std::to_string(cfg_.send_stall_timeout.count()) +
+                                                                 " ms (it stopped reading)"});
         } else if (now - c->last_rx > cfg_.idle_timeout) {
           ++stats_.idle_timeouts;
           close_connection(c, error{errc::timeout, "nothing received for " +

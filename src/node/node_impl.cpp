@@ -44,7 +44,7 @@ result<void> validate(const node_config& c) {
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)
     return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
   if (t.connect_timeout.count() <= 0 || t.handshake_timeout.count() <= 0 || t.idle_timeout.count() <= 0 ||
-      t.keepalive_interval.count() <= 0)
+      t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0)
     return {errc::invalid_argument, "transport timeouts must be positive"};
   if (t.keepalive_interval >= t.idle_timeout)
     return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
@@ -266,6 +266,8 @@ void node_impl::broadcast(const topic_id& t, bytes content, gossip::scope sc, co
 }
 
 void node_impl::drain_broadcasts() {
+  if (draining_) return;  // process() below calls back in here
+  draining_ = true;
   while (!backlog_.empty() && !stopped_ && transport_->send_ready()) {
     auto b = std::move(backlog_.front());
     backlog_.pop_front();
@@ -274,6 +276,7 @@ void node_impl::drain_broadcasts() {
     process();
     b.done(result<void>{});
   }
+  draining_ = false;
 }
 
 void node_impl::on_send_ready() {
@@ -448,6 +451,9 @@ void node_impl::process() {
   out_.clear();
   processing_ = false;
   arm_timer();
+  // A connection that held back broadcasts may have closed or been dropped
+  // just now: nothing else would wake the waiting broadcasts.
+  if (!backlog_.empty()) drain_broadcasts();
 }
 
 // ------------------------------------------------------------------ timers --

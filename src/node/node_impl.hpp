@@ -190,6 +190,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   bytes frame_;
   bool stopped_ = false;
   bool processing_ = false;
+  bool draining_ = false;
   std::uint64_t unknown_topic_ = 0, undecodable_ = 0, lagged_ = 0;
 };
 

@@ -13,7 +13,9 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
+#include <cstring>
 #include <fstream>
+#include <set>
 #include <random>
 
 namespace topicswarm {
@@ -189,6 +191,53 @@ TEST(node_abuse, hostile_input_is_dropped_and_counted_and_the_node_keeps_deliver
   EXPECT_LT(after, before + (16u << 20)) << "RSS grew from " << before << " to " << after;
   ASSERT_TRUE(run_on(io, tx_b.broadcast(to_bytes("still-alive-3")), 5s));
   EXPECT_EQ(run_on(io, collect(rx_a, 1, 5s), 10s), std::vector<std::string>{"still-alive-3"});
+}
+
+
+TEST(node_abuse, a_neighbour_that_stops_reading_is_dropped_and_does_not_stall_the_topic) {
+  asio::io_context io;
+  node_config cfg = loopback_config(93);
+  cfg.transport.send_stall_timeout = 1s;
+  cfg.transport.send_backpressure_bytes = 256u << 10;
+  auto a = start_node(cfg);
+  auto b = start_node(loopback_config(94));
+  auto ta = a.subscribe(chat);
+  auto tb = b.subscribe(chat, {a.address()});
+  ASSERT_TRUE(ta && tb);
+  auto [tx_a, rx_a] = std::move(*ta).split();
+  auto [tx_b, rx_b] = std::move(*tb).split();
+  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+
+  // A peer that joins the topic and then never reads again.
+  authenticated_client stuck(io, asio_endpoint(a.listen_endpoints().at(0)));
+  bytes join;
+  const auto start = net::begin_frame(join, net::frame_kind::gossip);
+  gossip::encode_to(join, chat, gossip::wire::join{});
+  net::end_frame(join, start);
+  stuck.write_raw(join);
+  ASSERT_TRUE(eventually([&] { return tx_a.neighbors().size() == 2; })) << "the stuck peer never became a neighbour";
+
+  // 16 MiB of broadcasts: more than the socket buffers can absorb.
+  constexpr int count = 4000;
+  auto publish = [&]() -> asio::awaitable<int> {
+    for (int i = 0; i < count; ++i) {
+      bytes m(4000, std::byte{'.'});
+      const auto tag = std::to_string(i);
+      std::memcpy(m.data(), tag.data(), tag.size());
+      auto r = co_await tx_a.broadcast(std::move(m));
+      if (!r) co_return i;
+    }
+    co_return count;
+  };
+  EXPECT_EQ(run_on(io, publish(), 60s), count);
+  auto got = run_on(io, collect(rx_b, count, 30s), 40s);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(count));
+  std::set<std::string> distinct(got.begin(), got.end());
+  EXPECT_EQ(distinct.size(), got.size()) << "duplicates delivered";
+  auto st = a.stats_blocking().transport;
+  EXPECT_GE(st.stalled_connections, 1u) << "the stuck peer was never dropped";
+  EXPECT_EQ(tx_a.neighbors().size(), 1u);
+  EXPECT_LT(st.queued_bytes, cfg.transport.max_send_queue_bytes);
 }
 
 }  // namespace
