@@ -22,7 +22,7 @@ constexpr const char* wire_names[] = {"join",       "forward_join", "neighbor", 
                                       "ihave",      "graft",        "prune"};
 static_assert(std::size(wire_names) == wire_type_count, "a wire message type has no name");
 
-constexpr const char* timer_names[] = {"shuffle", "neighbor_request", "lazy_push", "graft", "evict_cache"};
+constexpr const char* timer_names[] = {"shuffle", "neighbor_request", "lazy_push", "graft", "evict_cache", "refill"};
 static_assert(std::size(timer_names) == std::variant_size_v<gossip::timers::timer>, "a timer has no name");
 
 double ms(core::instant t) { return static_cast<double>(core::to_micros(t)) / 1000.0; }

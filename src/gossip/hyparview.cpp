@@ -554,7 +554,7 @@ void hyparview::arm_refill(std::vector<out::output>& out) {
   const duration after = refill_delay_ + duration(jitter_us ? rng_.below(jitter_us) : 0);
   refill_armed_ = true;
   refill_generation_ = ++next_attempt_;
-  out.push_back(out::schedule{after, timers::neighbor_request{me_.id, refill_generation_}});
+  out.push_back(out::schedule{after, timers::refill{refill_generation_}});
 }
 
 void hyparview::on_refill_timer(std::uint64_t generation, std::vector<out::output>& out) {
@@ -575,7 +575,6 @@ void hyparview::on_refill_timer(std::uint64_t generation, std::vector<out::outpu
 }
 
 void hyparview::on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out) {
-  if (t.peer == me_.id) return on_refill_timer(t.attempt, out);
   auto it = pending_.find(t.peer);
   if (it == pending_.end() || it->second.attempt != t.attempt) return;  // answered, or an older request
   const request_kind kind = it->second.kind;

@@ -55,7 +55,8 @@ class hyparview {
 
   void on_shuffle_timer(instant now, std::vector<out::output>& out);
   void on_neighbor_request_timer(const timers::neighbor_request& t, std::vector<out::output>& out);
-  // Also the refill tick (t.peer == our own id), see arm_refill.
+  // The refill tick, see arm_refill.
+  void on_refill_timer(std::uint64_t generation, std::vector<out::output>& out);
   // The connection closed or a dial failed.
   void on_peer_disconnected(const node_id& peer, std::vector<out::output>& out);
   // Leave: tell every neighbour (and every peer we asked) that we are gone.
@@ -116,7 +117,6 @@ class hyparview {
   void send_shuffle(std::vector<out::output>& out);
   // Arms the refill tick (at most one live chain) while below capacity.
   void arm_refill(std::vector<out::output>& out);
-  void on_refill_timer(std::uint64_t generation, std::vector<out::output>& out);
   // Remembers a peer that left our views alive, for retries when the passive view runs dry.
   void remember(const peer_info& info);
   // A peer that left (disconnect, not alive) is not retried.
@@ -139,8 +139,7 @@ class hyparview {
   // stale one (e.g. from before a leave and re-join) and is dropped, so there
   // is only ever one shuffle chain.
   instant next_shuffle_at_{};
-  // Refill tick: a neighbor_request timer addressed to ourselves, with the
-  // generation in `attempt` (no new timer kind, so drivers need no change).
+  // Refill tick (timers::refill); `refill_generation_` identifies the live chain.
   bool refill_armed_ = false;
   std::uint64_t refill_generation_ = 0;
   duration refill_delay_{};  // current backoff; reset when a neighbour is lost

@@ -112,11 +112,14 @@ using message = std::variant<join, forward_join, neighbor, neighbor_reply, disco
 namespace timers {
 struct shuffle {};
 struct neighbor_request { node_id peer; std::uint64_t attempt = 0; };
+// HyParView refill tick of a node with at most one neighbour (see hyparview.hpp);
+// `generation` tells the live chain from stale ones.
+struct refill { std::uint64_t generation = 0; };
 struct lazy_push {};
 // `attempt` tells a stale timer (from an earlier wait for the same id) from the live one.
 struct graft { message_id id; std::uint8_t stage = 0; std::uint64_t attempt = 0; };
 struct evict_cache {};
-using timer = std::variant<shuffle, neighbor_request, lazy_push, graft, evict_cache>;
+using timer = std::variant<shuffle, neighbor_request, lazy_push, graft, evict_cache, refill>;
 }  // namespace timers
 
 // ------------------------------------------------------------------- inputs --

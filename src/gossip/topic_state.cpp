@@ -91,6 +91,7 @@ void topic_state::on_timer(const timers::timer& t, instant now, std::vector<out:
         if constexpr (std::is_same_v<T, timers::lazy_push>) broadcast_.on_lazy_push_timer(out);
         if constexpr (std::is_same_v<T, timers::graft>) broadcast_.on_graft_timer(v, out);
         if constexpr (std::is_same_v<T, timers::evict_cache>) broadcast_.on_evict_timer(now, out);
+        if constexpr (std::is_same_v<T, timers::refill>) membership_.on_refill_timer(v.generation, out);
       },
       t);
 }

@@ -158,9 +158,7 @@ TEST(Hyparview, JoinTimeoutTriesNextContact) {
   auto joins = b.sends<wire::join>();
   ASSERT_EQ(joins.size(), 1u);  // one contact at a time
   EXPECT_EQ(joins[0].first, make_node_id(1));
-  std::vector<timers::neighbor_request> t;  // the join's timeout (not the refill tick, addressed to x)
-  for (const auto& r : b.timers<timers::neighbor_request>())
-    if (r.peer != make_node_id(0)) t.push_back(r);
+  auto t = b.timers<timers::neighbor_request>();  // the join's timeout
   ASSERT_EQ(t.size(), 1u);
   x.now += 500ms;
   b = x.timer(t[0]);
@@ -303,13 +301,7 @@ TEST(Hyparview, CrashedNeighboursAreReplacedFromPassiveView) {
 
 namespace {
 
-// The refill tick is a neighbor_request timer addressed to the node itself.
-std::vector<timers::neighbor_request> refill_ticks(const batch& b, std::size_t self = 0) {
-  std::vector<timers::neighbor_request> v;
-  for (const auto& t : b.timers<timers::neighbor_request>())
-    if (t.peer == make_node_id(self)) v.push_back(t);
-  return v;
-}
+std::vector<timers::refill> refill_ticks(const batch& b) { return b.timers<timers::refill>(); }
 
 }  // namespace
 
