@@ -16,5 +16,9 @@ void register_identity_commands(CLI::App& app);
 void register_demo_command(CLI::App& app);
 // sim (the deterministic simulator's scenarios)
 void register_sim_command(CLI::App& app);
+// join (a node in one topic: events out, stdin lines broadcast) — cmd_join.cpp
+void register_join_command(CLI::App& app);
+// bench broadcast (gossip throughput and latency over real nodes) — cmd_bench_broadcast.cpp
+void register_broadcast_bench(CLI::App& bench);
 
 }  // namespace topicswarm::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   topicswarm::cli::register_identity_commands(app);
   topicswarm::cli::register_demo_command(app);
   topicswarm::cli::register_sim_command(app);
+  topicswarm::cli::register_join_command(app);
+  topicswarm::cli::register_broadcast_bench(*bench);
 
   try {
     app.parse(argc, argv);
