@@ -26,8 +26,11 @@ build-release: deps
 	cmake --build --preset release -j $(JOBS)
 
 # Everything CI runs: unit, fuzz-corpus replay, integration and e2e tests on the
-# dev build; unit tests again under ASan+UBSan; then an install into a temporary
-# prefix with a consumer built against it through find_package(topicswarm).
+# dev build; unit, fuzz-replay and transport/node ("net") tests again under
+# ASan+UBSan (the preset sets ASAN_OPTIONS=alloc_dealloc_mismatch=0: Asio 1.22
+# allocates coroutine frames with operator new and frees them with free());
+# then an install into a temporary prefix with the tests/install consumer and
+# examples/ built against it through find_package(topicswarm).
 test: build build-asan
 	ctest --preset dev
 	ctest --preset asan

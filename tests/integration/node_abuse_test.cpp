@@ -188,7 +188,14 @@ TEST(node_abuse, hostile_input_is_dropped_and_counted_and_the_node_keeps_deliver
   for (int i = 0; i < 300; ++i) send_garbage(io, target, rng, 16 * 1024);
   ASSERT_TRUE(eventually([&] { return a.stats_blocking().transport.handshakes_in_progress == 0; }, 10s));
   const auto after = rss_bytes();
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in quarantine, so RSS says nothing here; its leak
+  // checker covers this build instead.
+  (void)before;
+  (void)after;
+#else
   EXPECT_LT(after, before + (16u << 20)) << "RSS grew from " << before << " to " << after;
+#endif
   ASSERT_TRUE(run_on(io, tx_b.broadcast(to_bytes("still-alive-3")), 5s));
   EXPECT_EQ(run_on(io, collect(rx_a, 1, 5s), 10s), std::vector<std::string>{"still-alive-3"});
 }
