@@ -5,7 +5,10 @@
 // else touches them. The public API below may be used from any thread or
 // coroutine; asynchronous operations return asio::awaitable and complete on
 // the executor of the coroutine that awaits them. They honour per-operation
-// cancellation (e.g. `co_await (rx.next() || timer.async_wait())`).
+// cancellation: `co_await (rx.next() || timer.async_wait(use_awaitable))` is a
+// next() with a timeout. (Asio's `||` waits for the first operation to
+// *succeed*; a cancelled timer fails, so cancelling it does not end the wait:
+// to end such a wait early, expire the timer instead.)
 //
 //   auto node = topicswarm::node::start(cfg);               // result<node>
 //   auto t = node->subscribe(topic_id_from_name("chat"), {peer});
@@ -107,7 +110,11 @@ struct node_config {
   // Addresses to listen on ("IP:PORT"; port 0 picks a free port).
   std::vector<endpoint> listen{*endpoint::parse("0.0.0.0:0"), *endpoint::parse("[::]:0")};
   // Addresses told to peers. Empty: the listen addresses that are not
-  // unspecified (0.0.0.0 / ::), with their bound ports.
+  // unspecified (0.0.0.0 / ::), with their bound ports. An advertised
+  // address with port 0 takes the port bound by the first listen address
+  // of its family (so "203.0.113.7:0" works with listen "0.0.0.0:0").
+  // A node listening only on unspecified addresses and advertising nothing
+  // can dial out but cannot be dialled back.
   std::vector<endpoint> advertise;
   gossip_config gossip;
   transport_config transport;
@@ -264,6 +271,8 @@ class TOPICSWARM_API node {
   // Where peers can reach us: our id and advertised addresses.
   peer_addr address() const;
   std::vector<endpoint> listen_endpoints() const;
+  // The largest content broadcast() accepts (gossip_config::max_message_size).
+  std::size_t max_message_size() const;
 
   // Subscribes to a topic and starts joining through `bootstrap` (which may be
   // empty: then we wait for others to join us). Returns at once.

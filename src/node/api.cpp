@@ -177,6 +177,7 @@ void node::stop() {
 node_id node::id() const { return impl_->id(); }
 peer_addr node::address() const { return peer_addr{impl_->id(), impl_->me().addresses}; }
 std::vector<endpoint> node::listen_endpoints() const { return impl_->listen_endpoints(); }
+std::size_t node::max_message_size() const { return impl_->max_message_size(); }
 
 result<topic> node::subscribe(const topic_id& t, std::vector<peer_addr> bootstrap) {
   auto shared = std::make_shared<topic_shared>(impl_, t, impl_->mirror_for(t));

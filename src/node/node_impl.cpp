@@ -92,7 +92,14 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   n->listen_ = n->transport_->local_endpoints();
   n->me_.id = n->identity_.id();
   if (!n->cfg_.advertise.empty()) {
-    n->me_.addresses = n->cfg_.advertise;
+    for (auto a : n->cfg_.advertise) {
+      if (a.port == 0) {
+        auto bound = std::find_if(n->listen_.begin(), n->listen_.end(), [&](const endpoint& l) { return l.fam == a.fam; });
+        if (bound == n->listen_.end()) continue;  // nothing of that family listens
+        a.port = bound->port;
+      }
+      n->me_.addresses.push_back(a);
+    }
   } else {
     for (const auto& e : n->listen_)
       if (!unspecified(e)) n->me_.addresses.push_back(e);

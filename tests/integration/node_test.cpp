@@ -79,6 +79,14 @@ TEST(node, address_has_id_and_bound_port) {
   auto parsed = peer_addr::parse(a.to_string());
   ASSERT_TRUE(parsed) << parsed.error().message();
   EXPECT_EQ(*parsed, a);
+  EXPECT_EQ(n.max_message_size(), 4096u);
+
+  // An advertised address with port 0 takes the bound port.
+  auto c = loopback_config(8);
+  c.advertise = {*endpoint::parse("127.0.0.1:0"), *endpoint::parse("[::1]:0")};
+  auto m = start_node(c);
+  ASSERT_EQ(m.address().addresses.size(), 1u) << "no IPv6 listener: the v6 address is left out";
+  EXPECT_EQ(m.address().addresses[0], m.listen_endpoints().at(0));
 }
 
 
