@@ -23,6 +23,7 @@
 #pragma once
 
 #include <topicswarm/bytes.hpp>
+#include <topicswarm/dht_client.hpp>
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/error.hpp>
 #include <topicswarm/export.hpp>
@@ -104,6 +105,19 @@ struct transport_config {
   std::size_t max_dial_queue_bytes = 1u << 20;
 };
 
+namespace dht {
+class testnet;
+}
+
+// The node's Mainline DHT client (used by auto-discovery). Off by default: a
+// node joined only through known peers needs no DHT.
+struct node_dht_config {
+  bool enabled = false;
+  // The DHT client's own settings: its UDP listen addresses and bootstrap
+  // nodes (default: all interfaces, the public Mainline routers).
+  dht::client_config client;
+};
+
 struct node_config {
   // The node's identity; a fresh one is generated when empty.
   std::optional<identity> id;
@@ -124,6 +138,11 @@ struct node_config {
   std::size_t address_book_capacity = 4096;
   // Seed of the protocol RNG; random when empty (set it for reproducible tests).
   std::optional<std::uint64_t> rng_seed;
+  node_dht_config dht;
+
+  // Use a local DHT testnet instead of the public DHT: enables the DHT client
+  // on 127.0.0.1 and bootstraps it from the testnet's nodes.
+  TOPICSWARM_API node_config& attach_testnet(const dht::testnet& net);
 };
 
 // How a message was sent: to the whole swarm, or to direct neighbours only.
@@ -158,6 +177,7 @@ struct transport_stats {
 
 struct node_stats {
   transport_stats transport;
+  std::optional<dht::counters> dht;            // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected
   std::uint64_t lagged_events = 0;             // events dropped from slow receivers
@@ -273,6 +293,11 @@ class TOPICSWARM_API node {
   std::vector<endpoint> listen_endpoints() const;
   // The largest content broadcast() accepts (gossip_config::max_message_size).
   std::size_t max_message_size() const;
+  // The DHT client's bound UDP addresses (empty when the DHT is off).
+  std::vector<endpoint> dht_endpoints() const;
+  // Waits until the DHT routing table holds `min_nodes` nodes (or `timeout`
+  // passes) and returns the size reached; errc::invalid_argument if the DHT is off.
+  asio::awaitable<result<int>> wait_dht_bootstrapped(int min_nodes, std::chrono::milliseconds timeout);
 
   // Subscribes to a topic and starts joining through `bootstrap` (which may be
   // empty: then we wait for others to join us). Returns at once.

@@ -2,6 +2,8 @@
 // hop onto the node thread through call_on_node() or post().
 #include "node/node_impl.hpp"
 
+#include <topicswarm/dht_testnet.hpp>
+
 #include <future>
 
 namespace topicswarm {
@@ -178,6 +180,19 @@ node_id node::id() const { return impl_->id(); }
 peer_addr node::address() const { return peer_addr{impl_->id(), impl_->me().addresses}; }
 std::vector<endpoint> node::listen_endpoints() const { return impl_->listen_endpoints(); }
 std::size_t node::max_message_size() const { return impl_->max_message_size(); }
+std::vector<endpoint> node::dht_endpoints() const { return impl_->dht_endpoints(); }
+
+asio::awaitable<result<int>> node::wait_dht_bootstrapped(int min_nodes, std::chrono::milliseconds timeout) {
+  auto op = [min_nodes, timeout](node_impl& n, completion<result<int>> done) { n.wait_dht(min_nodes, timeout, done); };
+  return call_on_node<result<int>>(impl_, result<int>{errc::node_stopped}, op);
+}
+
+node_config& node_config::attach_testnet(const dht::testnet& net) {
+  dht.enabled = true;
+  dht.client.listen = {"127.0.0.1:0"};
+  dht.client.bootstrap = net.bootstrap_list();
+  return *this;
+}
 
 result<topic> node::subscribe(const topic_id& t, std::vector<peer_addr> bootstrap) {
   auto shared = std::make_shared<topic_shared>(impl_, t, impl_->mirror_for(t));

@@ -2,6 +2,8 @@
 
 #include "gossip/codec.hpp"
 
+#include <asio/co_spawn.hpp>
+
 #include <algorithm>
 #include <random>
 
@@ -108,6 +110,12 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   const std::uint64_t seed = n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^
                                                                           std::random_device{}();
   n->router_.emplace(n->me_, n->gcfg_, seed);
+  if (n->cfg_.dht.enabled) {
+    auto d = dht::client::start(n->io_.get_executor(), n->cfg_.dht.client);
+    if (!d) return d.error();
+    n->dht_ = std::move(*d);
+    n->dht_endpoints_ = n->dht_->listen_endpoints();
+  }
   n->transport_->run();
   n->thread_ = std::thread([raw = n.get()] {
     raw->io_.run();
@@ -369,6 +377,13 @@ void node_impl::wait_joined(const topic_id& t, std::chrono::milliseconds timeout
   aborts_[id] = [finish] { finish(error{errc::operation_aborted}); };
 }
 
+void node_impl::wait_dht(int min_nodes, std::chrono::milliseconds timeout, completion<result<int>> done) {
+  if (stopped_) return done(error{errc::node_stopped});
+  if (!dht_) return done(error{errc::invalid_argument, "the DHT is not enabled (node_config::dht)"});
+  auto wait = dht_->wait_bootstrapped(min_nodes, timeout);
+  asio::co_spawn(io_, std::move(wait), [done](std::exception_ptr, int n) { done(n); });
+}
+
 void node_impl::abort_waiter(std::uint64_t id) {
   auto it = aborts_.find(id);
   if (it == aborts_.end()) return;
@@ -552,6 +567,7 @@ void node_impl::begin_stop() {
 
 void node_impl::finish_stop() {
   transport_->stop();
+  dht_.reset();  // completes its pending operations
   timer_.cancel();
   timers_.clear();
   for (auto& [t, e] : topics_) {
@@ -573,6 +589,7 @@ void node_impl::finish_stop() {
 node_stats node_impl::stats() const {
   node_stats s;
   s.transport = transport_->stats();
+  if (dht_) s.dht = dht_->stats();
   s.unknown_topic_messages = unknown_topic_;
   s.undecodable_messages = undecodable_;
   s.lagged_events = lagged_;

@@ -101,6 +101,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   const node_id& id() const noexcept { return me_.id; }
   const gossip::peer_info& me() const noexcept { return me_; }
   std::vector<endpoint> listen_endpoints() const { return listen_; }
+  std::vector<endpoint> dht_endpoints() const { return dht_endpoints_; }
   std::size_t max_message_size() const noexcept { return cfg_.gossip.max_message_size; }
   std::uint64_t next_waiter_id() { return ++waiter_ids_; }
   std::shared_ptr<topic_mirror> mirror_for(const topic_id& t);
@@ -114,6 +115,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void next_event(const std::shared_ptr<receiver_state>& r, completion<result<event>> done);
   void wait_joined(const topic_id& t, std::chrono::milliseconds timeout, completion<result<void>> done);
   void add_addresses(const peer_addr& p);
+  void wait_dht(int min_nodes, std::chrono::milliseconds timeout, completion<result<int>> done);
   node_stats stats() const;
   // Cancels a waiting operation (per-operation cancellation from the caller).
   void abort_waiter(std::uint64_t id);
@@ -178,6 +180,8 @@ class node_impl final : public net::transport_handler, public std::enable_shared
 
   std::chrono::steady_clock::time_point epoch_;
   std::unique_ptr<net::transport> transport_;
+  std::unique_ptr<dht::client> dht_;  // when enabled; destroyed on the node thread
+  std::vector<endpoint> dht_endpoints_;
   std::optional<gossip::router> router_;
   address_book book_;
   std::map<topic_id, topic_entry> topics_;
