@@ -423,31 +423,9 @@ void node_impl::process() {
               }
             }
           } else if constexpr (std::is_same_v<T, gossip::out::neighbor_up>) {
-            auto it = topics_.find(r.topic);
-            if (it == topics_.end()) return;
-            auto& e = it->second;
-            e.neighbors.insert(o.peer);
-            {
-              std::lock_guard lock(e.mirror->mu);
-              e.mirror->neighbors.assign(e.neighbors.begin(), e.neighbors.end());
-            }
-            deliver(e, event{events::neighbor_up{o.peer}});
-            for (auto& [id, w] : e.join_waiters) {
-              w.timer->cancel();
-              aborts_.erase(id);
-              w.done(result<void>{});
-            }
-            e.join_waiters.clear();
+            neighbor_changed(r.topic, o.peer, true);
           } else if constexpr (std::is_same_v<T, gossip::out::neighbor_down>) {
-            auto it = topics_.find(r.topic);
-            if (it == topics_.end()) return;
-            auto& e = it->second;
-            e.neighbors.erase(o.peer);
-            {
-              std::lock_guard lock(e.mirror->mu);
-              e.mirror->neighbors.assign(e.neighbors.begin(), e.neighbors.end());
-            }
-            deliver(e, event{events::neighbor_down{o.peer}});
+            neighbor_changed(r.topic, o.peer, false);
           } else if constexpr (std::is_same_v<T, gossip::out::received>) {
             auto it = topics_.find(r.topic);
             if (it == topics_.end()) return;
@@ -476,6 +454,28 @@ void node_impl::process() {
   // A connection that held back broadcasts may have closed or been dropped
   // just now: nothing else would wake the waiting broadcasts.
   if (!backlog_.empty()) drain_broadcasts();
+}
+
+void node_impl::neighbor_changed(const topic_id& t, const node_id& peer, bool up) {
+  auto it = topics_.find(t);
+  if (it == topics_.end()) return;
+  auto& e = it->second;
+  if (up)
+    e.neighbors.insert(peer);
+  else
+    e.neighbors.erase(peer);
+  {
+    std::lock_guard lock(e.mirror->mu);
+    e.mirror->neighbors.assign(e.neighbors.begin(), e.neighbors.end());
+  }
+  deliver(e, up ? event{events::neighbor_up{peer}} : event{events::neighbor_down{peer}});
+  if (!up) return;
+  for (auto& [id, w] : e.join_waiters) {
+    w.timer->cancel();
+    aborts_.erase(id);
+    w.done(result<void>{});
+  }
+  e.join_waiters.clear();
 }
 
 // ------------------------------------------------------------------ timers --

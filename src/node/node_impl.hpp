@@ -154,6 +154,8 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   core::instant now() const;
   void process();  // performs the router's outputs accumulated in out_
   void deliver(topic_entry& e, const event& ev);
+  // Neighbour bookkeeping, events, and (when up) waking joined() waiters.
+  void neighbor_changed(const topic_id& t, const node_id& peer, bool up);
   void push_event(receiver_state& r, const event& ev);
   void arm_timer();
   void on_timer();

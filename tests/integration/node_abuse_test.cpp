@@ -92,14 +92,7 @@ TEST(node_abuse, hostile_input_is_dropped_and_counted_and_the_node_keeps_deliver
   node_config cfg = loopback_config(91);
   cfg.transport.handshake_timeout = 1s;
   cfg.transport.max_pending_handshakes = 16;
-  auto a = start_node(cfg);
-  auto b = start_node(loopback_config(92));
-  auto ta = a.subscribe(chat);
-  auto tb = b.subscribe(chat, {a.address()});
-  ASSERT_TRUE(ta && tb);
-  auto [tx_a, rx_a] = std::move(*ta).split();
-  auto [tx_b, rx_b] = std::move(*tb).split();
-  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+  auto [a, b, tx_a, tx_b, rx_a, rx_b] = joined_pair(io, chat, cfg, loopback_config(92));
   const auto target = asio_endpoint(a.listen_endpoints().at(0));
   std::mt19937 rng(7);
 
@@ -206,14 +199,7 @@ TEST(node_abuse, a_neighbour_that_stops_reading_is_dropped_and_does_not_stall_th
   node_config cfg = loopback_config(93);
   cfg.transport.send_stall_timeout = 1s;
   cfg.transport.send_backpressure_bytes = 256u << 10;
-  auto a = start_node(cfg);
-  auto b = start_node(loopback_config(94));
-  auto ta = a.subscribe(chat);
-  auto tb = b.subscribe(chat, {a.address()});
-  ASSERT_TRUE(ta && tb);
-  auto [tx_a, rx_a] = std::move(*ta).split();
-  auto [tx_b, rx_b] = std::move(*tb).split();
-  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+  auto [a, b, tx_a, tx_b, rx_a, rx_b] = joined_pair(io, chat, cfg, loopback_config(94));
 
   // A peer that joins the topic and then never reads again.
   authenticated_client stuck(io, asio_endpoint(a.listen_endpoints().at(0)));

@@ -58,6 +58,30 @@ inline asio::awaitable<std::vector<std::string>> collect(receiver& rx, std::size
   co_return got;
 }
 
+// Two nodes in one topic: b joins through a; both halves of both handles.
+struct node_pair {
+  node a, b;
+  sender tx_a, tx_b;
+  receiver rx_a, rx_b;
+};
+
+inline std::pair<sender, receiver> subscribed(node& n, const topic_id& t, std::vector<peer_addr> boot) {
+  auto h = n.subscribe(t, std::move(boot));
+  if (!h) throw std::runtime_error("subscribe: " + h.error().message());
+  return std::move(*h).split();
+}
+
+// Starts both, subscribes, and waits until b has joined.
+inline node_pair joined_pair(asio::io_context& io, const topic_id& t, node_config ca, node_config cb) {
+  auto a = start_node(std::move(ca));
+  auto b = start_node(std::move(cb));
+  auto [tx_a, rx_a] = subscribed(a, t, {});
+  auto [tx_b, rx_b] = subscribed(b, t, {a.address()});
+  auto j = run_on(io, rx_b.joined(std::chrono::seconds(5)), std::chrono::seconds(10));
+  if (!j) throw std::runtime_error("b never joined a: " + j.error().message());
+  return node_pair{std::move(a), std::move(b), std::move(tx_a), std::move(tx_b), std::move(rx_a), std::move(rx_b)};
+}
+
 // Waits (polling) until `pred` holds or `limit` passes.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {

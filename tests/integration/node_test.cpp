@@ -239,15 +239,7 @@ TEST(node, slow_receiver_gets_lagged_and_keeps_working) {
   asio::io_context io;
   node_config small = loopback_config(61);
   small.event_queue_capacity = 8;
-  auto a = start_node(loopback_config(60));
-  auto b = start_node(small);
-  auto ta = a.subscribe(chat);
-  ASSERT_TRUE(ta);
-  auto [tx_a, rx_a] = std::move(*ta).split();
-  auto tb = b.subscribe(chat, {a.address()});
-  ASSERT_TRUE(tb);
-  auto [tx_b, rx_b] = std::move(*tb).split();
-  ASSERT_TRUE(run_on(io, tx_a.joined(5s), 10s));
+  auto [a, b, tx_a, tx_b, rx_a, rx_b] = joined_pair(io, chat, loopback_config(60), small);
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(run_on(io, tx_a.broadcast(to_bytes("m" + std::to_string(i))), 5s));
   // b reads nothing until all 50 have arrived.
   ASSERT_TRUE(eventually([&] { return b.stats_blocking().lagged_events >= 43; }));
