@@ -64,10 +64,42 @@ asio::awaitable<result<void>> joined_on(std::shared_ptr<topic_shared> s, std::ch
   co_return co_await std::move(aw);
 }
 
+// Waits for the receiver's next result; completes on the caller's executor.
+// The node thread (receiver_state::push / close) or a cancellation completes it.
+asio::awaitable<result<event>> wait_event(std::shared_ptr<receiver_state> r, std::uint64_t id) {
+  auto init = [r, id](auto handler) {
+    auto work = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    auto complete = [h, work, slot](result<event> v) mutable {
+      asio::post(work, [h, slot, v = std::move(v)]() mutable {
+        if (slot.is_connected()) slot.clear();
+        (*h)(std::move(v));
+      });
+    };
+    for (;;) {
+      if (auto ready = r->try_take()) return complete(std::move(*ready));
+      if (r->set_waiter(complete, id)) break;
+      // Either something arrived between the two calls (take it) or another
+      // next() is already waiting on this receiver.
+      if (r->waiting()) return complete(error{errc::invalid_argument, "next() is already waiting on this receiver"});
+    }
+    if (slot.is_connected()) {
+      std::weak_ptr<receiver_state> weak = r;
+      slot.assign([weak, id](asio::cancellation_type) {
+        if (auto s = weak.lock()) s->cancel(id);
+      });
+    }
+  };
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(result<event>)>(std::move(init),
+                                                                                 asio::use_awaitable);
+}
+
 asio::awaitable<result<event>> next_on(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r) {
   if (!r) co_return error{errc::topic_closed, "this handle has no events (it was split or moved from)"};
-  auto op = [r](node_impl& n, completion<result<event>> done) { n.next_event(r, done); };
-  auto aw = call_on_node<result<event>>(s->node, result<event>{errc::node_stopped}, std::move(op));
+  // Fast path: a queued event is taken here, without a trip through the node thread.
+  if (auto ready = r->try_take()) co_return std::move(*ready);
+  auto aw = wait_event(r, s->node->next_waiter_id());
   co_return co_await std::move(aw);
 }
 
@@ -78,9 +110,9 @@ std::vector<node_id> neighbors_of(const std::shared_ptr<topic_shared>& s) {
 }
 
 std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
-  auto r = std::make_shared<receiver_state>(s->id);
+  auto r = std::make_shared<receiver_state>(s->id, s->node->event_queue_capacity());
   auto n = s->node;
-  if (!n->post([n, r] { n->add_receiver(r); })) r->closed = error{errc::node_stopped};
+  if (!n->post([n, r] { n->add_receiver(r); })) r->close(error{errc::node_stopped});
   return r;
 }
 
@@ -196,7 +228,7 @@ node_config& node_config::attach_testnet(const dht::testnet& net) {
 
 result<topic> node::subscribe(const topic_id& t, std::vector<peer_addr> bootstrap) {
   auto shared = std::make_shared<topic_shared>(impl_, t, impl_->mirror_for(t));
-  auto r = std::make_shared<receiver_state>(t);
+  auto r = std::make_shared<receiver_state>(t, impl_->event_queue_capacity());
   auto n = impl_;
   if (!n->post([n, t, r, bootstrap = std::move(bootstrap)]() mutable { n->attach(t, r, std::move(bootstrap)); }))
     return error{errc::node_stopped, "cannot subscribe: the node has stopped"};

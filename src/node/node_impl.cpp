@@ -66,6 +66,85 @@ delivery_scope from_core(gossip::scope s) {
 
 }  // namespace
 
+// ------------------------------------------------------------ receiver_state --
+
+void receiver_state::push(const event& ev, std::uint64_t& lagged) {
+  waiter_fn w;
+  {
+    std::lock_guard lock(mu_);
+    if (waiter_) {
+      w = std::move(waiter_);
+      waiter_ = nullptr;
+    } else {
+      if (queue_.size() >= capacity) {
+        queue_.pop_front();
+        ++missed_;
+        ++lagged;
+      }
+      queue_.push_back(ev);
+    }
+  }
+  if (w) w(ev);
+}
+
+void receiver_state::close(const error& why) {
+  waiter_fn w;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = why;
+    w = std::move(waiter_);  // a waiter implies an empty queue
+    waiter_ = nullptr;
+  }
+  if (w) w(why);
+}
+
+bool receiver_state::waiting() const {
+  std::lock_guard lock(mu_);
+  return static_cast<bool>(waiter_);
+}
+
+std::optional<result<event>> receiver_state::take_locked() {
+  if (missed_ > 0) {
+    const auto m = missed_;
+    missed_ = 0;
+    return result<event>{event{events::lagged{m}}};
+  }
+  if (!queue_.empty()) {
+    event ev = std::move(queue_.front());
+    queue_.pop_front();
+    return result<event>{std::move(ev)};
+  }
+  if (closed_) return result<event>{*closed_};
+  return std::nullopt;
+}
+
+std::optional<result<event>> receiver_state::try_take() {
+  std::lock_guard lock(mu_);
+  return take_locked();
+}
+
+bool receiver_state::set_waiter(waiter_fn w, std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  if (waiter_ || !queue_.empty() || missed_ > 0 || closed_) return false;
+  waiter_ = std::move(w);
+  waiter_id_ = id;
+  return true;
+}
+
+void receiver_state::cancel(std::uint64_t id) {
+  waiter_fn w;
+  {
+    std::lock_guard lock(mu_);
+    if (!waiter_ || waiter_id_ != id) return;
+    w = std::move(waiter_);
+    waiter_ = nullptr;
+  }
+  w(error{errc::operation_aborted});
+}
+
+// -------------------------------------------------------------- topic_shared --
+
 topic_shared::~topic_shared() {
   auto n = node;
   n->post([n, t = id] { n->release(t); });
@@ -182,15 +261,9 @@ void node_impl::attach(const topic_id& t, std::shared_ptr<receiver_state> r, std
 }
 
 void node_impl::add_receiver(std::shared_ptr<receiver_state> r) {
-  if (stopped_) {
-    r->closed = error{errc::node_stopped};
-    return;
-  }
+  if (stopped_) return r->close(error{errc::node_stopped});
   auto it = topics_.find(r->topic);
-  if (it == topics_.end()) {
-    r->closed = error{errc::topic_closed};
-    return;
-  }
+  if (it == topics_.end()) return r->close(error{errc::topic_closed});
   it->second.receivers.push_back(std::move(r));
 }
 
@@ -228,15 +301,8 @@ void node_impl::release(const topic_id& t) {
 }
 
 void node_impl::close_receivers(topic_entry& e, const error& why) {
-  for (auto& w : e.receivers) {
-    if (auto r = w.lock()) {
-      r->closed = why;
-      if (!r->waiter.done() && r->queue.empty() && r->missed == 0) {
-        aborts_.erase(r->waiter.id());
-        r->waiter(why);
-      }
-    }
-  }
+  for (auto& w : e.receivers)
+    if (auto r = w.lock()) r->close(why);
   e.receivers.clear();
 }
 
@@ -300,55 +366,13 @@ void node_impl::on_send_ready() {
 
 // ------------------------------------------------------------------ events --
 
-void node_impl::push_event(receiver_state& r, const event& ev) {
-  if (!r.waiter.done()) {
-    aborts_.erase(r.waiter.id());
-    auto w = r.waiter;
-    r.waiter = {};
-    w(ev);
-    return;
-  }
-  if (r.queue.size() >= cfg_.event_queue_capacity) {
-    r.queue.pop_front();
-    ++r.missed;
-    ++lagged_;
-  }
-  r.queue.push_back(ev);
-}
-
 void node_impl::deliver(topic_entry& e, const event& ev) {
   std::erase_if(e.receivers, [&](const std::weak_ptr<receiver_state>& w) {
     auto r = w.lock();
     if (!r) return true;
-    push_event(*r, ev);
+    r->push(ev, lagged_);
     return false;
   });
-}
-
-void node_impl::next_event(const std::shared_ptr<receiver_state>& r, completion<result<event>> done) {
-  if (r->missed > 0) {
-    const auto m = r->missed;
-    r->missed = 0;
-    return done(event{events::lagged{m}});
-  }
-  if (!r->queue.empty()) {
-    event ev = std::move(r->queue.front());
-    r->queue.pop_front();
-    return done(std::move(ev));
-  }
-  if (r->closed) return done(*r->closed);
-  if (stopped_) return done(error{errc::node_stopped});
-  if (!r->waiter.done()) return done(error{errc::invalid_argument, "next() is already waiting on this receiver"});
-  r->waiter = done;
-  const auto id = done.id();
-  std::weak_ptr<receiver_state> weak = r;
-  aborts_[id] = [weak, id] {
-    if (auto s = weak.lock(); s && s->waiter.id() == id) {
-      auto w = s->waiter;
-      s->waiter = {};
-      w(error{errc::operation_aborted});
-    }
-  };
 }
 
 void node_impl::wait_joined(const topic_id& t, std::chrono::milliseconds timeout, completion<result<void>> done) {
@@ -600,7 +624,10 @@ node_stats node_impl::stats() const {
   s.address_book = book_.size();
   for (const auto& [t, e] : topics_)
     for (const auto& w : e.receivers)
-      if (!w.expired()) ++s.receivers;
+      if (auto r = w.lock()) {
+        ++s.receivers;
+        if (r->waiting()) ++s.waiters;
+      }
   return s;
 }
 

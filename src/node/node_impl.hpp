@@ -64,15 +64,44 @@ class completion {
   std::shared_ptr<state> s_;
 };
 
-// A receiver's cursor: its bounded queue and its waiting next(), if any.
-// Owned by the handles; the node keeps weak references.
+// A receiver's cursor: a bounded queue that the node thread fills and the
+// receiver's owner drains on its own executor. It is a hand-off channel, not
+// protocol state, so it has its own mutex: next() takes a queued event
+// without a trip through the node thread, and only an empty queue costs a
+// wait (the node thread then completes it). Owned by the handles; the node
+// keeps weak references.
 struct receiver_state {
-  explicit receiver_state(topic_id t) : topic(t) {}
-  topic_id topic;
-  std::deque<event> queue;
-  std::uint64_t missed = 0;
-  std::optional<error> closed;
-  completion<result<event>> waiter;
+  using waiter_fn = std::function<void(result<event>)>;
+
+  receiver_state(topic_id t, std::size_t cap) : topic(t), capacity(cap) {}
+
+  // Node thread: hand `ev` to a waiting next(), or queue it (dropping the
+  // oldest when full; `lagged` counts drops).
+  void push(const event& ev, std::uint64_t& lagged);
+  // Node thread (or a failed registration): no more events after the queued ones.
+  void close(const error& why);
+  bool waiting() const;
+
+  // Owner: the next queued result (lagged first, then events, then the
+  // close reason), or nothing when next() has to wait.
+  std::optional<result<event>> try_take();
+  // Owner: registers the single waiting next(); false if one already waits
+  // or something arrived meanwhile (then call try_take again).
+  bool set_waiter(waiter_fn w, std::uint64_t id);
+  // Owner: cancels the waiter `id` if it still waits.
+  void cancel(std::uint64_t id);
+
+  const topic_id topic;
+  const std::size_t capacity;
+
+ private:
+  std::optional<result<event>> take_locked();
+  mutable std::mutex mu_;
+  std::deque<event> queue_;
+  std::uint64_t missed_ = 0;
+  std::optional<error> closed_;
+  waiter_fn waiter_;
+  std::uint64_t waiter_id_ = 0;
 };
 
 class node_impl;
@@ -112,7 +141,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void release(const topic_id& t);
   void broadcast(const topic_id& t, bytes content, gossip::scope sc, completion<result<void>> done);
   void join_peers(const topic_id& t, std::vector<peer_addr> peers);
-  void next_event(const std::shared_ptr<receiver_state>& r, completion<result<event>> done);
+  std::size_t event_queue_capacity() const noexcept { return cfg_.event_queue_capacity; }
   void wait_joined(const topic_id& t, std::chrono::milliseconds timeout, completion<result<void>> done);
   void add_addresses(const peer_addr& p);
   void wait_dht(int min_nodes, std::chrono::milliseconds timeout, completion<result<int>> done);
@@ -156,7 +185,6 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void deliver(topic_entry& e, const event& ev);
   // Neighbour bookkeeping, events, and (when up) waking joined() waiters.
   void neighbor_changed(const topic_id& t, const node_id& peer, bool up);
-  void push_event(receiver_state& r, const event& ev);
   void arm_timer();
   void on_timer();
   void drain_broadcasts();
