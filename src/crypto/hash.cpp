@@ -2,6 +2,8 @@
 
 #include "crypto/sodium.hpp"
 
+#include <openssl/sha.h>
+
 #include <topicswarm/ids.hpp>
 
 namespace topicswarm::crypto {
@@ -19,9 +21,9 @@ sha512_digest sha512(std::initializer_list<byte_span> parts) {
 }
 
 sha256_digest sha256(byte_span data) {
-  ensure_sodium();
   sha256_digest out;
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()), uc(data), data.size());
+  // OpenSSL's one-shot SHA256 (no allocation, SHA-NI / AVX2 when present).
+  SHA256(uc(data), data.size(), reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
