@@ -175,8 +175,18 @@ struct transport_stats {
   std::size_t queued_bytes = 0;        // waiting to be written, all connections
 };
 
+// Gossip protocol counters, summed over the topics the node is in now.
+struct gossip_stats {
+  std::uint64_t messages_sent = 0, messages_received = 0;
+  std::uint64_t delivered = 0, duplicates = 0;  // gossip messages: new ones, and copies of known ones
+  std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
+  std::uint64_t invalid_messages = 0;           // content hash mismatch, oversize content
+  std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
+};
+
 struct node_stats {
   transport_stats transport;
+  gossip_stats gossip;
   std::optional<dht::counters> dht;            // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected

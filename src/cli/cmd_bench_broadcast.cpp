@@ -321,6 +321,9 @@ struct snapshot {
   std::uint64_t frames_out_all = 0, bytes_out_all = 0;
   // Trouble anywhere in the overlay, summed over the nodes.
   std::uint64_t send_queue_overflows = 0, dial_queue_drops = 0, idle_timeouts = 0, dials = 0, accepts = 0;
+  // PlumTree repair traffic over the overlay: grafts (a message came by
+  // announcement only), prunes and duplicate copies.
+  std::uint64_t grafts = 0, prunes = 0, duplicates = 0, ihaves = 0;
   std::vector<std::uint64_t> lagged_events, lagged_missed;  // per receiver
 };
 
@@ -566,6 +569,10 @@ class broadcast_bench {
         {"dial_queue_drops", r.after.dial_queue_drops - r.before.dial_queue_drops},
         {"idle_timeouts", r.after.idle_timeouts - r.before.idle_timeouts},
         {"new_connections", (r.after.dials + r.after.accepts) - (r.before.dials + r.before.accepts)}};
+    j["plumtree"] = {{"grafts", r.after.grafts - r.before.grafts},
+                     {"prunes", r.after.prunes - r.before.prunes},
+                     {"duplicate_copies", r.after.duplicates - r.before.duplicates},
+                     {"ihave_messages", r.after.ihaves - r.before.ihaves}};
     j["cpu"] = {{"user_s", round3(cpu_user)},
                 {"sys_s", round3(cpu_sys)},
                 {"wall_s", round3(wall_s)},
@@ -595,6 +602,10 @@ class broadcast_bench {
       s.idle_timeouts += st.transport.idle_timeouts;
       s.dials += st.transport.dialled;
       s.accepts += st.transport.accepted;
+      s.grafts += st.gossip.graft_sent;
+      s.prunes += st.gossip.prune_sent;
+      s.duplicates += st.gossip.duplicates;
+      s.ihaves += st.gossip.ihave_sent;
     }
     for (const auto& l : logs_) {
       s.lagged_events.push_back(l->lagged_events.load(std::memory_order_relaxed));

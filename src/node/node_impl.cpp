@@ -618,6 +618,20 @@ node_stats node_impl::stats() const {
   s.undecodable_messages = undecodable_;
   s.lagged_events = lagged_;
   s.topics = topics_.size();
+  for (const auto& t : router_->topics()) {
+    const auto c = router_->counters(t);
+    s.gossip.messages_sent += c.messages_sent;
+    s.gossip.messages_received += c.messages_received;
+    s.gossip.delivered += c.gossip_delivered;
+    s.gossip.duplicates += c.gossip_duplicates;
+    s.gossip.ihave_sent += c.ihave_sent;
+    s.gossip.graft_sent += c.graft_sent;
+    s.gossip.prune_sent += c.prune_sent;
+    s.gossip.invalid_messages += c.invalid_messages;
+    s.gossip.neighbor_up += c.neighbor_up;
+    s.gossip.neighbor_down += c.neighbor_down;
+    s.gossip.shuffles += c.shuffles;
+  }
   s.timers = timers_.size();
   s.tasks = transport_->tasks();
   s.waiters = aborts_.size();
