@@ -12,6 +12,7 @@
 // loop has ended, so nothing here races with the receiver threads except the
 // atomic progress counters the main thread polls.
 #include "cli/commands.hpp"
+#include "cli/run_support.hpp"
 
 #include <topicswarm/node.hpp>
 
@@ -254,21 +255,6 @@ asio::awaitable<send_log> publish(sender tx, phase p, std::size_t size, double r
   co_return log;
 }
 
-// co_spawn needs a default-constructible result; result<T> is not one.
-template <class T>
-asio::awaitable<std::optional<T>> optional_of(asio::awaitable<T> aw) {
-  co_return co_await std::move(aw);
-}
-
-// Runs `aw` on `io` (on this thread) to its end. The operations it awaits are
-// tracked work of `io`, so run() returns exactly when the coroutine is done.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(io, optional_of(std::move(aw)), asio::use_future);
-  io.restart();
-  io.run();
-  return std::move(*fut.get());
-}
 
 // --------------------------------------------------------------- figures ---
 
@@ -385,7 +371,7 @@ class broadcast_bench {
     const auto deadline = started + overlay_timeout;
     for (std::size_t i = 0; i < n; ++i) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-      auto joined = run(io_, topics[i].joined(std::max(left, std::chrono::milliseconds(1))));
+      auto joined = run_to_end(io_, topics[i].joined(std::max(left, std::chrono::milliseconds(1))));
       if (!joined)
         fail("the overlay did not form within " + std::to_string(overlay_timeout.count()) + " s: node " +
              std::to_string(i) + " has no neighbour (" + joined.error().message() + ")");
@@ -421,7 +407,7 @@ class broadcast_bench {
   void warm_up() {
     std::vector<std::int64_t> sent(warm_up_count, 0);
     auto pub = publish(*tx_, phase::warm_up, o_.size, 0, sent);
-    auto log = run(io_, std::move(pub));
+    auto log = run_to_end(io_, std::move(pub));
     if (log.error) fail("warm-up broadcast failed: " + *log.error);
     const auto deadline = clock::now() + warm_up_timeout;
     while (!all_received(phase::warm_up, warm_up_count) && clock::now() < deadline) std::this_thread::sleep_for(1ms);
@@ -445,7 +431,7 @@ class broadcast_bench {
     r.sent_ns.assign(messages, 0);
     r.before = take_snapshot();
     auto pub = publish(*tx_, p, o_.size, rate, r.sent_ns);
-    r.send = run(io_, std::move(pub));
+    r.send = run_to_end(io_, std::move(pub));
     const auto deadline = clock::now() + drain_timeout;
     while (!(r.drained = all_received(p, r.send.sent)) && clock::now() < deadline) std::this_thread::sleep_for(1ms);
     r.drain_end_ns = now_ns();

@@ -1,5 +1,6 @@
 // `topicswarm dht-node`, `topicswarm testnet` and `topicswarm bench dht`.
 #include "cli/commands.hpp"
+#include "cli/run_support.hpp"
 
 #include <topicswarm/dht_client.hpp>
 #include <topicswarm/dht_testnet.hpp>
@@ -47,22 +48,6 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 double to_ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// co_spawn needs a default-constructible result; result<T> is not one.
-template <class T>
-asio::awaitable<std::optional<T>> optional_of(asio::awaitable<T> aw) {
-  co_return co_await std::move(aw);
-}
-
-// Runs `aw` on `io` to its end. Operations carry their own deadlines, so this ends.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(io, optional_of(std::move(aw)), asio::use_future);
-  while (fut.wait_for(0s) != std::future_status::ready) {
-    io.restart();
-    io.run_one_for(20ms);  // returns after each handler: no idle wait once done
-  }
-  return std::move(*fut.get());
-}
 
 // ------------------------------------------------------------ dht-node ---
 
@@ -268,7 +253,7 @@ void run_bench(const bench_options& o) {
   if (!started) fail(started.error().message());
   auto c = std::move(*started);
   auto t1 = clock::now();
-  int table = run(io, c->wait_bootstrapped(std::min(o.nodes, 8), 15s));
+  int table = run_to_end(io, c->wait_bootstrapped(std::min(o.nodes, 8), 15s));
   auto bootstrap_ms = to_ms(clock::now() - t1);
   if (table < std::min(o.nodes, 8))
     fail("client reached only " + std::to_string(table) + " routing-table nodes within 15 s");
@@ -279,7 +264,7 @@ void run_bench(const bench_options& o) {
   int put_failures = 0, get_failures = 0;
   auto seq_put_start = clock::now();
   for (auto& it : seq_items) {
-    auto r = run(io, c->put_mutable(it.signer, it.salt, it.value, 1));
+    auto r = run_to_end(io, c->put_mutable(it.signer, it.salt, it.value, 1));
     if (r)
       put_lat.ms.push_back(to_ms(r->elapsed));
     else
@@ -288,7 +273,7 @@ void run_bench(const bench_options& o) {
   auto seq_put_wall = clock::now() - seq_put_start;
   auto seq_get_start = clock::now();
   for (auto& it : seq_items) {
-    auto r = run(io, c->get_mutable(it.signer.public_key(), it.salt));
+    auto r = run_to_end(io, c->get_mutable(it.signer.public_key(), it.salt));
     bool ok =
         r.complete && r.item && r.item->value == it.value && r.item->seq == 1 && dht::verify_mutable_item(*r.item);
     if (ok)
