@@ -41,6 +41,42 @@ swarm make_swarm(asio::io_context& io, std::size_t n, std::uint64_t seed, node_c
     auto j = run_on(io, s.rx[i].joined(10s), 15s);
     EXPECT_TRUE(j) << "node " << i << ": " << j.error().message();
   }
+  // PlumTree delivers to the overlay as it is when a message passes: a node
+  // whose links are still being rearranged by HyParView (forward-joins into
+  // full views) can miss it. Wait until the overlay is connected and its
+  // views have not changed for 300 ms.
+  auto views = [&] {
+    std::vector<std::vector<node_id>> v;
+    for (auto& tx : s.tx) v.push_back(tx.neighbors());
+    return v;
+  };
+  auto connected = [&](const std::vector<std::vector<node_id>>& v) {
+    std::set<node_id> seen{s.nodes[0].id()};
+    std::vector<node_id> todo{s.nodes[0].id()};
+    while (!todo.empty()) {
+      const node_id cur = todo.back();
+      todo.pop_back();
+      for (std::size_t i = 0; i < n; ++i)
+        if (s.nodes[i].id() == cur)
+          for (const auto& p : v[i])
+            if (seen.insert(p).second) todo.push_back(p);
+    }
+    return seen.size() == n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  auto last = views();
+  auto stable_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    auto now_views = views();
+    if (now_views != last) {
+      last = now_views;
+      stable_since = std::chrono::steady_clock::now();
+    } else if (connected(last) && std::chrono::steady_clock::now() - stable_since >= 300ms) {
+      break;
+    }
+  }
+  EXPECT_TRUE(connected(last)) << "the overlay never became connected";
   return s;
 }
 
