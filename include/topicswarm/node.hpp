@@ -182,6 +182,9 @@ struct gossip_stats {
   std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
   std::uint64_t invalid_messages = 0;           // content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
+  // Current PlumTree link states, summed over topics: neighbours we push
+  // messages to (tree links) and neighbours we only announce them to.
+  std::size_t eager_links = 0, lazy_links = 0;
 };
 
 struct node_stats {

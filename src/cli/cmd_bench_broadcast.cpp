@@ -310,6 +310,9 @@ struct snapshot {
   // PlumTree repair traffic over the overlay: grafts (a message came by
   // announcement only), prunes and duplicate copies.
   std::uint64_t grafts = 0, prunes = 0, duplicates = 0, ihaves = 0;
+  // PlumTree link states per node at the snapshot: a spanning tree of N nodes
+  // has N-1 eager links, i.e. the eager counts sum to 2(N-1).
+  std::vector<std::size_t> eager_links, lazy_links;
   std::vector<std::uint64_t> lagged_events, lagged_missed;  // per receiver
 };
 
@@ -558,7 +561,9 @@ class broadcast_bench {
     j["plumtree"] = {{"grafts", r.after.grafts - r.before.grafts},
                      {"prunes", r.after.prunes - r.before.prunes},
                      {"duplicate_copies", r.after.duplicates - r.before.duplicates},
-                     {"ihave_messages", r.after.ihaves - r.before.ihaves}};
+                     {"ihave_messages", r.after.ihaves - r.before.ihaves},
+                     {"eager_links_per_node_at_end", r.after.eager_links},
+                     {"lazy_links_per_node_at_end", r.after.lazy_links}};
     j["cpu"] = {{"user_s", round3(cpu_user)},
                 {"sys_s", round3(cpu_sys)},
                 {"wall_s", round3(wall_s)},
@@ -592,6 +597,8 @@ class broadcast_bench {
       s.prunes += st.gossip.prune_sent;
       s.duplicates += st.gossip.duplicates;
       s.ihaves += st.gossip.ihave_sent;
+      s.eager_links.push_back(st.gossip.eager_links);
+      s.lazy_links.push_back(st.gossip.lazy_links);
     }
     for (const auto& l : logs_) {
       s.lagged_events.push_back(l->lagged_events.load(std::memory_order_relaxed));

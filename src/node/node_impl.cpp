@@ -1,6 +1,7 @@
 #include "node/node_impl.hpp"
 
 #include "gossip/codec.hpp"
+#include "gossip/topic_state.hpp"
 
 #include <asio/co_spawn.hpp>
 
@@ -631,6 +632,10 @@ node_stats node_impl::stats() const {
     s.gossip.neighbor_up += c.neighbor_up;
     s.gossip.neighbor_down += c.neighbor_down;
     s.gossip.shuffles += c.shuffles;
+    if (const auto* st = router_->find(t)) {
+      s.gossip.eager_links += st->broadcast().eager().size();
+      s.gossip.lazy_links += st->broadcast().lazy().size();
+    }
   }
   s.timers = timers_.size();
   s.tasks = transport_->tasks();
