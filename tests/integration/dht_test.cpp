@@ -225,9 +225,18 @@ TEST_F(DhtClient, DeadlineShorterThanLookupReturnsIncomplete) {
   auto quick = run(reader.get_mutable(signer.public_key(), salt, 0ms));
   EXPECT_FALSE(quick.complete);
   EXPECT_EQ(reader.stats().get_timeouts, timeouts_before + 1);
+  // A put's deadline races its completion, which libtorrent posts from its
+  // own thread: on a loaded machine the (quick, loopback) store can be
+  // handled before the expired 0 ms timer. Either outcome is correct; any
+  // other error, or a timeout that is not counted, is not.
+  const auto put_timeouts_before = writer.stats().put_timeouts;
   auto quick_put = run(writer.put_mutable(signer, salt, to_bytes("value 2"), 2, 0ms));
-  ASSERT_FALSE(quick_put);
-  EXPECT_EQ(quick_put.code(), make_error_code(errc::dht_timeout));
+  if (!quick_put) {
+    EXPECT_EQ(quick_put.code(), make_error_code(errc::dht_timeout)) << quick_put.error().message();
+    EXPECT_EQ(writer.stats().put_timeouts, put_timeouts_before + 1);
+  } else {
+    EXPECT_EQ(writer.stats().put_timeouts, put_timeouts_before);
+  }
   auto quick_peers = run(reader.get_peers(random_info_hash(), 0ms));
   EXPECT_FALSE(quick_peers.complete);
 
