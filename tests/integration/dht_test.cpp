@@ -220,11 +220,13 @@ TEST_F(DhtClient, DeadlineShorterThanLookupReturnsIncomplete) {
   auto salt = to_bytes("short");
   ASSERT_TRUE(run(writer.put_mutable(signer, salt, to_bytes("value"), 1)));
 
-  // A zero deadline ends before any node can answer.
+  // A zero deadline usually ends before any node can answer. The deadline
+  // races the lookup's completion, which libtorrent posts from its own
+  // thread, so on a loaded machine a loopback lookup can win; either way the
+  // result and the timeout counter must agree.
   auto timeouts_before = reader.stats().get_timeouts;
   auto quick = run(reader.get_mutable(signer.public_key(), salt, 0ms));
-  EXPECT_FALSE(quick.complete);
-  EXPECT_EQ(reader.stats().get_timeouts, timeouts_before + 1);
+  EXPECT_EQ(reader.stats().get_timeouts, timeouts_before + (quick.complete ? 0 : 1));
   // A put's deadline races its completion, which libtorrent posts from its
   // own thread: on a loaded machine the (quick, loopback) store can be
   // handled before the expired 0 ms timer. Either outcome is correct; any
@@ -237,8 +239,9 @@ TEST_F(DhtClient, DeadlineShorterThanLookupReturnsIncomplete) {
   } else {
     EXPECT_EQ(writer.stats().put_timeouts, put_timeouts_before);
   }
+  const auto peer_timeouts_before = reader.stats().get_peers_timeouts;
   auto quick_peers = run(reader.get_peers(random_info_hash(), 0ms));
-  EXPECT_FALSE(quick_peers.complete);
+  EXPECT_EQ(reader.stats().get_peers_timeouts, peer_timeouts_before + (quick_peers.complete ? 0 : 1));
 
   // The abandoned lookups' late results must not confuse the next ones.
   auto full = run(reader.get_mutable(signer.public_key(), salt));
