@@ -12,6 +12,7 @@
 // loop has ended, so nothing here races with the receiver threads except the
 // atomic progress counters the main thread polls.
 #include "cli/commands.hpp"
+#include "cli/machine_info.hpp"
 #include "cli/run_support.hpp"
 
 #include <topicswarm/node.hpp>
@@ -267,17 +268,6 @@ cpu_times process_cpu() {
   ::getrusage(RUSAGE_SELF, &u);
   auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   return {s(u.ru_utime), s(u.ru_stime)};
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown";
 }
 
 // Nearest-rank percentiles of latencies in ns, reported in ms. Sorts `ns`.

@@ -1,5 +1,6 @@
 // `topicswarm dht-node`, `topicswarm testnet` and `topicswarm bench dht`.
 #include "cli/commands.hpp"
+#include "cli/machine_info.hpp"
 #include "cli/run_support.hpp"
 
 #include <topicswarm/dht_client.hpp>
@@ -192,17 +193,6 @@ struct latencies {
   }
   double max() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
 };
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  return "unknown";
-}
 
 // Runs op(i) for every i in [0, n) with `width` operations in flight; returns
 // the wall time. `op` returns true on success.
