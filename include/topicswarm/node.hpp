@@ -71,7 +71,8 @@ struct gossip_config {
   std::uint16_t optimization_threshold = 7;
   std::chrono::milliseconds message_cache_retention{30'000};
   std::chrono::milliseconds message_id_retention{90'000};
-  std::size_t message_cache_capacity = 4096;
+  std::size_t message_cache_capacity = 65536;     // messages kept to answer grafts...
+  std::size_t message_cache_bytes = 16u << 20;    // ...and their content bytes
   std::size_t message_id_capacity = 65536;
   // Largest content of one broadcast; larger ones are refused with
   // errc::message_too_large before anything is sent. Peers must agree on it
@@ -180,6 +181,9 @@ struct gossip_stats {
   std::uint64_t messages_sent = 0, messages_received = 0;
   std::uint64_t delivered = 0, duplicates = 0;  // gossip messages: new ones, and copies of known ones
   std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
+  // Duplicates that did not prune their sender, because the first copy came
+  // over a link already pruned (a copy that was in flight): docs/PROTOCOL.md.
+  std::uint64_t prunes_withheld = 0;
   std::uint64_t invalid_messages = 0;           // content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
   // Current PlumTree link states, summed over topics: neighbours we push

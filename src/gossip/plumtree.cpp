@@ -79,14 +79,22 @@ void plumtree::remember(const message_id& id, std::uint16_t round, const node_id
 }
 
 void plumtree::cache(const message_id& id, const bytes& content, scope sc, instant now, std::vector<out::output>& out) {
-  if (cfg_.message_cache_capacity == 0) return;
+  if (cfg_.message_cache_capacity == 0 || cache_.contains(id)) return;
   cache_[id] = cache_entry{now, content, sc};
+  cache_bytes_ += content.size();
   cache_order_.emplace_back(now, id);
-  while (cache_.size() > cfg_.message_cache_capacity && !cache_order_.empty()) {
-    cache_.erase(cache_order_.front().second);
-    cache_order_.pop_front();
-  }
+  while ((cache_.size() > cfg_.message_cache_capacity || cache_bytes_ > cfg_.message_cache_bytes) &&
+         !cache_order_.empty())
+    evict_oldest_cached();
   schedule_evict(now, out);
+}
+
+void plumtree::evict_oldest_cached() {
+  if (auto it = cache_.find(cache_order_.front().second); it != cache_.end()) {
+    cache_bytes_ -= it->second.content.size();
+    cache_.erase(it);
+  }
+  cache_order_.pop_front();
 }
 
 void plumtree::on_evict_timer(instant now, std::vector<out::output>& out) {
@@ -96,10 +104,8 @@ void plumtree::on_evict_timer(instant now, std::vector<out::output>& out) {
   evict_timer_scheduled_ = false;
   // Each map entry has exactly one deque entry (inserted together, erased
   // together), and time only moves forward, so the deque front is the oldest.
-  while (!cache_order_.empty() && now - cache_order_.front().first >= cfg_.message_cache_retention) {
-    cache_.erase(cache_order_.front().second);
-    cache_order_.pop_front();
-  }
+  while (!cache_order_.empty() && now - cache_order_.front().first >= cfg_.message_cache_retention)
+    evict_oldest_cached();
   while (!received_order_.empty() && now - received_order_.front().first >= cfg_.message_id_retention) {
     received_.erase(received_order_.front().second);
     received_order_.pop_front();
@@ -110,12 +116,16 @@ void plumtree::on_evict_timer(instant now, std::vector<out::output>& out) {
 // ------------------------------------------------------------------ pushes --
 
 void plumtree::push(const message_id& id, const bytes& content, std::uint16_t round, const node_id& except,
-                    std::vector<out::output>& out) {
+                    std::vector<out::output>& out, const std::vector<std::pair<node_id, std::uint16_t>>* holders) {
+  const auto has_it = [&](const node_id& p) {
+    return p == except ||
+           (holders && std::any_of(holders->begin(), holders->end(), [&](const auto& h) { return h.first == p; }));
+  };
   for (const auto& p : eager_)
-    if (p != except) send(p, wire::gossip{id, content, round, scope::swarm}, out);
+    if (!has_it(p)) send(p, wire::gossip{id, content, round, scope::swarm}, out);
   bool queued = false;
   for (const auto& p : lazy_) {
-    if (p == except) continue;
+    if (has_it(p)) continue;
     auto& q = lazy_queue_[p];
     q.push_back(wire::ihave_entry{id, round});
     // A full batch goes out at once: the queue never exceeds one IHAVE.
@@ -165,7 +175,7 @@ void plumtree::broadcast(bytes content, scope sc, instant now, std::vector<out::
     return;
   }
   cache(id, content, scope::swarm, now, out);
-  push(id, content, 0, me_, out);
+  push(id, content, 0, me_, out, nullptr);
 }
 
 void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, std::vector<out::output>& out) {
@@ -180,14 +190,26 @@ void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, s
     ++c_.invalid_messages;
     return;
   }
-  if (has_received(msg.id)) {
+  if (auto r = received_.find(msg.id); r != received_.end()) {
     ++c_.gossip_duplicates;
     // §3.4: a duplicate means `from` is a redundant tree link: make it lazy and
     // tell it to do the same. (neighbors-scope messages are not tree traffic.)
-    if (msg.sc == scope::swarm && is_neighbor(from)) {
+    //
+    // Unlike the paper, only while the link that delivered the first copy is
+    // still eager (or the message is our own). Under load many messages are in
+    // flight on every link, so copies of consecutive messages win on
+    // alternate links; pruning on every duplicate then prunes *both* links
+    // and leaves the node off the tree, to be reattached by grafts, one per
+    // message. A first copy that came over a link we already pruned is such an
+    // in-flight leftover: the duplicate came over the link we still rely on.
+    const node_id& first = r->second.from;
+    if (msg.sc != scope::swarm || !is_neighbor(from)) return;
+    if (first == me_ || (first != from && is_eager(first))) {
       make_lazy(from);
       ++c_.prune_sent;
       send(from, wire::prune{}, out);
+    } else {
+      ++c_.prunes_withheld;
     }
     return;
   }
@@ -196,11 +218,16 @@ void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, s
   out.push_back(out::received{msg.content, from, msg.sc, msg.id, msg.round});
   if (msg.sc == scope::neighbors) return;
 
-  if (is_neighbor(from)) make_eager(from);
+  // The paper makes the sender eager here. We do not: every sender we asked
+  // (graft) or never pruned is eager already, and a pruned sender's copy is
+  // one that was in flight when our PRUNE left. Making it eager again would
+  // leave the link eager on our side and lazy on its side (it has our PRUNE),
+  // and the next duplicate would prune the link we actually receive on.
   cache(msg.id, msg.content, scope::swarm, now, out);
 
   // §3.8 tree optimisation: an earlier IHAVE promised a path much shorter than
   // the one the message took; graft that announcer and prune the sender.
+  std::vector<std::pair<node_id, std::uint16_t>> holders;
   if (auto m = missing_.find(msg.id); m != missing_.end()) {
     const std::pair<node_id, std::uint16_t>* best = nullptr;
     for (const auto& a : m->second.announcers)
@@ -219,12 +246,17 @@ void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, s
         send(from, wire::prune{}, out);
       }
     }
+    // Every announcer has the message: sending it a copy would be a duplicate
+    // and make it prune us. That matters after a graft: the peers we pushed
+    // to before are often upstream of us (they announced it), and pruning us
+    // for the copy would undo the tree link the graft was meant to keep.
+    holders = std::move(m->second.announcers);
     missing_.erase(m);  // any graft timer still pending is now stale
   }
-  push(msg.id, msg.content, next_round(msg.round), from, out);
+  push(msg.id, msg.content, next_round(msg.round), from, out, &holders);
 }
 
-void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out) {
+void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, instant /*now*/, std::vector<out::output>& out) {
   if (!is_neighbor(from)) return;  // IHAVEs come from lazy neighbours; a stale one is moot
   for (const auto& e : msg.entries) {
     if (auto r = received_.find(e.id); r != received_.end()) {
@@ -268,9 +300,18 @@ void plumtree::graft_next(const message_id& id, std::uint8_t stage, std::vector<
   auto it = missing_.find(id);
   if (it == missing_.end()) return;
   auto& m = it->second;
-  while (!m.announcers.empty()) {
-    const auto [peer, round] = m.announcers.front();
-    m.announcers.pop_front();
+  auto& ann = m.announcers;
+  // Ask an announcer we already push to first: typically one a graft for an
+  // earlier message just made our tree parent. Spreading the grafts of the
+  // messages missed in one burst over different announcers would make each
+  // of them a parent in turn, and each new parent's copies would reach the
+  // others as duplicates.
+  if (auto e = std::find_if(ann.begin() + static_cast<std::ptrdiff_t>(m.next), ann.end(),
+                            [&](const auto& a) { return is_eager(a.first); });
+      e != ann.end())
+    std::iter_swap(ann.begin() + static_cast<std::ptrdiff_t>(m.next), e);
+  while (m.next < ann.size()) {
+    const auto [peer, round] = ann[m.next++];
     if (!is_neighbor(peer)) continue;  // it left since it announced
     make_eager(peer);
     ++c_.graft_sent;

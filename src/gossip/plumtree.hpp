@@ -44,7 +44,7 @@ class plumtree {
 
   void broadcast(bytes content, scope sc, instant now, std::vector<out::output>& out);
   void on_gossip(const node_id& from, wire::gossip&& msg, instant now, std::vector<out::output>& out);
-  void on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out);
+  void on_ihave(const node_id& from, const wire::ihave& msg, instant now, std::vector<out::output>& out);
   void on_graft(const node_id& from, const wire::graft& msg, std::vector<out::output>& out);
   void on_prune(const node_id& from);
 
@@ -61,7 +61,9 @@ class plumtree {
   bool has_received(const message_id& id) const { return received_.count(id) != 0; }
   bool has_cached(const message_id& id) const { return cache_.count(id) != 0; }
   bool is_missing(const message_id& id) const { return missing_.count(id) != 0; }
+
   std::size_t cache_size() const noexcept { return cache_.size(); }
+  std::size_t cache_bytes() const noexcept { return cache_bytes_; }
   std::size_t id_count() const noexcept { return received_.size(); }
 
   // Bounds on state that has no configuration knob.
@@ -81,7 +83,8 @@ class plumtree {
     scope sc = scope::swarm;
   };
   struct missing_entry {
-    std::deque<std::pair<node_id, std::uint16_t>> announcers;  // (peer, announced round), arrival order
+    std::vector<std::pair<node_id, std::uint16_t>> announcers;  // (peer, announced round), at most max_announcers
+    std::size_t next = 0;                                        // the next one to graft
     std::uint64_t attempt = 0;                                 // of the live graft timer
   };
 
@@ -92,8 +95,11 @@ class plumtree {
                 std::vector<out::output>& out);
   void cache(const message_id& id, const bytes& content, scope sc, instant now, std::vector<out::output>& out);
   void schedule_evict(instant now, std::vector<out::output>& out);
+  void evict_oldest_cached();
+  // To eager peers in full, to lazy ones by IHAVE; skips `except` and the
+  // peers in `holders` (they announced the message: they have it).
   void push(const message_id& id, const bytes& content, std::uint16_t round, const node_id& except,
-            std::vector<out::output>& out);
+            std::vector<out::output>& out, const std::vector<std::pair<node_id, std::uint16_t>>* holders);
   void flush_ihaves(const node_id& peer, std::vector<wire::ihave_entry>& q, std::vector<out::output>& out);
   void graft_next(const message_id& id, std::uint8_t stage, std::vector<out::output>& out);
 
@@ -109,6 +115,7 @@ class plumtree {
   std::deque<std::pair<instant, message_id>> received_order_;
   std::unordered_map<message_id, cache_entry> cache_;
   std::deque<std::pair<instant, message_id>> cache_order_;
+  std::size_t cache_bytes_ = 0;  // content bytes in cache_
   std::unordered_map<message_id, missing_entry> missing_;
   std::map<node_id, std::vector<wire::ihave_entry>> lazy_queue_;  // ordered: deterministic flush
   bool lazy_timer_scheduled_ = false;

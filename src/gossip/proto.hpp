@@ -54,7 +54,8 @@ struct broadcast_config {
   duration cache_evict_interval = 1s;
   // Added bounds (not in the papers): the cache and the id set also evict
   // their oldest entries when full, so a flood cannot grow them without limit.
-  std::size_t message_cache_capacity = 4096;  // full messages (≤ max_message_size each)
+  std::size_t message_cache_capacity = 65536;      // full messages
+  std::size_t message_cache_bytes = 16u << 20;     // their content bytes
   std::size_t message_id_capacity = 65536;    // ids for duplicate detection
 };
 

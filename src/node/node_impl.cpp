@@ -29,6 +29,7 @@ gossip::config to_core(const gossip_config& g) {
   c.broadcast.message_cache_retention = duration_cast<microseconds>(g.message_cache_retention);
   c.broadcast.message_id_retention = duration_cast<microseconds>(g.message_id_retention);
   c.broadcast.message_cache_capacity = g.message_cache_capacity;
+  c.broadcast.message_cache_bytes = g.message_cache_bytes;
   c.broadcast.message_id_capacity = g.message_id_capacity;
   c.max_message_size = g.max_message_size;
   return c;
@@ -628,6 +629,7 @@ node_stats node_impl::stats() const {
     s.gossip.ihave_sent += c.ihave_sent;
     s.gossip.graft_sent += c.graft_sent;
     s.gossip.prune_sent += c.prune_sent;
+    s.gossip.prunes_withheld += c.prunes_withheld;
     s.gossip.invalid_messages += c.invalid_messages;
     s.gossip.neighbor_up += c.neighbor_up;
     s.gossip.neighbor_down += c.neighbor_down;

@@ -437,3 +437,77 @@ TEST(Plumtree, ThirtyPercentCrashKeepsEveryLivePeerConnected) {
     EXPECT_EQ(after.missed, 0u) << "seed " << seed;
   }
 }
+
+// ------------------------------------------- behaviour under many in-flight --
+
+TEST(Plumtree, DuplicateDoesNotPruneWhenTheFirstCopyCameOverAPrunedLink) {
+  // Peers 1 and 2 both push to us. A duplicate from 2 prunes 2; copies of
+  // later messages that were already in flight on 2 then arrive first. The
+  // duplicates of those from 1 must not prune 1 too: that would leave us with
+  // no eager link at all.
+  auto x = with_neighbors(3);
+  x.recv(1, make_gossip("a", 1));
+  auto b = x.recv(2, make_gossip("a", 1));
+  ASSERT_EQ(b.sends_to<wire::prune>(make_node_id(2)).size(), 1u);
+
+  b = x.recv(2, make_gossip("b", 1));  // in flight when our PRUNE left
+  EXPECT_EQ(b.all<out::received>().size(), 1u);
+  EXPECT_TRUE(st(x).broadcast().is_lazy(make_node_id(2)));  // not made eager again
+
+  b = x.recv(1, make_gossip("b", 1));
+  EXPECT_TRUE(b.sends<wire::prune>().empty());
+  EXPECT_TRUE(st(x).broadcast().is_eager(make_node_id(1)));
+  EXPECT_EQ(x.r.counters(x.topic).prunes_withheld, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).prune_sent, 1u);
+}
+
+TEST(Plumtree, MessageIsNotPushedToPeersThatAnnouncedIt) {
+  // 1 and 2 announced the message; it then arrives from 3. 1 is eager (we
+  // push to it) but has the message: a copy would only make it prune us.
+  auto x = with_neighbors(4);
+  x.recv(2, wire::prune{});
+  const auto g = make_gossip("m", 2);
+  x.recv(1, wire::ihave{{{g.id, 1}}});
+  x.recv(2, wire::ihave{{{g.id, 1}}});
+  auto b = x.recv(3, g);
+  ASSERT_EQ(b.all<out::received>().size(), 1u);
+  auto sent = b.sends<wire::gossip>();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, make_node_id(4));
+  x.now += 5ms;
+  b = x.timer(timers::lazy_push{});
+  EXPECT_TRUE(b.sends<wire::ihave>().empty());  // 2 (lazy) announced it too
+}
+
+TEST(Plumtree, GraftGoesToAnAnnouncerWeAlreadyPushTo) {
+  // Two messages are missing, announced by 2 then 1, and by 1 then 2. The
+  // first graft (to 2) makes 2 eager: the second message's graft goes to 2
+  // as well, though 1 announced it first, so one burst of missed messages
+  // grafts one new parent rather than one parent per message.
+  auto x = with_neighbors(2);
+  x.recv(1, wire::prune{});
+  x.recv(2, wire::prune{});
+  const auto m1 = make_gossip("m1", 2), m2 = make_gossip("m2", 2);
+  auto b1 = x.recv(2, wire::ihave{{{m1.id, 1}}});
+  x.recv(1, wire::ihave{{{m1.id, 1}}});
+  auto b2 = x.recv(1, wire::ihave{{{m2.id, 1}}});
+  x.recv(2, wire::ihave{{{m2.id, 1}}});
+  x.now = at(80ms);
+  auto b = x.timer(b1.timers<timers::graft>().at(0));
+  ASSERT_EQ(b.sends<wire::graft>().size(), 1u);
+  EXPECT_EQ(b.sends<wire::graft>()[0].first, make_node_id(2));  // first announcer of m1
+  b = x.timer(b2.timers<timers::graft>().at(0));
+  ASSERT_EQ(b.sends<wire::graft>().size(), 1u);
+  EXPECT_EQ(b.sends<wire::graft>()[0].first, make_node_id(2));  // eager now, though 1 announced m2 first
+}
+
+TEST(Plumtree, CacheIsBoundedByContentBytes) {
+  config cfg;
+  cfg.broadcast.message_cache_bytes = 3000;
+  auto x = with_neighbors(1, cfg);
+  for (int i = 0; i < 4; ++i) x.feed(in::broadcast{bytes(1000, std::byte{static_cast<unsigned char>(i)}), scope::swarm});
+  EXPECT_EQ(st(x).broadcast().cache_size(), 3u);
+  EXPECT_EQ(st(x).broadcast().cache_bytes(), 3000u);
+  EXPECT_FALSE(st(x).broadcast().has_cached(plumtree::id_of(bytes(1000, std::byte{0}))));
+  EXPECT_TRUE(st(x).broadcast().has_cached(plumtree::id_of(bytes(1000, std::byte{3}))));
+}
