@@ -74,12 +74,13 @@ struct connection {
   steady::time_point write_started{};
   bytes out;      // frames queued, not yet handed to the socket
   bytes writing;  // frames being written
+  std::size_t written = 0;  // bytes of `writing` already handed to the socket
   steady::time_point last_rx{}, last_tx{}, close_at{};
   frame_reader reader;
 
   explicit connection(asio::io_context& io, asio::ssl::context& ctx, std::size_t max_payload)
       : stream(io, ctx), wake(io), deadline(io), reader(max_payload) {}
-  std::size_t queued() const noexcept { return out.size() + writing.size(); }
+  std::size_t queued() const noexcept { return out.size() + writing.size() - written; }
 };
 
 }  // namespace
@@ -427,11 +428,16 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (c->st == conn_state::closed) co_return;
         if (ec) co_return close_connection(c, error{errc::connection_closed, "write: " + ec.message()});
         off += written;
+        c->written = off;
         stats_.bytes_out += written;
         c->last_tx = steady::now();
+        // Per chunk, so a publisher waiting on back-pressure resumes as soon
+        // as this connection is below the level, not after the whole batch.
+        if (c->queued() <= cfg_.send_backpressure_bytes && !stopped_) handler_.on_send_ready();
+        if (c->st == conn_state::closed) co_return;
       }
       c->writing.clear();
-      if (c->queued() <= cfg_.send_backpressure_bytes && !stopped_) handler_.on_send_ready();
+      c->written = 0;
     }
   }
 
