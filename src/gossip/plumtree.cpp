@@ -285,6 +285,15 @@ void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, instant /*n
       m.attempt = ++next_attempt_;
       m.announcers.emplace_back(from, e.round);
       missing_.emplace(e.id, std::move(m));
+      if (eager_.size() == 1 && eager_.front() == from) {
+        // The one peer we count as eager announced it: it has us as lazy (a
+        // PRUNE or GRAFT crossed ours), so it will not push it, and nobody
+        // else pushes to us: waiting for a push is pointless. Graft it now;
+        // that also makes the link eager on its side again.
+        ++c_.eager_announcements;
+        graft_next(e.id, 0, out);
+        continue;
+      }
       // §3.5: wait graft_timeout_1 for the message to arrive by eager push.
       out.push_back(out::schedule{cfg_.graft_timeout_1, timers::graft{e.id, 0, next_attempt_}});
       continue;

@@ -30,7 +30,8 @@ struct topic_counters {
   std::uint64_t messages_sent = 0, messages_received = 0;
   std::uint64_t gossip_delivered = 0, gossip_duplicates = 0;
   std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
-  std::uint64_t prunes_withheld = 0;  // duplicates not answered by PRUNE: the first copy came over a pruned link
+  std::uint64_t prunes_withheld = 0;
+  std::uint64_t eager_announcements = 0;  // IHAVEs from a peer we push to: grafted at once  // duplicates not answered by PRUNE: the first copy came over a pruned link
   std::uint64_t invalid_messages = 0;  // e.g. content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0;
   std::uint64_t shuffles = 0;

@@ -511,3 +511,28 @@ TEST(Plumtree, CacheIsBoundedByContentBytes) {
   EXPECT_FALSE(st(x).broadcast().has_cached(plumtree::id_of(bytes(1000, std::byte{0}))));
   EXPECT_TRUE(st(x).broadcast().has_cached(plumtree::id_of(bytes(1000, std::byte{3}))));
 }
+
+TEST(Plumtree, AnnouncementFromOurOnlyEagerPeerIsGraftedAtOnce) {
+  // We push to 1 only; 1 announcing a message means it has us as lazy (our
+  // links disagree), so no push will come: graft at once, without the wait.
+  auto x = with_neighbors(3);
+  x.recv(2, wire::prune{});
+  x.recv(3, wire::prune{});
+  ASSERT_EQ(st(x).broadcast().eager().size(), 1u);
+  const auto g = make_gossip("m", 1);
+  auto b = x.recv(1, wire::ihave{{{g.id, 0}}});
+  auto gr = b.sends<wire::graft>();
+  ASSERT_EQ(gr.size(), 1u);
+  EXPECT_EQ(gr[0].first, make_node_id(1));
+  ASSERT_TRUE(gr[0].second.id);
+  EXPECT_EQ(*gr[0].second.id, g.id);
+  EXPECT_EQ(x.r.counters(x.topic).eager_announcements, 1u);
+
+  // With a second eager peer, the push may still come from it: wait as usual.
+  auto y = with_neighbors(3);
+  y.recv(3, wire::prune{});
+  b = y.recv(1, wire::ihave{{{g.id, 0}}});
+  EXPECT_TRUE(b.sends<wire::graft>().empty());
+  ASSERT_EQ(b.timers<timers::graft>().size(), 1u);
+  EXPECT_EQ(b.all<out::schedule>()[0].after, 80ms);
+}
