@@ -84,8 +84,8 @@ class plumtree {
   };
   struct missing_entry {
     std::vector<std::pair<node_id, std::uint16_t>> announcers;  // (peer, announced round), at most max_announcers
-    std::size_t next = 0;                                        // the next one to graft
-    std::uint64_t attempt = 0;                                 // of the live graft timer
+    std::size_t next = 0;                                       // the next one to graft
+    std::uint64_t attempt = 0;                                  // of the live graft timer
   };
 
   void send(const node_id& to, wire::message msg, std::vector<out::output>& out);

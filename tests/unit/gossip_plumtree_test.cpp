@@ -505,7 +505,8 @@ TEST(Plumtree, CacheIsBoundedByContentBytes) {
   config cfg;
   cfg.broadcast.message_cache_bytes = 3000;
   auto x = with_neighbors(1, cfg);
-  for (int i = 0; i < 4; ++i) x.feed(in::broadcast{bytes(1000, std::byte{static_cast<unsigned char>(i)}), scope::swarm});
+  for (int i = 0; i < 4; ++i)
+    x.feed(in::broadcast{bytes(1000, std::byte{static_cast<unsigned char>(i)}), scope::swarm});
   EXPECT_EQ(st(x).broadcast().cache_size(), 3u);
   EXPECT_EQ(st(x).broadcast().cache_bytes(), 3000u);
   EXPECT_FALSE(st(x).broadcast().has_cached(plumtree::id_of(bytes(1000, std::byte{0}))));
