@@ -184,6 +184,8 @@ struct gossip_stats {
   // Duplicates that did not prune their sender, because the first copy came
   // over a link already pruned (a copy that was in flight): docs/PROTOCOL.md.
   std::uint64_t prunes_withheld = 0;
+  // IHAVEs from the only peer we push to, grafted at once (it has us as lazy).
+  std::uint64_t eager_announcements = 0;
   std::uint64_t invalid_messages = 0;           // content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
   // Current PlumTree link states, summed over topics: neighbours we push

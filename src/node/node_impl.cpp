@@ -630,6 +630,7 @@ node_stats node_impl::stats() const {
     s.gossip.graft_sent += c.graft_sent;
     s.gossip.prune_sent += c.prune_sent;
     s.gossip.prunes_withheld += c.prunes_withheld;
+    s.gossip.eager_announcements += c.eager_announcements;
     s.gossip.invalid_messages += c.invalid_messages;
     s.gossip.neighbor_up += c.neighbor_up;
     s.gossip.neighbor_down += c.neighbor_down;
