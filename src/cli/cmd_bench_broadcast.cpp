@@ -91,6 +91,7 @@ struct broadcast_options {
   // back-pressure can be told apart from the overlay's own capacity.
   std::size_t event_queue = node_config{}.event_queue_capacity;
   std::size_t backpressure = node_config{}.transport.send_backpressure_bytes;
+  std::uint32_t graft_timeout_ms = static_cast<std::uint32_t>(node_config{}.gossip.graft_timeout_1.count());
   std::uint64_t seed = 0;
   bool json = false;
 };
@@ -343,6 +344,7 @@ class broadcast_bench {
       c.gossip.max_message_size = std::max<std::size_t>(4096, o_.size);
       c.event_queue_capacity = o_.event_queue;
       c.transport.send_backpressure_bytes = o_.backpressure;
+      c.gossip.graft_timeout_1 = std::chrono::milliseconds(o_.graft_timeout_ms);
       c.rng_seed = seed_ + i;
       auto started_node = node::start(std::move(c));
       if (!started_node) fail("node " + std::to_string(i) + " did not start: " + started_node.error().message());
@@ -702,6 +704,7 @@ void run_broadcast_bench(const broadcast_options& o) {
                      {"receiver_threads", std::min(o.receiver_threads, o.nodes - 1)},
                      {"event_queue", o.event_queue},
                      {"backpressure_bytes", o.backpressure},
+                     {"graft_timeout_ms", o.graft_timeout_ms},
                      {"warm_up_messages", warm_up_count},
                      {"drain_timeout_s", drain_timeout.count()},
                      {"seed", b.seed()}};
@@ -755,6 +758,9 @@ void register_broadcast_bench(CLI::App& bench) {
   b->add_option("--backpressure", opts.backpressure,
                 "Bytes queued on a connection above which broadcast() waits (transport.send_backpressure_bytes)")
       ->check(CLI::Range(std::size_t{1}, node_config{}.transport.max_send_queue_bytes));
+  b->add_option("--graft-timeout-ms", opts.graft_timeout_ms,
+                "PlumTree's first graft wait (gossip.graft_timeout_1); a long one shows the data path without repairs")
+      ->check(CLI::Range(1u, 60'000u));
   b->add_option("--seed", opts.seed, "Seed of the overlay's shape and the nodes' RNGs (0: random)");
   b->add_flag("--json", opts.json, "Print the figures as one JSON object");
   b->callback([] { run_broadcast_bench(opts); });

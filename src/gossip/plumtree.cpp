@@ -256,7 +256,7 @@ void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, s
   push(msg.id, msg.content, next_round(msg.round), from, out, &holders);
 }
 
-void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, instant /*now*/, std::vector<out::output>& out) {
+void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out) {
   if (!is_neighbor(from)) return;  // IHAVEs come from lazy neighbours; a stale one is moot
   for (const auto& e : msg.entries) {
     if (auto r = received_.find(e.id); r != received_.end()) {

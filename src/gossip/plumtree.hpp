@@ -44,7 +44,7 @@ class plumtree {
 
   void broadcast(bytes content, scope sc, instant now, std::vector<out::output>& out);
   void on_gossip(const node_id& from, wire::gossip&& msg, instant now, std::vector<out::output>& out);
-  void on_ihave(const node_id& from, const wire::ihave& msg, instant now, std::vector<out::output>& out);
+  void on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out);
   void on_graft(const node_id& from, const wire::graft& msg, std::vector<out::output>& out);
   void on_prune(const node_id& from);
 
