@@ -1,0 +1,88 @@
+#include <topicswarm/auto_discovery.hpp>
+
+#include <string>
+
+namespace topicswarm {
+namespace {
+
+// Slots of one window are read concurrently on every round; past this the
+// round costs the DHT more than a window's cap is worth.
+constexpr std::size_t max_slots = 64;
+
+using ms = std::chrono::milliseconds;
+
+result<void> positive(ms v, const char* field) {
+  if (v.count() <= 0)
+    return error(errc::invalid_argument,
+                 std::string(field) + " must be greater than zero (got " + std::to_string(v.count()) + " ms)");
+  return {};
+}
+
+result<void> not_negative(ms v, const char* field) {
+  if (v.count() < 0)
+    return error(errc::invalid_argument,
+                 std::string(field) + " must not be negative (got " + std::to_string(v.count()) + " ms)");
+  return {};
+}
+
+}  // namespace
+
+result<void> auto_discovery_config::validate() const {
+  const auto& b = bootstrap;
+  if (b.max_bootstrap_records == 0 || b.max_bootstrap_records > max_slots)
+    return error(errc::invalid_argument, "bootstrap.max_bootstrap_records must be between 1 and " +
+                                             std::to_string(max_slots) + " (got " +
+                                             std::to_string(b.max_bootstrap_records) + ")");
+  // Each check names the field as the README and the builder spell it.
+  const std::pair<ms, const char*> must_be_positive[] = {
+      {b.no_peers_retry_interval, "bootstrap.no_peers_retry_interval"},
+      {b.join_confirmation_wait_time, "bootstrap.join_confirmation_wait_time"},
+      {b.discovery_poll_interval, "bootstrap.discovery_poll_interval"},
+      {b.max_poll_interval, "bootstrap.max_poll_interval"},
+      {dht.get_timeout, "dht.get_timeout"},
+      {dht.put_timeout, "dht.put_timeout"},
+      {dht.base_retry_interval, "dht.base_retry_interval"},
+      {publisher.base_interval, "publisher.base_interval"},
+      {merge.bubble.base_interval, "merge.bubble.base_interval"},
+      {merge.message_overlap.base_interval, "merge.message_overlap.base_interval"},
+      {timeouts.join_peer_timeout, "timeouts.join_peer_timeout"},
+      {timeouts.broadcast_timeout, "timeouts.broadcast_timeout"},
+      {timeouts.broadcast_neighbors_timeout, "timeouts.broadcast_neighbors_timeout"},
+      {join_timeout, "join_timeout"},
+  };
+  for (const auto& [v, name] : must_be_positive)
+    if (auto r = positive(v, name); !r) return r;
+  const std::pair<ms, const char*> must_not_be_negative[] = {
+      {b.per_peer_join_settle_time, "bootstrap.per_peer_join_settle_time"},
+      {dht.max_retry_jitter, "dht.max_retry_jitter"},
+      {publisher.initial_delay, "publisher.initial_delay"},
+      {publisher.max_jitter, "publisher.max_jitter"},
+      {merge.bubble.initial_interval, "merge.bubble.initial_interval"},
+      {merge.bubble.max_jitter, "merge.bubble.max_jitter"},
+      {merge.message_overlap.initial_interval, "merge.message_overlap.initial_interval"},
+      {merge.message_overlap.max_jitter, "merge.message_overlap.max_jitter"},
+      {unreachable_backoff, "unreachable_backoff"},
+  };
+  for (const auto& [v, name] : must_not_be_negative)
+    if (auto r = not_negative(v, name); !r) return r;
+  if (b.max_poll_interval < b.no_peers_retry_interval || b.max_poll_interval < b.discovery_poll_interval)
+    return error(errc::invalid_argument,
+                 "bootstrap.max_poll_interval must be at least no_peers_retry_interval and discovery_poll_interval");
+  if (merge.bubble.enabled && merge.bubble.max_join_peers == 0)
+    return error(errc::invalid_argument,
+                 "merge.bubble.max_join_peers must be at least 1 (or disable the bubble merge)");
+  if (merge.message_overlap.enabled && merge.message_overlap.max_join_peers == 0)
+    return error(errc::invalid_argument,
+                 "merge.message_overlap.max_join_peers must be at least 1 (or disable the message-overlap merge)");
+  if (merge.message_overlap.enabled && known_message_capacity == 0)
+    return error(errc::invalid_argument,
+                 "known_message_capacity must be at least 1 for the message-overlap merge (or disable it)");
+  return {};
+}
+
+result<auto_discovery_config> auto_discovery_config::builder::build() const {
+  if (auto r = c_.validate(); !r) return r.error();
+  return c_;
+}
+
+}  // namespace topicswarm

@@ -1,0 +1,543 @@
+#include "tracker/tracker.hpp"
+
+#include <algorithm>
+
+namespace topicswarm::tracker {
+namespace {
+
+// A read of a window made this long after the window ended is final: nobody
+// writes into a past window (writers always use their current one), except a
+// writer whose clock is behind; docs/PROTOCOL.md §1 tolerates one window of
+// skew, and this grace covers the usual few seconds of it.
+constexpr std::uint64_t final_read_grace_ms = 10'000;
+// Merge and publisher reads reuse slot views at most this old (a merge tick
+// right after a publisher read costs no DHT traffic).
+constexpr std::uint64_t reuse_max_age_ms = 5'000;
+// Windows of slot views kept (current, previous, and one more for the
+// "older records first" start).
+constexpr std::uint64_t kept_windows = 3;
+constexpr std::size_t max_unreachable_entries = 1024;
+
+duration to_duration(std::chrono::milliseconds ms) { return std::chrono::duration_cast<duration>(ms); }
+
+}  // namespace
+
+tracker::tracker(node_id me, const auto_discovery_config& cfg, std::uint64_t seed)
+    : me_(me), cfg_(cfg), k_(std::max<std::size_t>(1, cfg.bootstrap.max_bootstrap_records)), rng_(seed) {}
+
+void tracker::handle(in::input input, const clock& c, std::vector<out::output>& out) {
+  std::visit(
+      [&](auto& i) {
+        using T = std::decay_t<decltype(i)>;
+        if constexpr (std::is_same_v<T, in::start>)
+          on_start(c, out);
+        else if constexpr (std::is_same_v<T, in::timer_fired>)
+          on_timer(i.t, c, out);
+        else if constexpr (std::is_same_v<T, in::get_done>)
+          on_get_done(i, c, out);
+        else if constexpr (std::is_same_v<T, in::put_done>)
+          on_put_done(i, c, out);
+        else if constexpr (std::is_same_v<T, in::dial_done>)
+          on_dial_done(i, c, out);
+        else if constexpr (std::is_same_v<T, in::neighbor_up>)
+          on_neighbor(i.peer, true, c, out);
+        else if constexpr (std::is_same_v<T, in::neighbor_down>)
+          on_neighbor(i.peer, false, c, out);
+        else if constexpr (std::is_same_v<T, in::message_seen>)
+          on_message_seen(i.id);
+      },
+      input);
+}
+
+tracker_status tracker::status() const {
+  tracker_status s;
+  s.phase = phase_;
+  s.neighbors = neighbors_.size();
+  std::set<node_id> publishers;
+  std::size_t windows = 0;
+  for (auto it = views_.rbegin(); it != views_.rend() && windows < 2; ++it, ++windows)
+    for (const auto& v : it->second)
+      if (v.state == slot_state::other && v.record) publishers.insert(v.record->publisher);
+  s.records_seen = publishers.size();
+  return s;
+}
+
+duration tracker::jittered(duration base, duration jitter) {
+  if (jitter.count() <= 0) return base;
+  return base + duration(static_cast<duration::rep>(rng_.below(static_cast<std::size_t>(jitter.count()) + 1)));
+}
+
+// ------------------------------------------------------------------ inputs --
+
+void tracker::on_start(const clock& c, std::vector<out::output>& out) {
+  if (phase_ != phase::idle) return;
+  if (!neighbors_.empty()) {  // someone joined us before we started looking
+    become_joined(c, out);
+    return;
+  }
+  phase_ = phase::bootstrapping;
+  begin_bootstrap(c, out);
+}
+
+void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::output>& out) {
+  const std::uint64_t w = window_of(c.unix_ms);
+  if (auto* p = std::get_if<timers::poll>(&t)) {
+    if (p->gen == gen_ && phase_ == phase::bootstrapping) bootstrap_round(c, out);
+  } else if (auto* j = std::get_if<timers::judge>(&t)) {
+    if (j->gen == judge_gen_ && phase_ == phase::bootstrapping) judge_round(c, out);
+  } else if (auto* pb = std::get_if<timers::publish>(&t)) {
+    if (pb->gen != gen_ || phase_ != phase::joined) return;
+    schedule(jittered(std::max(to_duration(cfg_.publisher.base_interval), duration(std::chrono::seconds(1))),
+                      to_duration(cfg_.publisher.max_jitter)),
+             timers::publish{gen_}, out);
+    if (capped_window_ == w) return;  // every slot of this window is another publisher's until it ends
+    if (own_window_ == w && own_slot_) {
+      publish(false, c, out);  // refresh our slot in place: no read needed
+      return;
+    }
+    request_read(p_publish, {w}, 0, c, out);
+  } else if (auto* b = std::get_if<timers::bubble>(&t)) {
+    if (b->gen != gen_ || phase_ != phase::joined) return;
+    const auto& bc = cfg_.merge.bubble;
+    schedule(jittered(std::max(to_duration(bc.base_interval), duration(std::chrono::seconds(1))),
+                      to_duration(bc.max_jitter)),
+             timers::bubble{gen_}, out);
+    // Only a node short of neighbours reads: a healthy one costs the DHT nothing.
+    if (neighbors_.size() < bc.min_neighbors) request_read(p_bubble, {w, w - 1}, reuse_max_age_ms, c, out);
+  } else if (auto* o = std::get_if<timers::overlap>(&t)) {
+    if (o->gen != gen_ || phase_ != phase::joined) return;
+    const auto& oc = cfg_.merge.message_overlap;
+    schedule(jittered(std::max(to_duration(oc.base_interval), duration(std::chrono::seconds(1))),
+                      to_duration(oc.max_jitter)),
+             timers::overlap{gen_}, out);
+    // Without a message of our own there is nothing to compare.
+    if (!recent_.empty()) request_read(p_overlap, {w, w - 1}, reuse_max_age_ms, c, out);
+  } else if (auto* r = std::get_if<timers::put_retry>(&t)) {
+    auto it = puts_.find(r->put);
+    if (it == puts_.end()) return;
+    if (it->second.window != w) {  // the window ended: a record for it is useless now
+      puts_.erase(it);
+      return;
+    }
+    ++c_.put_retries;
+    send_put(r->put, c, out);
+  } else if (auto* i = std::get_if<timers::isolated>(&t)) {
+    if (i->gen != gen_ || phase_ != phase::joined || !neighbors_.empty()) return;
+    ++c_.rebootstraps;
+    phase_ = phase::bootstrapping;
+    first_round_ = false;
+    begin_bootstrap(c, out);
+  }
+}
+
+void tracker::on_get_done(const in::get_done& g, const clock& c, std::vector<out::output>& out) {
+  auto it = gets_.find(g.request);
+  if (it == gets_.end()) return;
+  const get_req req = it->second;
+  gets_.erase(it);
+
+  auto& views = views_[req.window];
+  if (views.size() != k_) views.resize(k_);
+  slot_view& v = views[req.slot];
+  const topic_record* found = nullptr;
+  switch (g.outcome) {
+    case get_outcome::empty:
+      ++c_.slots_empty;
+      v = slot_view{slot_state::empty, std::nullopt, c.unix_ms};
+      break;
+    case get_outcome::invalid:
+      ++c_.records_invalid;
+      v = slot_view{slot_state::invalid, std::nullopt, c.unix_ms};
+      break;
+    case get_outcome::timeout:
+      ++c_.get_timeouts;  // keep whatever we knew of the slot
+      break;
+    case get_outcome::record:
+      if (!g.record || g.record->window != req.window) {  // the driver opened it for another window
+        ++c_.records_invalid;
+        v = slot_view{slot_state::invalid, std::nullopt, c.unix_ms};
+      } else if (g.record->publisher == me_) {
+        ++c_.records_own;
+        v = slot_view{slot_state::own, g.record, c.unix_ms};
+      } else {
+        ++c_.records_valid;
+        v = slot_view{slot_state::other, g.record, c.unix_ms};
+        found = &*v.record;
+      }
+      break;
+  }
+  if (found && phase_ == phase::bootstrapping && round_ && round_->id == req.round && (round_->purposes & p_bootstrap))
+    bootstrap_candidates(*found, c, out);
+
+  if (round_ && round_->id == req.round && round_->pending > 0 && --round_->pending == 0) round_complete(c, out);
+}
+
+void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out::output>& out) {
+  auto it = puts_.find(p.request);
+  if (it == puts_.end()) return;
+  put_req& req = it->second;
+  if (p.ok) {
+    own_window_ = req.window;
+    own_slot_ = req.slot;
+    auto& views = views_[req.window];
+    if (views.size() != k_) views.resize(k_);
+    views[req.slot] = slot_view{slot_state::own, std::nullopt, c.unix_ms};
+    const bool bootstrap = req.bootstrap;
+    puts_.erase(it);
+    // Peers that started with us put their records at about the same time:
+    // read again right away, and the later of two writers sees the earlier.
+    if (bootstrap && reread_after_put_ && phase_ == phase::bootstrapping) {
+      reread_after_put_ = false;
+      bootstrap_round(c, out);
+    }
+    return;
+  }
+  ++c_.put_failures;
+  if (req.attempt < cfg_.dht.retries && req.window == window_of(c.unix_ms)) {
+    ++req.attempt;
+    schedule(jittered(to_duration(cfg_.dht.base_retry_interval), to_duration(cfg_.dht.max_retry_jitter)),
+             timers::put_retry{p.request}, out);
+  } else {
+    puts_.erase(it);
+  }
+  // The bootstrap loop does not wait for the retry: it reads again soon.
+  if (reread_after_put_ && phase_ == phase::bootstrapping) {
+    reread_after_put_ = false;
+    schedule_poll(to_duration(cfg_.bootstrap.no_peers_retry_interval), out);
+  }
+}
+
+void tracker::on_dial_done(const in::dial_done& d, const clock& c, std::vector<out::output>& out) {
+  auto it = dialling_.find(d.peer);
+  if (it == dialling_.end()) return;
+  const gossip::peer_info info = it->second.first;
+  const dial_purpose why = it->second.second;
+  dialling_.erase(it);
+
+  if (!d.ok) {
+    ++c_.dial_failures;
+    if (unreachable_until_.size() >= max_unreachable_entries) {
+      std::erase_if(unreachable_until_, [&](const auto& kv) { return kv.second <= c.now; });
+      if (unreachable_until_.size() >= max_unreachable_entries) unreachable_until_.erase(unreachable_until_.begin());
+    }
+    unreachable_until_[d.peer] = c.now + to_duration(cfg_.unreachable_backoff);
+    if (why == dial_purpose::bootstrap && phase_ == phase::bootstrapping) maybe_judge_after_failures(out);
+    return;
+  }
+  unreachable_until_.erase(d.peer);
+  // Stop once joined: a bootstrap dial that lands after the first neighbour
+  // is not used (the driver closes the connection nobody needs).
+  if (why == dial_purpose::bootstrap && phase_ != phase::bootstrapping) return;
+  if (neighbors_.count(d.peer)) return;
+  ++c_.joins;
+  out.push_back(out::join{{info}});
+  if (why == dial_purpose::bootstrap && !join_judge_pending_) {
+    join_judge_pending_ = true;
+    schedule(to_duration(cfg_.bootstrap.join_confirmation_wait_time), timers::judge{++judge_gen_}, out);
+  }
+}
+
+void tracker::on_neighbor(const node_id& peer, bool up, const clock& c, std::vector<out::output>& out) {
+  if (up) {
+    neighbors_.insert(peer);
+    if (phase_ == phase::bootstrapping) become_joined(c, out);
+    return;
+  }
+  neighbors_.erase(peer);
+  // HyParView refills from its passive view within moments; only a node that
+  // stays alone goes back to the DHT.
+  if (neighbors_.empty() && phase_ == phase::joined)
+    schedule(to_duration(cfg_.bootstrap.no_peers_retry_interval), timers::isolated{gen_}, out);
+}
+
+void tracker::on_message_seen(const message_id& id) {
+  if (cfg_.known_message_capacity == 0 || !known_.insert(id).second) return;
+  recent_.push_back(id);
+  while (recent_.size() > cfg_.known_message_capacity) {
+    known_.erase(recent_.front());
+    recent_.pop_front();
+  }
+}
+
+// ------------------------------------------------------------------- reads --
+
+bool tracker::view_current(std::uint64_t window, unsigned slot, std::uint64_t max_age_ms, const clock& c) const {
+  auto it = views_.find(window);
+  if (it == views_.end() || slot >= it->second.size()) return false;
+  const slot_view& v = it->second[slot];
+  if (v.state == slot_state::unknown) return false;
+  if (window < window_of(c.unix_ms) && v.read_unix_ms >= (window + 1) * window_ms + final_read_grace_ms) return true;
+  // max_age 0: read again whatever we know (a slot we just wrote may have
+  // been overwritten by a peer starting with us: that is how we find it).
+  return max_age_ms > 0 && c.unix_ms >= v.read_unix_ms && c.unix_ms - v.read_unix_ms <= max_age_ms;
+}
+
+void tracker::request_read(std::uint8_t purposes, std::vector<std::uint64_t> windows, std::uint64_t max_age_ms,
+                           const clock& c, std::vector<out::output>& out) {
+  const std::uint64_t w = window_of(c.unix_ms);
+  while (!views_.empty() && views_.begin()->first + kept_windows <= w) views_.erase(views_.begin());
+
+  if (!round_) round_ = round{++next_id_, 0, 0, false};
+  round_->purposes |= purposes;
+  for (const std::uint64_t window : windows) {
+    for (unsigned s = 0; s < k_; ++s) {
+      if (view_current(window, s, max_age_ms, c)) continue;
+      const bool pending = std::any_of(gets_.begin(), gets_.end(), [&](const auto& kv) {
+        return kv.second.window == window && kv.second.slot == s && kv.second.round == round_->id;
+      });
+      if (pending) continue;
+      const std::uint64_t id = ++next_id_;
+      gets_.emplace(id, get_req{window, s, round_->id});
+      ++round_->pending;
+      ++c_.gets;
+      out.push_back(out::dht_get{id, window, s, to_duration(cfg_.dht.get_timeout)});
+    }
+  }
+  if (round_->pending == 0) round_complete(c, out);
+}
+
+std::vector<const topic_record*> tracker::records(std::uint64_t from_window, std::uint64_t to_window) const {
+  std::vector<const topic_record*> r;
+  for (auto it = views_.lower_bound(from_window); it != views_.end() && it->first <= to_window; ++it)
+    for (const auto& v : it->second)
+      if (v.state == slot_state::other && v.record) r.push_back(&*v.record);
+  return r;
+}
+
+void tracker::round_complete(const clock& c, std::vector<out::output>& out) {
+  const round r = *round_;
+  round_.reset();
+  if ((r.purposes & p_bootstrap) && phase_ == phase::bootstrapping) {
+    const bool startup = first_round_;
+    first_round_ = false;
+    const std::uint64_t w = window_of(c.unix_ms);
+    const bool may_publish = bootstrap_published_window_ != w;
+    if (!r.found_candidate) {
+      // Nobody to dial: make ourselves findable, then look again at once.
+      if (may_publish && publish(true, c, out)) {
+        reread_after_put_ = true;
+      } else {
+        schedule_poll(to_duration(cfg_.bootstrap.no_peers_retry_interval), out);
+      }
+    } else {
+      if (startup && cfg_.bootstrap.publish_record_on_startup && may_publish) publish(true, c, out);
+      bool dials_in_flight = false;
+      for (const auto& kv : dialling_)
+        if (kv.second.second == dial_purpose::bootstrap) dials_in_flight = true;
+      // Dials still in flight will judge the round when they answer.
+      if (!dials_in_flight && !join_judge_pending_)
+        schedule(to_duration(cfg_.bootstrap.per_peer_join_settle_time), timers::judge{++judge_gen_}, out);
+    }
+  }
+  if (phase_ != phase::joined) return;
+  if (r.purposes & p_publish) publish(false, c, out);
+  if (r.purposes & p_bubble) run_bubble(c, out);
+  if (r.purposes & p_overlap) run_overlap(c, out);
+}
+
+// --------------------------------------------------------------- bootstrap --
+
+void tracker::begin_bootstrap(const clock& c, std::vector<out::output>& out) {
+  ++gen_;
+  fruitless_rounds_ = 0;
+  reread_after_put_ = false;
+  join_judge_pending_ = false;
+  bootstrap_round(c, out);
+}
+
+void tracker::bootstrap_round(const clock& c, std::vector<out::output>& out) {
+  if (phase_ != phase::bootstrapping) return;
+  ++c_.rounds;
+  join_judge_pending_ = false;
+  ++judge_gen_;  // a judge left from the last round no longer applies
+  const std::uint64_t w = window_of(c.unix_ms);
+  std::vector<std::uint64_t> windows{w, w - 1};
+  if (first_round_ && cfg_.bootstrap.check_older_records_first_on_startup) windows = {w - 1, w - 2};
+  // The current window is always read afresh; a past window read after it
+  // ended is final and not read again.
+  request_read(p_bootstrap, std::move(windows), 0, c, out);
+}
+
+void tracker::bootstrap_candidates(const topic_record& r, const clock& c, std::vector<out::output>& out) {
+  for (const auto& p : candidates_of(r))
+    if (dial(p, dial_purpose::bootstrap, c, out)) round_->found_candidate = true;
+}
+
+void tracker::maybe_judge_after_failures(std::vector<out::output>& out) {
+  if (join_judge_pending_) return;
+  for (const auto& kv : dialling_)
+    if (kv.second.second == dial_purpose::bootstrap) return;  // more answers to come
+  if (round_ && (round_->purposes & p_bootstrap)) return;     // the round will judge when its reads are in
+  schedule(to_duration(cfg_.bootstrap.per_peer_join_settle_time), timers::judge{++judge_gen_}, out);
+}
+
+void tracker::judge_round(const clock& c, std::vector<out::output>& out) {
+  join_judge_pending_ = false;
+  // Candidates were found but none became a neighbour: make sure we can be
+  // found (once per window from this loop), then look again.
+  if (bootstrap_published_window_ != window_of(c.unix_ms) && publish(true, c, out)) {
+    reread_after_put_ = true;
+    return;
+  }
+  schedule_poll(to_duration(cfg_.bootstrap.discovery_poll_interval), out);
+}
+
+void tracker::schedule_poll(duration base, std::vector<out::output>& out) {
+  const duration cap = std::max(base, to_duration(cfg_.bootstrap.max_poll_interval));
+  duration d = base;
+  for (unsigned i = 0; i < fruitless_rounds_ && d < cap; ++i) d *= 2;
+  d = std::min(d, cap);
+  ++fruitless_rounds_;
+  schedule(jittered(d, d / 4), timers::poll{gen_}, out);
+}
+
+void tracker::become_joined(const clock& c, std::vector<out::output>& out) {
+  (void)c;
+  phase_ = phase::joined;
+  ++gen_;
+  ++judge_gen_;
+  fruitless_rounds_ = 0;
+  reread_after_put_ = false;
+  join_judge_pending_ = false;
+  out.push_back(out::joined{});
+  if (cfg_.publisher.enabled) schedule(to_duration(cfg_.publisher.initial_delay), timers::publish{gen_}, out);
+  if (cfg_.merge.bubble.enabled) schedule(to_duration(cfg_.merge.bubble.initial_interval), timers::bubble{gen_}, out);
+  if (cfg_.merge.message_overlap.enabled)
+    schedule(to_duration(cfg_.merge.message_overlap.initial_interval), timers::overlap{gen_}, out);
+}
+
+// -------------------------------------------------------------- publishing --
+
+std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
+  auto it = views_.find(window);
+  if (it == views_.end()) return std::nullopt;
+  const auto& views = it->second;
+  std::vector<unsigned> free, unknown;
+  std::map<node_id, std::pair<std::uint64_t, unsigned>> newest;  // publisher -> (timestamp, slot)
+  for (unsigned s = 0; s < views.size(); ++s) {
+    const auto& v = views[s];
+    if (v.state == slot_state::own) return s;  // refresh in place
+    if (v.state == slot_state::empty || v.state == slot_state::invalid) free.push_back(s);
+    if (v.state == slot_state::unknown) unknown.push_back(s);
+    if (v.state == slot_state::other && v.record) {
+      auto [n, inserted] = newest.try_emplace(v.record->publisher, v.record->timestamp_ms, s);
+      if (!inserted) {
+        // One publisher in two slots (it lost track of its first): the older
+        // copy is free.
+        if (v.record->timestamp_ms > n->second.first) {
+          free.push_back(n->second.second);
+          n->second = {v.record->timestamp_ms, s};
+        } else {
+          free.push_back(s);
+        }
+      }
+    }
+  }
+  if (newest.size() >= k_) {
+    ++c_.publishes_skipped_cap;
+    capped_window_ = window;
+    return std::nullopt;
+  }
+  if (!free.empty()) return free[rng_.below(free.size())];
+  if (!unknown.empty()) return unknown[rng_.below(unknown.size())];
+  return std::nullopt;
+}
+
+bool tracker::publish(bool bootstrap, const clock& c, std::vector<out::output>& out) {
+  const std::uint64_t w = window_of(c.unix_ms);
+  const auto slot = choose_slot(w);
+  if (!slot) return false;
+  if (bootstrap) {
+    bootstrap_published_window_ = w;
+    ++c_.bootstrap_publishes;
+  } else {
+    ++c_.publisher_publishes;
+  }
+  const std::uint64_t id = ++next_id_;
+  puts_.emplace(id, put_req{w, *slot, 0, bootstrap});
+  send_put(id, c, out);
+  return true;
+}
+
+void tracker::send_put(std::uint64_t id, const clock& c, std::vector<out::output>& out) {
+  const put_req& req = puts_.at(id);
+  last_seq_ = std::max<std::int64_t>(static_cast<std::int64_t>(c.unix_ms), last_seq_ + 1);
+  std::vector<node_id> neighbors(neighbors_.begin(), neighbors_.end());
+  neighbors = rng_.sample(std::move(neighbors), max_record_neighbors);
+  std::vector<message_id> recent;
+  const std::size_t n = std::min(recent_.size(), max_record_messages);
+  recent.assign(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
+  ++c_.puts;
+  out.push_back(out::dht_put{id, req.window, req.slot, last_seq_, std::move(neighbors), std::move(recent),
+                             to_duration(cfg_.dht.put_timeout)});
+}
+
+// ------------------------------------------------------------------ merges --
+
+std::vector<gossip::peer_info> tracker::candidates_of(const topic_record& r) const {
+  std::vector<gossip::peer_info> c;
+  auto add = [&](const node_id& id, const std::vector<endpoint>& addrs) {
+    if (id == me_ || neighbors_.count(id) || addrs.empty()) return;
+    for (const auto& p : c)
+      if (p.id == id) return;
+    c.push_back(gossip::peer_info{id, addrs});
+  };
+  add(r.publisher, r.addresses);
+  for (const auto& n : r.neighbors) add(n.id, n.addresses);
+  return c;
+}
+
+bool tracker::dial(const gossip::peer_info& p, dial_purpose why, const clock& c, std::vector<out::output>& out) {
+  if (p.id == me_ || neighbors_.count(p.id) || p.addresses.empty()) return false;
+  if (auto it = dialling_.find(p.id); it != dialling_.end()) {
+    // A merge dial that lands while we bootstrap is as good as a bootstrap one.
+    if (why == dial_purpose::bootstrap) it->second.second = why;
+    return true;
+  }
+  if (auto it = unreachable_until_.find(p.id); it != unreachable_until_.end() && it->second > c.now) return false;
+  dialling_.emplace(p.id, std::make_pair(p, why));
+  ++c_.dials;
+  out.push_back(out::dial{p});
+  return true;
+}
+
+void tracker::run_candidates(std::vector<const topic_record*> from, std::size_t max_join, const clock& c,
+                             std::vector<out::output>& out, std::uint64_t& counter) {
+  std::vector<gossip::peer_info> pool;
+  for (const auto* r : from)
+    for (auto& p : candidates_of(*r)) {
+      if (dialling_.count(p.id)) continue;
+      if (auto u = unreachable_until_.find(p.id); u != unreachable_until_.end() && u->second > c.now) continue;
+      if (std::none_of(pool.begin(), pool.end(), [&](const auto& q) { return q.id == p.id; }))
+        pool.push_back(std::move(p));
+    }
+  if (pool.empty()) return;
+  ++counter;
+  for (const auto& p : rng_.sample(std::move(pool), max_join)) dial(p, dial_purpose::merge, c, out);
+}
+
+void tracker::run_bubble(const clock& c, std::vector<out::output>& out) {
+  const auto& bc = cfg_.merge.bubble;
+  if (neighbors_.size() >= bc.min_neighbors) return;
+  const std::uint64_t w = window_of(c.unix_ms);
+  run_candidates(records(w - 1, w), bc.max_join_peers, c, out, c_.bubble_merges);
+}
+
+void tracker::run_overlap(const clock& c, std::vector<out::output>& out) {
+  if (recent_.empty()) return;
+  const std::uint64_t w = window_of(c.unix_ms);
+  std::vector<const topic_record*> foreign;
+  for (const auto* r : records(w - 1, w)) {
+    std::size_t hashes = 0, unknown = 0;
+    for (const auto& id : r->recent_messages) {
+      if (id.is_zero()) continue;
+      ++hashes;
+      if (!known_.count(id)) ++unknown;
+    }
+    // Every message it saw lately is one we never saw: it is on another island.
+    if (hashes > 0 && unknown == hashes) foreign.push_back(r);
+  }
+  run_candidates(std::move(foreign), cfg_.merge.message_overlap.max_join_peers, c, out, c_.overlap_merges);
+}
+
+}  // namespace topicswarm::tracker
