@@ -113,14 +113,14 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
     // Without a message of our own there is nothing to compare.
     if (!recent_.empty()) request_read(p_overlap, {w, w - 1}, reuse_max_age_ms, c, out);
   } else if (auto* r = std::get_if<timers::put_retry>(&t)) {
-    auto it = puts_.find(r->put);
-    if (it == puts_.end()) return;
-    if (it->second.window != w) {  // the window ended: a record for it is useless now
-      puts_.erase(it);
+    if (!retry_ || retry_->first != r->put) return;
+    if (retry_->second.window != w) {  // the window ended: a record for it is useless now
+      retry_.reset();
       return;
     }
-    ++c_.put_retries;
-    send_put(r->put, c, out);
+    // A put fails when a newer record took the slot (a lower seq is refused):
+    // read the window again and choose afresh rather than overwrite it.
+    request_read(p_retry, {w}, 0, c, out);
   } else if (auto* i = std::get_if<timers::isolated>(&t)) {
     if (i->gen != gen_ || phase_ != phase::joined || !neighbors_.empty()) return;
     ++c_.rebootstraps;
@@ -194,12 +194,12 @@ void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out
   }
   ++c_.put_failures;
   if (req.attempt < cfg_.dht.retries && req.window == window_of(c.unix_ms)) {
-    ++req.attempt;
+    // One retry chain at a time: a newer failure replaces an older one.
+    retry_ = std::make_pair(p.request, put_req{req.window, req.slot, req.attempt + 1, req.bootstrap});
     schedule(jittered(to_duration(cfg_.dht.base_retry_interval), to_duration(cfg_.dht.max_retry_jitter)),
              timers::put_retry{p.request}, out);
-  } else {
-    puts_.erase(it);
   }
+  puts_.erase(it);
   // The bootstrap loop does not wait for the retry: it reads again soon.
   if (reread_after_put_ && phase_ == phase::bootstrapping) {
     reread_after_put_ = false;
@@ -329,6 +329,14 @@ void tracker::round_complete(const clock& c, std::vector<out::output>& out) {
         schedule(to_duration(cfg_.bootstrap.per_peer_join_settle_time), timers::judge{++judge_gen_}, out);
     }
   }
+  if ((r.purposes & p_retry) && retry_) {
+    const put_req again = retry_->second;
+    retry_.reset();
+    if (again.window == window_of(c.unix_ms)) {
+      ++c_.put_retries;
+      start_put(again, c, out);
+    }
+  }
   if (phase_ != phase::joined) return;
   if (r.purposes & p_publish) publish(false, c, out);
   if (r.purposes & p_bubble) run_bubble(c, out);
@@ -453,10 +461,19 @@ bool tracker::publish(bool bootstrap, const clock& c, std::vector<out::output>& 
   } else {
     ++c_.publisher_publishes;
   }
-  const std::uint64_t id = ++next_id_;
-  puts_.emplace(id, put_req{w, *slot, 0, bootstrap});
-  send_put(id, c, out);
+  start_put(put_req{w, *slot, 0, bootstrap}, c, out);
   return true;
+}
+
+void tracker::start_put(put_req req, const clock& c, std::vector<out::output>& out) {
+  if (req.attempt > 0) {  // a retry chooses its slot again from the fresh read
+    const auto slot = choose_slot(req.window);
+    if (!slot) return;
+    req.slot = *slot;
+  }
+  const std::uint64_t id = ++next_id_;
+  puts_.emplace(id, req);
+  send_put(id, c, out);
 }
 
 void tracker::send_put(std::uint64_t id, const clock& c, std::vector<out::output>& out) {

@@ -180,7 +180,7 @@ class tracker {
   phase current_phase() const noexcept { return phase_; }
   std::size_t slots() const noexcept { return k_; }
   // Requests (gets and puts) the driver still owes an answer for.
-  std::size_t pending_requests() const noexcept { return gets_.size() + puts_.size(); }
+  std::size_t pending_requests() const noexcept { return gets_.size() + puts_.size() + (retry_ ? 1 : 0); }
 
  private:
   enum class slot_state : std::uint8_t { unknown, empty, invalid, own, other };
@@ -189,7 +189,7 @@ class tracker {
     std::optional<topic_record> record;  // with own / other
     std::uint64_t read_unix_ms = 0;
   };
-  enum purpose : std::uint8_t { p_bootstrap = 1, p_publish = 2, p_bubble = 4, p_overlap = 8 };
+  enum purpose : std::uint8_t { p_bootstrap = 1, p_publish = 2, p_bubble = 4, p_overlap = 8, p_retry = 16 };
   struct get_req {
     std::uint64_t window;
     unsigned slot;
@@ -241,6 +241,7 @@ class tracker {
   // allows; false if it does not (or the slots are not known yet).
   bool publish(bool bootstrap, const clock& c, std::vector<out::output>& out);
   std::optional<unsigned> choose_slot(std::uint64_t window);
+  void start_put(put_req req, const clock& c, std::vector<out::output>& out);
   void send_put(std::uint64_t id, const clock& c, std::vector<out::output>& out);
 
   // ---- merges
@@ -271,6 +272,7 @@ class tracker {
   std::map<std::uint64_t, get_req> gets_;
   std::map<std::uint64_t, put_req> puts_;
   std::optional<round> round_;
+  std::optional<std::pair<std::uint64_t, put_req>> retry_;  // a failed put waiting for its retry
 
   // bootstrap state
   bool first_round_ = true;

@@ -376,6 +376,7 @@ TEST(Tracker, FailedPutIsRetriedWithJitteredBackoffWithinItsWindow) {
   h.feed(in::start{});
   h.answer_gets();
   ASSERT_EQ(h.puts.size(), 1u);
+  const unsigned first_slot = h.puts[0].slot;
   h.answer_puts(false);
   EXPECT_EQ(h.t.stats().put_failures, 1u);
   ASSERT_EQ(h.timers_of<timers::put_retry>(), 1u);
@@ -388,7 +389,12 @@ TEST(Tracker, FailedPutIsRetriedWithJitteredBackoffWithinItsWindow) {
                                    [](const auto& s) { return std::holds_alternative<timers::poll>(s.second); }),
                     h.scheduled.end());
   h.run_for(d);
+  // The retry reads the window again and chooses a slot afresh: the one it
+  // failed on now holds a newer record of someone else.
+  ASSERT_EQ(h.gets.size(), 5u);
+  h.answer_gets({{{w0, first_slot}, record_of(9, w0)}});
   ASSERT_EQ(h.puts.size(), 1u);
+  EXPECT_NE(h.puts[0].slot, first_slot);
   EXPECT_EQ(h.t.stats().put_retries, 1u);
   // Failing again past the window's end: dropped instead of retried.
   h.advance(40s);
@@ -413,6 +419,7 @@ TEST(Tracker, RetriesStopAfterTheConfiguredCount) {
                                      [](const auto& s) { return std::holds_alternative<timers::poll>(s.second); }),
                       h.scheduled.end());
     h.run_for(1s);
+    h.answer_gets();
   }
   EXPECT_EQ(h.t.stats().puts, 3u);  // the first try and 2 retries
   EXPECT_EQ(h.t.stats().put_retries, 2u);
