@@ -55,6 +55,11 @@ struct bootstrap_config {
   // (topicswarm) The waits above double after each fruitless round, up to
   // this, so a node alone on a topic does not keep the DHT busy.
   std::chrono::milliseconds max_poll_interval{15'000};
+  // (topicswarm) This long after joining, run the merges' checks once
+  // (bubble: too few neighbours; message overlap: a quiet small island).
+  // Peers that start together sometimes join in small groups nobody else
+  // joined; this finds them long before the first merge tick. 0: off.
+  std::chrono::milliseconds post_join_check{5'000};
   // Publish our record in the first round even if candidates were found
   // (peers starting at the same moment then find each other at once).
   bool publish_record_on_startup = true;
@@ -91,6 +96,12 @@ struct message_overlap_merge_config {
   std::chrono::milliseconds base_interval{60'000};
   std::chrono::milliseconds max_jitter{120'000};
   std::size_t max_join_peers = 2;
+  // (topicswarm) A quiet island has no messages to compare. A node whose
+  // gossip views (active and passive) hold fewer than this many peers also
+  // treats a record as foreign when neither its publisher nor any neighbour
+  // it lists is in those views. A passive view fills to 30 peers in any
+  // overlay larger than about 35, so only small islands qualify. 0: off.
+  std::size_t island_known_peers = 15;
 };
 
 struct merge_config {
@@ -155,6 +166,10 @@ class TOPICSWARM_API auto_discovery_config::builder {
     c_.bootstrap.max_poll_interval = v;
     return *this;
   }
+  builder& post_join_check(ms v) {
+    c_.bootstrap.post_join_check = v;
+    return *this;
+  }
   builder& publish_record_on_startup(bool v) {
     c_.bootstrap.publish_record_on_startup = v;
     return *this;
@@ -211,6 +226,10 @@ class TOPICSWARM_API auto_discovery_config::builder {
   }
   builder& message_overlap_merge(const message_overlap_merge_config& v) {
     c_.merge.message_overlap = v;
+    return *this;
+  }
+  builder& island_known_peers(std::size_t v) {
+    c_.merge.message_overlap.island_known_peers = v;
     return *this;
   }
   builder& message_overlap_merge_enabled(bool v) {

@@ -9,6 +9,7 @@
 #include "sim/node_protocol.hpp"
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
+#include "sim/tracker_scenario.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,12 @@ struct sim_cli_options {
   std::vector<std::uint32_t> trace_nodes;
   bool trace = false;
   bool audit = false;
+  // Tracker scenarios.
+  double dht_get_min_ms = 300, dht_get_max_ms = 2000;
+  double dht_put_min_ms = 500, dht_put_max_ms = 3000;
+  double join_interval_ms = 1000;
+  std::uint32_t foreign_peers = 0;
+  bool no_merges = false;
 };
 
 std::uint64_t seed_from_env() {
@@ -45,6 +52,39 @@ std::uint64_t seed_from_env() {
 
 core::duration ms_to_duration(double ms) { return core::duration(static_cast<std::int64_t>(ms * 1000.0)); }
 
+int run_tracker(sim_cli_options& o) {
+  sim::tracker_scenario_options t;
+  t.name = o.s.name;
+  t.peers = o.s.peers;
+  t.seed = o.s.seed;
+  t.link = o.s.link;
+  t.proto = o.s.proto;
+  if (o.dht_get_max_ms < o.dht_get_min_ms || o.dht_put_max_ms < o.dht_put_min_ms)
+    throw std::invalid_argument("--dht-*-max-ms must be at least the matching --dht-*-min-ms");
+  t.dht.get_min = ms_to_duration(o.dht_get_min_ms);
+  t.dht.get_max = ms_to_duration(o.dht_get_max_ms);
+  t.dht.put_min = ms_to_duration(o.dht_put_min_ms);
+  t.dht.put_max = ms_to_duration(o.dht_put_max_ms);
+  t.join_interval = ms_to_duration(o.join_interval_ms);
+  t.foreign_peers = o.foreign_peers;
+  if (o.no_merges) {
+    t.tracker.merge.bubble.enabled = false;
+    t.tracker.merge.message_overlap.enabled = false;
+  }
+  if (o.settle_s > 0) t.settle = ms_to_duration(o.settle_s * 1000.0);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = sim::run_tracker_scenario(t);
+  result.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (o.json) {
+    std::printf("%s\n", sim::to_json(result).dump(2).c_str());
+  } else {
+    std::printf("%s", sim::to_text(result).c_str());
+    std::printf("replay: topicswarm sim --scenario %s --peers %u --seed %llu\n", result.scenario.c_str(), result.peers,
+                static_cast<unsigned long long>(result.seed));
+  }
+  return 0;
+}
+
 int run(sim_cli_options& o) {
   o.s.seed = o.seed ? *o.seed : seed_from_env();
   if (o.latency_max_ms < o.latency_min_ms)
@@ -53,6 +93,7 @@ int run(sim_cli_options& o) {
   o.s.link.latency_max = ms_to_duration(o.latency_max_ms);
   o.s.link.mode = o.per_message ? sim::latency_mode::per_message : sim::latency_mode::per_link;
   o.s.settle = ms_to_duration(o.settle_s * 1000.0);
+  if (sim::is_tracker_scenario(o.s.name)) return run_tracker(o);
   if (o.trace) {
     o.s.trace = [](std::string_view line) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
@@ -87,8 +128,13 @@ int run(sim_cli_options& o) {
 void register_sim_command(CLI::App& app) {
   auto o = std::make_shared<sim_cli_options>();
   auto* cmd = app.add_subcommand("sim", "Run a deterministic simulation of the gossip overlay and print its metrics");
-  cmd->add_option("--scenario", o->s.name, "single | multi | burst | churn | partition")
-      ->check(CLI::IsMember(sim::scenario_names()))
+  std::vector<std::string> all_names = sim::scenario_names();
+  for (const auto& n : sim::tracker_scenario_names()) all_names.push_back(n);
+  cmd->add_option("--scenario", o->s.name,
+                  "single | multi | burst | churn | partition (gossip, peers given contacts), or "
+                  "tracker-join | tracker-simultaneous | tracker-partition (peers find each other through the "
+                  "simulated DHT)")
+      ->check(CLI::IsMember(all_names))
       ->capture_default_str();
   cmd->add_option("--peers", o->s.peers, "Number of peers")->check(CLI::Range(2u, 1000000u))->capture_default_str();
   cmd->add_option("--seed", o->seed, "RNG seed (default: $TOPICSWARM_SIM_SEED, else 1)");
@@ -118,6 +164,25 @@ void register_sim_command(CLI::App& app) {
   cmd->add_option("--trace-node", o->trace_nodes, "Node index to trace (repeatable)");
   cmd->add_flag("--audit", o->audit,
                 "Print, at the end of each phase, asymmetric active-view entries and isolated nodes to stderr");
+  cmd->add_option("--dht-get-min-ms", o->dht_get_min_ms, "tracker-*: shortest DHT lookup")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
+  cmd->add_option("--dht-get-max-ms", o->dht_get_max_ms, "tracker-*: longest DHT lookup")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
+  cmd->add_option("--dht-put-min-ms", o->dht_put_min_ms, "tracker-*: shortest DHT store")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
+  cmd->add_option("--dht-put-max-ms", o->dht_put_max_ms, "tracker-*: longest DHT store")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
+  cmd->add_option("--join-interval-ms", o->join_interval_ms, "tracker-join: time between two peers' starts")
+      ->check(CLI::Range(0.0, 3600000.0))
+      ->capture_default_str();
+  cmd->add_option("--foreign-peers", o->foreign_peers,
+                  "tracker-*: extra peers on the same topic with another secret (they must never join the others)")
+      ->capture_default_str();
+  cmd->add_flag("--no-merges", o->no_merges, "tracker-*: disable the bubble and message-overlap merges");
   cmd->callback([o] {
     if (const int rc = run(*o); rc != 0) throw CLI::RuntimeError(rc);
   });

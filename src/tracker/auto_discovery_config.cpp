@@ -54,6 +54,7 @@ result<void> auto_discovery_config::validate() const {
     if (auto r = positive(v, name); !r) return r;
   const std::pair<ms, const char*> must_not_be_negative[] = {
       {b.per_peer_join_settle_time, "bootstrap.per_peer_join_settle_time"},
+      {b.post_join_check, "bootstrap.post_join_check"},
       {dht.max_retry_jitter, "dht.max_retry_jitter"},
       {publisher.initial_delay, "publisher.initial_delay"},
       {publisher.max_jitter, "publisher.max_jitter"},

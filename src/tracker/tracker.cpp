@@ -45,6 +45,10 @@ void tracker::handle(in::input input, const clock& c, std::vector<out::output>& 
           on_neighbor(i.peer, false, c, out);
         else if constexpr (std::is_same_v<T, in::message_seen>)
           on_message_seen(i.id);
+        else if constexpr (std::is_same_v<T, in::view>)
+          on_view(i, c, out);
+        else
+          static_assert(sizeof(T) == 0, "an input without a handler");
       },
       input);
 }
@@ -110,8 +114,19 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
     schedule(jittered(std::max(to_duration(oc.base_interval), duration(std::chrono::seconds(1))),
                       to_duration(oc.max_jitter)),
              timers::overlap{gen_}, out);
-    // Without a message of our own there is nothing to compare.
-    if (!recent_.empty()) request_read(p_overlap, {w, w - 1}, reuse_max_age_ms, c, out);
+    // The island test needs our gossip views: ask, and decide when they come.
+    overlap_tick_pending_ = true;
+    out.push_back(out::view_wanted{});
+  } else if (auto* sc = std::get_if<timers::settle_check>(&t)) {
+    if (sc->gen != gen_ || phase_ != phase::joined) return;
+    // Peers that started together can join in small groups that nobody else
+    // joined: look once, early, instead of waiting for the first merge tick.
+    if (cfg_.merge.bubble.enabled && neighbors_.size() < cfg_.merge.bubble.min_neighbors)
+      request_read(p_bubble, {w, w - 1}, reuse_max_age_ms, c, out);
+    if (cfg_.merge.message_overlap.enabled) {
+      overlap_tick_pending_ = true;
+      out.push_back(out::view_wanted{});
+    }
   } else if (auto* r = std::get_if<timers::put_retry>(&t)) {
     if (!retry_ || retry_->first != r->put) return;
     if (retry_->second.window != w) {  // the window ended: a record for it is useless now
@@ -248,6 +263,22 @@ void tracker::on_neighbor(const node_id& peer, bool up, const clock& c, std::vec
   // stays alone goes back to the DHT.
   if (neighbors_.empty() && phase_ == phase::joined)
     schedule(to_duration(cfg_.bootstrap.no_peers_retry_interval), timers::isolated{gen_}, out);
+}
+
+void tracker::on_view(const in::view& v, const clock& c, std::vector<out::output>& out) {
+  view_ = std::set<node_id>(v.known.begin(), v.known.end());
+  if (!overlap_tick_pending_) return;
+  overlap_tick_pending_ = false;
+  if (phase_ != phase::joined) return;
+  // Nothing to compare: no message of our own, and not a small island.
+  if (recent_.empty() && !island()) return;
+  const std::uint64_t w = window_of(c.unix_ms);
+  request_read(p_overlap, {w, w - 1}, reuse_max_age_ms, c, out);
+}
+
+bool tracker::island() const {
+  const std::size_t t = cfg_.merge.message_overlap.island_known_peers;
+  return t > 0 && view_.size() < t;
 }
 
 void tracker::on_message_seen(const message_id& id) {
@@ -412,6 +443,8 @@ void tracker::become_joined(const clock& c, std::vector<out::output>& out) {
   if (cfg_.merge.bubble.enabled) schedule(to_duration(cfg_.merge.bubble.initial_interval), timers::bubble{gen_}, out);
   if (cfg_.merge.message_overlap.enabled)
     schedule(to_duration(cfg_.merge.message_overlap.initial_interval), timers::overlap{gen_}, out);
+  if (cfg_.bootstrap.post_join_check.count() > 0 && (cfg_.merge.bubble.enabled || cfg_.merge.message_overlap.enabled))
+    schedule(to_duration(cfg_.bootstrap.post_join_check), timers::settle_check{gen_}, out);
 }
 
 // -------------------------------------------------------------- publishing --
@@ -541,9 +574,11 @@ void tracker::run_bubble(const clock& c, std::vector<out::output>& out) {
 }
 
 void tracker::run_overlap(const clock& c, std::vector<out::output>& out) {
-  if (recent_.empty()) return;
+  const bool small = island();
+  if (recent_.empty() && !small) return;
   const std::uint64_t w = window_of(c.unix_ms);
   std::vector<const topic_record*> foreign;
+  bool by_messages = false;
   for (const auto* r : records(w - 1, w)) {
     std::size_t hashes = 0, unknown = 0;
     for (const auto& id : r->recent_messages) {
@@ -552,9 +587,19 @@ void tracker::run_overlap(const clock& c, std::vector<out::output>& out) {
       if (!known_.count(id)) ++unknown;
     }
     // Every message it saw lately is one we never saw: it is on another island.
-    if (hashes > 0 && unknown == hashes) foreign.push_back(r);
+    if (!recent_.empty() && hashes > 0 && unknown == hashes) {
+      foreign.push_back(r);
+      by_messages = true;
+      continue;
+    }
+    // A quiet small island: the record's peers are nowhere in our views.
+    if (small && !view_.count(r->publisher) &&
+        std::none_of(r->neighbors.begin(), r->neighbors.end(), [&](const auto& n) { return view_.count(n.id) > 0; }))
+      foreign.push_back(r);
   }
+  const auto before = c_.overlap_merges;
   run_candidates(std::move(foreign), cfg_.merge.message_overlap.max_join_peers, c, out, c_.overlap_merges);
+  if (c_.overlap_merges != before && !by_messages) ++c_.island_merges;
 }
 
 }  // namespace topicswarm::tracker

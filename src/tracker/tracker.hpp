@@ -78,7 +78,10 @@ struct put_retry {
 struct isolated {
   std::uint64_t gen = 0;
 };  // lost every neighbour: bootstrap again if still so
-using timer = std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated>;
+struct settle_check {  // one early merge check after joining
+  std::uint64_t gen = 0;
+};
+using timer = std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated, settle_check>;
 }  // namespace timers
 
 enum class get_outcome : std::uint8_t {
@@ -115,7 +118,13 @@ struct neighbor_down {
 struct message_seen {
   message_id id;
 };
-using input = std::variant<start, timer_fired, get_done, put_done, dial_done, neighbor_up, neighbor_down, message_seen>;
+// The answer to out::view_wanted: the peers in the topic's gossip views
+// (active and passive).
+struct view {
+  std::vector<node_id> known;
+};
+using input =
+    std::variant<start, timer_fired, get_done, put_done, dial_done, neighbor_up, neighbor_down, message_seen, view>;
 }  // namespace in
 
 namespace out {
@@ -145,7 +154,9 @@ struct schedule {
   timers::timer t;
 };
 struct joined {};
-using output = std::variant<dht_get, dht_put, dial, join, schedule, joined>;
+// Feed in::view now (the message-overlap merge's island test needs it).
+struct view_wanted {};
+using output = std::variant<dht_get, dht_put, dial, join, schedule, joined, view_wanted>;
 }  // namespace out
 
 enum class phase : std::uint8_t { idle, bootstrapping, joined };
@@ -157,7 +168,8 @@ struct counters {
   std::uint64_t bootstrap_publishes = 0, publisher_publishes = 0;
   std::uint64_t publishes_skipped_cap = 0;  // every slot of the window held another publisher's record
   std::uint64_t dials = 0, dial_failures = 0, joins = 0;
-  std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that joined someone
+  std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
+  std::uint64_t island_merges = 0;  // overlap ticks that dialled only on the island test
   std::uint64_t rebootstraps = 0;                       // lost every neighbour, bootstrapped again
 };
 
@@ -217,6 +229,7 @@ class tracker {
   void on_dial_done(const in::dial_done& d, const clock& c, std::vector<out::output>& out);
   void on_neighbor(const node_id& peer, bool up, const clock& c, std::vector<out::output>& out);
   void on_message_seen(const message_id& id);
+  void on_view(const in::view& v, const clock& c, std::vector<out::output>& out);
 
   // ---- reads
   // Starts a read round for `purposes` over `windows` (slots whose view is
@@ -247,6 +260,7 @@ class tracker {
   // ---- merges
   void run_bubble(const clock& c, std::vector<out::output>& out);
   void run_overlap(const clock& c, std::vector<out::output>& out);
+  bool island() const;
   std::vector<gossip::peer_info> candidates_of(const topic_record& r) const;
   // Dials p unless it is us, a neighbour, being dialled, or recently
   // unreachable; true if a dial to it is now in flight.
@@ -290,6 +304,8 @@ class tracker {
   std::map<node_id, instant> unreachable_until_;
   std::set<node_id> neighbors_;
 
+  std::set<node_id> view_;          // the gossip views at the last overlap tick
+  bool overlap_tick_pending_ = false;  // waiting for in::view
   std::deque<message_id> recent_;         // the last known_message_capacity ids, oldest first
   std::unordered_set<message_id> known_;  // the same, for lookups
 };

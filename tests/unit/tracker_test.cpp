@@ -60,6 +60,12 @@ struct harness {
       if (auto* j = std::get_if<out::join>(&x)) joins.insert(joins.end(), j->peers.begin(), j->peers.end());
       if (std::holds_alternative<out::joined>(x)) ++joined;
     }
+    // The driver answers a view request at once.
+    for (auto& x : o)
+      if (std::holds_alternative<out::view_wanted>(x)) {
+        ++view_requests;
+        feed(in::view{view});
+      }
     return o;
   }
   void advance(core::duration d) {
@@ -119,6 +125,14 @@ struct harness {
   std::vector<gossip::peer_info> dials;
   std::vector<gossip::peer_info> joins;
   int joined = 0;
+  int view_requests = 0;
+  // Our gossip views as the driver reports them: by default a full passive
+  // view (ids 1000+), so the island test stays off.
+  std::vector<node_id> view = [] {
+    std::vector<node_id> v;
+    for (std::size_t i = 0; i < 30; ++i) v.push_back(nid(1000 + i));
+    return v;
+  }();
 };
 
 bool dialled(const std::vector<gossip::peer_info>& v, std::size_t i) {
@@ -484,6 +498,45 @@ TEST(Tracker, MessageOverlapMergeJoinsPeersOfARecordWithOnlyUnknownMessages) {
   ASSERT_EQ(h.dials.size(), 2u);
   for (const auto& d : h.dials) EXPECT_TRUE(d.id == nid(20) || d.id == nid(21) || d.id == nid(22));
   EXPECT_EQ(h.t.stats().overlap_merges, 1u);
+}
+
+TEST(Tracker, QuietSmallIslandJoinsPeersItsViewsNeverShowed) {
+  auto_discovery_config cfg;
+  cfg.merge.bubble.enabled = false;
+  auto h = joined_with(4, cfg);
+  // No message at all, and views that hold only 4 peers: a small island.
+  h.view = {nid(1), nid(2), nid(3), nid(4)};
+  h.run_for(30s);
+  ASSERT_EQ(h.view_requests, 2);  // the check 5 s after joining, and the first tick
+  ASSERT_EQ(h.gets.size(), 10u);
+  h.answer_gets({
+      {{w0, 0}, record_of(2, w0, {1, 3})},       // one of us
+      {{w0, 1}, record_of(40, w0, {41, 3})},     // lists one of us: the same island
+      {{w0, 2}, record_of(50, w0, {51, 52})},    // nobody we know: another part of the overlay
+  });
+  ASSERT_EQ(h.dials.size(), 2u);
+  for (const auto& d : h.dials) EXPECT_TRUE(d.id == nid(50) || d.id == nid(51) || d.id == nid(52));
+  EXPECT_EQ(h.t.stats().island_merges, 1u);
+
+  // A node with full views and no messages does not even read.
+  auto big = joined_with(4, cfg);
+  big.run_for(30s);
+  EXPECT_EQ(big.view_requests, 2);
+  EXPECT_TRUE(big.gets.empty());
+}
+
+TEST(Tracker, EarlyCheckAfterJoiningFindsASmallGroup) {
+  auto h = joined_with(2);  // joined with two neighbours: fewer than min_neighbors
+  EXPECT_EQ(h.first_delay_of<timers::settle_check>(h.now), std::chrono::duration_cast<core::duration>(5s));
+  h.run_for(5s);
+  ASSERT_EQ(h.gets.size(), 10u);  // read at 5 s, not at the first tick (30 s)
+  h.answer_gets({{{w0, 0}, record_of(10, w0, {11})}});
+  EXPECT_EQ(h.dials.size(), 2u);
+  auto_discovery_config off;
+  off.bootstrap.post_join_check = 0ms;
+  auto q = joined_with(2, off);
+  q.run_for(5s);
+  EXPECT_TRUE(q.gets.empty());
 }
 
 TEST(Tracker, MergesCanBeDisabled) {
