@@ -162,17 +162,24 @@ std::vector<std::string> audit_views(const simulator& sim, topic_index t, std::s
   return lines;
 }
 
-std::size_t count_components(const simulator& sim, topic_index t, std::span<const node_index> subset) {
+std::size_t count_components(const simulator& sim, topic_index t, std::span<const node_index> subset,
+                             bool mutual_only) {
   const std::size_t n = sim.node_count();
   std::vector<std::uint8_t> in(n, 0);
   for (auto u : subset)
     if (u < n && sim.is_member(u, t)) in[u] = 1;
   union_find uf(n);
+  const topic_id& topic = sim.topic(t);
   for (node_index u = 0; u < n; ++u) {
     if (!in[u]) continue;
-    for (const auto& id : sim.protocol(u).active_view(sim.topic(t))) {
+    for (const auto& id : sim.protocol(u).active_view(topic)) {
       const node_index v = sim.index_of(id);
-      if (v != no_node && in[v]) uf.unite(u, v);
+      if (v == no_node || !in[v]) continue;
+      if (mutual_only) {
+        const auto back = sim.protocol(v).active_view(topic);
+        if (std::find(back.begin(), back.end(), sim.info(u).id) == back.end()) continue;
+      }
+      uf.unite(u, v);
     }
   }
   std::size_t c = 0;

@@ -69,6 +69,9 @@ overlay_metrics analyze_overlay(const simulator& sim, topic_index t);
 std::vector<std::string> audit_views(const simulator& sim, topic_index t, std::size_t limit = 50);
 // Components among live members of t restricted to the given node subset
 // (e.g. one side of a partition); 0 if the subset has no live member.
-std::size_t count_components(const simulator& sim, topic_index t, std::span<const node_index> subset);
+// mutual_only: count only links both ends have in their active view (a
+// link half made, e.g. while a join is answered, carries no broadcast yet).
+std::size_t count_components(const simulator& sim, topic_index t, std::span<const node_index> subset,
+                             bool mutual_only = false);
 
 }  // namespace topicswarm::sim

@@ -6,14 +6,15 @@
 //                        the overlay is one connected graph.
 //  tracker-simultaneous  every peer starts at the same instant; same wait.
 //  tracker-partition     as tracker-simultaneous, then `settle`; then the
-//                        peers are split into two random halves for
-//                        `partition_duration` (each side keeps broadcasting,
-//                        one message per side every message_interval); then
+//                        peers are split into two random halves; after
+//                        partition_settle, each side broadcasts one message
+//                        every message_interval for partition_duration; then
 //                        the split is lifted and the run reports when the
 //                        overlay is one connected graph again (checked every
 //                        second, for at most heal_observe), and whether a
 //                        broadcast after that reaches every peer.
-// Every scenario ends with one broadcast from a random peer (delivery check)
+// Every scenario ends, 5 s after the above, with one broadcast from a random
+// peer (delivery check)
 // and reports DHT gets and puts per peer per minute, over the whole run and
 // over the steady state (from "connected" to the end).
 #pragma once
@@ -38,13 +39,14 @@ struct tracker_scenario_options {
   gossip::config proto;
   auto_discovery_config tracker;
   dht_model_config dht;
-  core::duration join_interval = 1s;        // tracker-join
-  core::duration connect_deadline = 600s;   // longest wait for one connected overlay after the last start
-  core::duration settle = 120s;             // steady state before the partition, or before the end
-  core::duration partition_duration = 180s;
+  core::duration join_interval = 1s;         // tracker-join
+  core::duration connect_deadline = 600s;    // longest wait for one connected overlay after the last start
+  core::duration settle = 120s;              // steady state before the partition, or before the end
+  core::duration partition_settle = 20s;     // after the split, before the sides broadcast
+  core::duration partition_duration = 180s;  // broadcasting while split
   core::duration message_interval = 5s;
   core::duration heal_observe = 900s;
-  core::duration check_interval = 250ms;    // how often connectivity is sampled
+  core::duration check_interval = 250ms;  // how often connectivity is sampled
   // Peers with another secret (0: none): they start with the others, and must
   // never join them (their records do not open for the rest, and vice versa).
   std::uint32_t foreign_peers = 0;
@@ -59,8 +61,8 @@ struct tracker_scenario_result {
   // Time from each peer's start to its first neighbour.
   std::uint32_t joined = 0, never_joined = 0;
   percentiles first_neighbor_ms;
-  std::optional<double> all_joined_ms;   // from the first start until every peer has had a neighbour
-  std::optional<double> connected_ms;    // from the first start until one connected overlay
+  std::optional<double> all_joined_ms;    // from the first start until every peer has had a neighbour
+  std::optional<double> connected_ms;     // from the first start until one connected overlay
   overlay_metrics overlay_at_all_joined;  // when the last peer got its first neighbour
   overlay_metrics overlay_at_connected;
   overlay_metrics overlay_final;

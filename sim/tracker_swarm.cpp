@@ -188,8 +188,8 @@ void tracker_swarm::do_get(node_index n, const tracker::out::dht_get& g) {
   ++c_.gets;
   ++nodes_[n].gets;
   const core::duration latency = draw(dht_.get_min, dht_.get_max);
-  const bool lost = dht_.get_timeout_rate > 0 &&
-                    std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < dht_.get_timeout_rate;
+  const bool lost =
+      dht_.get_timeout_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < dht_.get_timeout_rate;
   if (lost || latency > g.timeout) {
     ++c_.get_timeouts;
     later(n, g.timeout, [this, n, req = g.request] {

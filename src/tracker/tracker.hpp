@@ -77,7 +77,7 @@ struct put_retry {
 };  // retry of a failed put
 struct isolated {
   std::uint64_t gen = 0;
-};  // lost every neighbour: bootstrap again if still so
+};                     // lost every neighbour: bootstrap again if still so
 struct settle_check {  // one early merge check after joining
   std::uint64_t gen = 0;
 };
@@ -169,7 +169,7 @@ struct counters {
   std::uint64_t publishes_skipped_cap = 0;  // every slot of the window held another publisher's record
   std::uint64_t dials = 0, dial_failures = 0, joins = 0;
   std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
-  std::uint64_t island_merges = 0;  // overlap ticks that dialled only on the island test
+  std::uint64_t island_merges = 0;                      // overlap ticks that dialled only on the island test
   std::uint64_t rebootstraps = 0;                       // lost every neighbour, bootstrapped again
 };
 
@@ -304,8 +304,8 @@ class tracker {
   std::map<node_id, instant> unreachable_until_;
   std::set<node_id> neighbors_;
 
-  std::set<node_id> view_;          // the gossip views at the last overlap tick
-  bool overlap_tick_pending_ = false;  // waiting for in::view
+  std::set<node_id> view_;                // the gossip views at the last overlap tick
+  bool overlap_tick_pending_ = false;     // waiting for in::view
   std::deque<message_id> recent_;         // the last known_message_capacity ids, oldest first
   std::unordered_set<message_id> known_;  // the same, for lookups
 };

@@ -510,9 +510,9 @@ TEST(Tracker, QuietSmallIslandJoinsPeersItsViewsNeverShowed) {
   ASSERT_EQ(h.view_requests, 2);  // the check 5 s after joining, and the first tick
   ASSERT_EQ(h.gets.size(), 10u);
   h.answer_gets({
-      {{w0, 0}, record_of(2, w0, {1, 3})},       // one of us
-      {{w0, 1}, record_of(40, w0, {41, 3})},     // lists one of us: the same island
-      {{w0, 2}, record_of(50, w0, {51, 52})},    // nobody we know: another part of the overlay
+      {{w0, 0}, record_of(2, w0, {1, 3})},     // one of us
+      {{w0, 1}, record_of(40, w0, {41, 3})},   // lists one of us: the same island
+      {{w0, 2}, record_of(50, w0, {51, 52})},  // nobody we know: another part of the overlay
   });
   ASSERT_EQ(h.dials.size(), 2u);
   for (const auto& d : h.dials) EXPECT_TRUE(d.id == nid(50) || d.id == nid(51) || d.id == nid(52));
