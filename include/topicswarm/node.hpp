@@ -22,6 +22,7 @@
 // fail with errc::node_stopped.
 #pragma once
 
+#include <topicswarm/auto_discovery.hpp>
 #include <topicswarm/bytes.hpp>
 #include <topicswarm/dht_client.hpp>
 #include <topicswarm/endpoint.hpp>
@@ -29,6 +30,7 @@
 #include <topicswarm/export.hpp>
 #include <topicswarm/identity.hpp>
 #include <topicswarm/ids.hpp>
+#include <topicswarm/record.hpp>
 
 #include <asio/awaitable.hpp>
 
@@ -193,9 +195,25 @@ struct gossip_stats {
   std::size_t eager_links = 0, lazy_links = 0;
 };
 
+// Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics
+// that run it now.
+struct discovery_stats {
+  std::size_t topics = 0;             // topics with auto-discovery
+  std::size_t dht_ops_in_flight = 0;  // gets and puts not answered yet (all topics, also left ones)
+  std::uint64_t gets = 0, get_timeouts = 0, puts = 0, put_failures = 0, put_retries = 0;
+  std::uint64_t records_valid = 0;    // records that opened and verified (ours excluded)
+  std::uint64_t records_invalid = 0;  // values that did not (garbage, another secret, forged)
+  std::uint64_t rounds = 0;           // bootstrap read rounds
+  std::uint64_t publishes = 0;        // records written (bootstrap and publisher)
+  std::uint64_t publishes_skipped_cap = 0;
+  std::uint64_t dials = 0, dial_failures = 0, joins = 0;
+  std::uint64_t bubble_merges = 0, overlap_merges = 0, island_merges = 0, rebootstraps = 0;
+};
+
 struct node_stats {
   transport_stats transport;
   gossip_stats gossip;
+  discovery_stats discovery;
   std::optional<dht::counters> dht;            // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected
@@ -237,6 +255,13 @@ class TOPICSWARM_API topic {
 
   // The next event of this handle (from the moment of subscribing); see receiver::next().
   asio::awaitable<result<event>> next();
+
+  // What auto-discovery sees of this topic now (all zero without it).
+  struct discovery_status {
+    bool enabled = false;
+    std::size_t records_seen = 0;  // other peers' records in the current and previous window
+  };
+  discovery_status discovery() const;
 
   // The sending and receiving halves; this handle is consumed and its
   // pending events move to the receiver.
@@ -325,6 +350,22 @@ class TOPICSWARM_API node {
   asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, std::vector<peer_addr> bootstrap,
                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  // Auto-discovery (docs/PROTOCOL.md §11): subscribes to `topic` and finds
+  // its other members through DHT records only, keeps our record published
+  // and heals splits, until the last handle is dropped. Needs the DHT
+  // (node_config::dht). Waits for the first neighbour: errc::timeout after
+  // config.join_timeout (the topic is left again); errc::invalid_argument for
+  // a config that cannot work, a node without the DHT, or a topic that runs
+  // auto-discovery already.
+  asio::awaitable<result<topic>> join_with_auto_discovery(const topic_id& topic, std::string_view initial_secret,
+                                                         auto_discovery_config config = {});
+  // The same, returning at once (joining goes on in the background).
+  result<topic> join_with_auto_discovery_no_wait(const topic_id& topic, std::string_view initial_secret,
+                                                 auto_discovery_config config = {});
+  // A builder for all of the above plus a custom secret rotation.
+  class auto_discovery_builder;
+  auto_discovery_builder auto_discovery();
+
   // Remember addresses for a peer (used when the protocol asks to dial it).
   void add_peer_addresses(const peer_addr& peer);
 
@@ -341,6 +382,31 @@ class TOPICSWARM_API node {
  private:
   explicit node(std::shared_ptr<detail::node_impl> i) : impl_(std::move(i)) {}
   std::shared_ptr<detail::node_impl> impl_;
+};
+
+// node.auto_discovery().topic_name("chat").secret("s").rotation(f).config(c).join()
+class TOPICSWARM_API node::auto_discovery_builder {
+ public:
+  explicit auto_discovery_builder(node& n) : node_(&n) {}
+  auto_discovery_builder& topic(const topic_id& t) { topic_ = t; return *this; }
+  auto_discovery_builder& topic_name(std::string_view name) { topic_ = topic_id_from_name(name); return *this; }
+  auto_discovery_builder& secret(std::string_view initial_secret) { secret_ = secret_hash_from(initial_secret); return *this; }
+  auto_discovery_builder& secret(byte_span initial_secret) { secret_ = secret_hash_from(initial_secret); return *this; }
+  // Peers find each other only if they use the same rotation (record.hpp).
+  auto_discovery_builder& rotation(secret_rotation r) { rotation_ = std::move(r); return *this; }
+  auto_discovery_builder& config(auto_discovery_config c) { config_ = std::move(c); return *this; }
+
+  // errc::invalid_argument if no topic was given; otherwise as
+  // node::join_with_auto_discovery / _no_wait.
+  asio::awaitable<result<class topic>> join();
+  result<class topic> join_no_wait();
+
+ private:
+  node* node_;
+  std::optional<topic_id> topic_;
+  secret_hash secret_ = secret_hash_from(std::string_view{});
+  secret_rotation rotation_ = default_secret_rotation;
+  auto_discovery_config config_;
 };
 
 }  // namespace topicswarm

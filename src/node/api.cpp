@@ -92,7 +92,7 @@ asio::awaitable<result<event>> wait_event(std::shared_ptr<receiver_state> r, std
     }
   };
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(result<event>)>(std::move(init),
-                                                                                 asio::use_awaitable);
+                                                                                   asio::use_awaitable);
 }
 
 asio::awaitable<result<event>> next_on(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r) {
@@ -134,6 +134,10 @@ asio::awaitable<result<void>> topic::join_peers(std::vector<peer_addr> peers) co
   return join_on(shared_, std::move(peers));
 }
 std::vector<node_id> topic::neighbors() const { return neighbors_of(shared_); }
+topic::discovery_status topic::discovery() const {
+  std::lock_guard lock(shared_->mirror->mu);
+  return discovery_status{shared_->mirror->discovery, shared_->mirror->records_seen};
+}
 bool topic::is_joined() const { return !neighbors_of(shared_).empty(); }
 asio::awaitable<result<void>> topic::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
@@ -243,6 +247,70 @@ asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, std::
   auto j = co_await std::move(aw);
   if (!j) co_return j.error();
   co_return std::move(*sub);
+}
+
+asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
+  if (!topic_) co_return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
+  auto n = node_->impl_;
+  const topic_id id = *topic_;
+  const auto timeout = config_.join_timeout;
+  auto shared = std::make_shared<topic_shared>(n, id, n->mirror_for(id));
+  auto events = std::make_shared<receiver_state>(id, n->event_queue_capacity());
+  auto op = [id, events, setup = detail::discovery_setup{secret_, rotation_, config_}](
+                node_impl& impl, completion<result<void>> done) mutable {
+    done(impl.attach_discovery(id, events, std::move(setup)));
+  };
+  auto attach = call_on_node<result<void>>(n, result<void>{errc::node_stopped}, std::move(op));
+  auto ok = co_await std::move(attach);
+  if (!ok) {
+    shared->released = true;  // nothing was attached: nothing to leave
+    co_return ok.error();
+  }
+  std::optional<::topicswarm::topic> t(::topicswarm::topic(std::move(shared), std::move(events)));
+  auto wait = t->joined(timeout);
+  auto j = co_await std::move(wait);
+  if (!j) co_return j.error();  // dropping `t` leaves the topic and stops its discovery
+  co_return std::move(*t);
+}
+
+result<topic> node::auto_discovery_builder::join_no_wait() {
+  if (!topic_) return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
+  auto n = node_->impl_;
+  auto shared = std::make_shared<topic_shared>(n, *topic_, n->mirror_for(*topic_));
+  auto events = std::make_shared<receiver_state>(*topic_, n->event_queue_capacity());
+  auto p = std::make_shared<std::promise<result<void>>>();
+  auto f = p->get_future();
+  if (!n->post([n, t = *topic_, events, p, setup = detail::discovery_setup{secret_, rotation_, config_}]() mutable {
+        p->set_value(n->attach_discovery(t, events, std::move(setup)));
+      })) {
+    shared->released = true;
+    return error{errc::node_stopped, "cannot subscribe: the node has stopped"};
+  }
+  // A short hop to the node thread: the handle is returned only once the
+  // subscription exists (or the reason it cannot).
+  auto ok = f.get();
+  if (!ok) {
+    shared->released = true;
+    return ok.error();
+  }
+  return ::topicswarm::topic(std::move(shared), std::move(events));
+}
+
+node::auto_discovery_builder node::auto_discovery() { return auto_discovery_builder(*this); }
+
+asio::awaitable<result<topic>> node::join_with_auto_discovery(const topic_id& t, std::string_view initial_secret,
+                                                              auto_discovery_config config) {
+  auto b = auto_discovery();
+  b.topic(t).secret(initial_secret).config(std::move(config));
+  auto j = b.join();
+  co_return co_await std::move(j);
+}
+
+result<topic> node::join_with_auto_discovery_no_wait(const topic_id& t, std::string_view initial_secret,
+                                                     auto_discovery_config config) {
+  auto b = auto_discovery();
+  b.topic(t).secret(initial_secret).config(std::move(config));
+  return b.join_no_wait();
 }
 
 void node::add_peer_addresses(const peer_addr& peer) {

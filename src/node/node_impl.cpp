@@ -1,6 +1,8 @@
 #include "node/node_impl.hpp"
 
+#include "dht/bep44.hpp"
 #include "gossip/codec.hpp"
+#include "gossip/plumtree.hpp"
 #include "gossip/topic_state.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -148,6 +150,7 @@ void receiver_state::cancel(std::uint64_t id) {
 // -------------------------------------------------------------- topic_shared --
 
 topic_shared::~topic_shared() {
+  if (released) return;
   auto n = node;
   n->post([n, t = id] { n->release(t); });
 }
@@ -161,9 +164,7 @@ node_impl::node_impl(node_config cfg)
       book_(cfg_.address_book_capacity),
       timer_(io_) {}
 
-node_impl::~node_impl() {
-  shutdown();
-}
+node_impl::~node_impl() { shutdown(); }
 
 result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   if (auto v = validate(cfg); !v) return v.error();
@@ -177,7 +178,8 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   if (!n->cfg_.advertise.empty()) {
     for (auto a : n->cfg_.advertise) {
       if (a.port == 0) {
-        auto bound = std::find_if(n->listen_.begin(), n->listen_.end(), [&](const endpoint& l) { return l.fam == a.fam; });
+        auto bound =
+            std::find_if(n->listen_.begin(), n->listen_.end(), [&](const endpoint& l) { return l.fam == a.fam; });
         if (bound == n->listen_.end()) continue;  // nothing of that family listens
         a.port = bound->port;
       }
@@ -188,8 +190,9 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
       if (!unspecified(e)) n->me_.addresses.push_back(e);
   }
   if (n->me_.addresses.size() > gossip::limits::max_addresses) n->me_.addresses.resize(gossip::limits::max_addresses);
-  const std::uint64_t seed = n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^
-                                                                          std::random_device{}();
+  const std::uint64_t seed =
+      n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  n->rng_seed_ = seed;
   n->router_.emplace(n->me_, n->gcfg_, seed);
   if (n->cfg_.dht.enabled) {
     auto d = dht::client::start(n->io_.get_executor(), n->cfg_.dht.client);
@@ -262,6 +265,29 @@ void node_impl::attach(const topic_id& t, std::shared_ptr<receiver_state> r, std
   process();
 }
 
+result<void> node_impl::attach_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, discovery_setup setup) {
+  if (stopped_) return error{errc::node_stopped};
+  if (!dht_)
+    return error{errc::invalid_argument, "auto-discovery needs the DHT: enable node_config::dht (or attach_testnet)"};
+  if (auto v = setup.config.validate(); !v) return v.error();
+  if (auto it = topics_.find(t); it != topics_.end() && it->second.disc)
+    return error{errc::invalid_argument, "auto-discovery already runs for topic " + t.to_string()};
+  attach(t, std::move(r), {});
+  auto& e = topics_.at(t);
+  const std::uint64_t seed = gossip::mix_seed(rng_seed_ ^ std::hash<topic_id>{}(t) ^ ++discovery_incarnations_);
+  e.disc =
+      std::make_unique<discovery>(tracker::tracker(me_.id, setup.config, seed),
+                                  record_codec(t, setup.secret, std::move(setup.rotation)), discovery_incarnations_);
+  {
+    std::lock_guard lock(e.mirror->mu);
+    e.mirror->discovery = true;
+  }
+  // Peers that joined us before we started count: tell the core.
+  for (const auto& p : e.neighbors) feed_tracker(t, tracker::in::neighbor_up{p});
+  feed_tracker(t, tracker::in::start{});
+  return {};
+}
+
 void node_impl::add_receiver(std::shared_ptr<receiver_state> r) {
   if (stopped_) return r->close(error{errc::node_stopped});
   auto it = topics_.find(r->topic);
@@ -287,8 +313,14 @@ void node_impl::release(const topic_id& t) {
   {
     std::lock_guard lock(e.mirror->mu);
     e.mirror->neighbors.clear();
+    e.mirror->discovery = false;
+    e.mirror->records_seen = 0;
   }
   topics_.erase(it);
+  for (auto p = probes_.begin(); p != probes_.end();) {
+    p->second.erase(t);
+    p = p->second.empty() ? probes_.erase(p) : std::next(p);
+  }
   for (auto i = timers_.begin(); i != timers_.end();) i = i->second.topic == t ? timers_.erase(i) : std::next(i);
   for (auto b = backlog_.begin(); b != backlog_.end();) {
     if (b->topic == t) {
@@ -343,6 +375,7 @@ void node_impl::broadcast(const topic_id& t, bytes content, gossip::scope sc, co
     };
     return;
   }
+  if (topics_.at(t).disc) feed_tracker(t, tracker::in::message_seen{gossip::plumtree::id_of(content)});
   router_->handle(t, gossip::in::broadcast{std::move(content), sc}, now(), out_);
   process();
   done(result<void>{});
@@ -355,6 +388,8 @@ void node_impl::drain_broadcasts() {
     auto b = std::move(backlog_.front());
     backlog_.pop_front();
     aborts_.erase(b.done.id());
+    if (auto it = topics_.find(b.topic); it != topics_.end() && it->second.disc)
+      feed_tracker(b.topic, tracker::in::message_seen{gossip::plumtree::id_of(b.content)});
     router_->handle(b.topic, gossip::in::broadcast{std::move(b.content), b.sc}, now(), out_);
     process();
     b.done(result<void>{});
@@ -397,8 +432,7 @@ void node_impl::wait_joined(const topic_id& t, std::chrono::milliseconds timeout
     d(std::move(why));
   };
   timer->async_wait([finish, timeout](std::error_code ec) {
-    if (!ec)
-      finish(error{errc::timeout, "no neighbour within " + std::to_string(timeout.count()) + " ms"});
+    if (!ec) finish(error{errc::timeout, "no neighbour within " + std::to_string(timeout.count()) + " ms"});
   });
   aborts_[id] = [finish] { finish(error{errc::operation_aborted}); };
 }
@@ -450,15 +484,17 @@ void node_impl::process() {
             }
           } else if constexpr (std::is_same_v<T, gossip::out::neighbor_up>) {
             neighbor_changed(r.topic, o.peer, true);
+            feed_tracker(r.topic, tracker::in::neighbor_up{o.peer});
           } else if constexpr (std::is_same_v<T, gossip::out::neighbor_down>) {
             neighbor_changed(r.topic, o.peer, false);
+            feed_tracker(r.topic, tracker::in::neighbor_down{o.peer});
           } else if constexpr (std::is_same_v<T, gossip::out::received>) {
             auto it = topics_.find(r.topic);
             if (it == topics_.end()) return;
-            deliver(it->second,
-                    event{events::received{std::move(o.content), o.delivered_from, from_core(o.sc)}});
+            if (it->second.disc) feed_tracker(r.topic, tracker::in::message_seen{o.id});
+            deliver(it->second, event{events::received{std::move(o.content), o.delivered_from, from_core(o.sc)}});
           } else if constexpr (std::is_same_v<T, gossip::out::schedule>) {
-            timers_.emplace(now() + o.after, timer_entry{r.topic, o.t});
+            timers_.emplace(now() + o.after, timer_entry{r.topic, std::move(o.t)});
           } else if constexpr (std::is_same_v<T, gossip::out::drop_peer>) {
             transport_->close_after_flush(o.peer);
           } else if constexpr (std::is_same_v<T, gossip::out::peer_data>) {
@@ -531,14 +567,19 @@ void node_impl::on_timer() {
   while (!timers_.empty() && timers_.begin()->first <= t) {
     auto e = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
-    router_->handle(e.topic, gossip::in::timer_fired{std::move(e.t)}, t, out_);
+    if (auto* g = std::get_if<gossip::timers::timer>(&e.t))
+      router_->handle(e.topic, gossip::in::timer_fired{std::move(*g)}, t, out_);
+    else if (auto* k = std::get_if<tracker::timers::timer>(&e.t))
+      feed_tracker(e.topic, tracker::in::timer_fired{std::move(*k)});
+    else if (auto* w = std::get_if<sweep_peer>(&e.t))
+      sweep(w->peer);
   }
   process();
 }
 
 // --------------------------------------------------------------- transport --
 
-void node_impl::on_connected(const node_id&) {}
+void node_impl::on_connected(const node_id& peer) { probe_answered(peer, true); }
 
 void node_impl::on_gossip(const node_id& peer, byte_span body) {
   auto d = gossip::decode(body, gcfg_.max_message_size);
@@ -557,6 +598,7 @@ void node_impl::on_gossip(const node_id& peer, byte_span body) {
 
 void node_impl::on_disconnected(const node_id& peer, const error&) {
   if (stopped_) return;
+  probe_answered(peer, false);
   router_->peer_disconnected(peer, now(), out_);
   process();  // a no-op when called from inside process(), which continues with these outputs
 }
@@ -593,7 +635,8 @@ void node_impl::begin_stop() {
 
 void node_impl::finish_stop() {
   transport_->stop();
-  dht_.reset();  // completes its pending operations
+  probes_.clear();
+  dht_.reset();  // completes its pending operations (their answers are dropped: stopped_)
   timer_.cancel();
   timers_.clear();
   for (auto& [t, e] : topics_) {
@@ -640,6 +683,30 @@ node_stats node_impl::stats() const {
       s.gossip.lazy_links += st->broadcast().lazy().size();
     }
   }
+  s.discovery.dht_ops_in_flight = dht_ops_;
+  for (const auto& [t, e] : topics_) {
+    if (!e.disc) continue;
+    const auto& c = e.disc->core.stats();
+    auto& d = s.discovery;
+    ++d.topics;
+    d.gets += c.gets;
+    d.get_timeouts += c.get_timeouts;
+    d.puts += c.puts;
+    d.put_failures += c.put_failures;
+    d.put_retries += c.put_retries;
+    d.records_valid += c.records_valid;
+    d.records_invalid += c.records_invalid;
+    d.rounds += c.rounds;
+    d.publishes += c.bootstrap_publishes + c.publisher_publishes;
+    d.publishes_skipped_cap += c.publishes_skipped_cap;
+    d.dials += c.dials;
+    d.dial_failures += c.dial_failures;
+    d.joins += c.joins;
+    d.bubble_merges += c.bubble_merges;
+    d.overlap_merges += c.overlap_merges;
+    d.island_merges += c.island_merges;
+    d.rebootstraps += c.rebootstraps;
+  }
   s.timers = timers_.size();
   s.tasks = transport_->tasks();
   s.waiters = aborts_.size();
@@ -651,6 +718,211 @@ node_stats node_impl::stats() const {
         if (r->waiting()) ++s.waiters;
       }
   return s;
+}
+
+// ------------------------------------------------------------ auto-discovery --
+
+namespace {
+// A tracker-dialled connection no topic adopted is closed after this long
+// (a join it carries has long been answered by then).
+constexpr std::chrono::seconds sweep_after{10};
+// Slot keys of this many (window, slot) pairs are kept per topic; a round
+// needs 2 x max_bootstrap_records of them.
+constexpr std::size_t max_cached_slots = 256;
+
+// co_spawn needs a default-constructible value; a put's is whether a node stored it.
+asio::awaitable<bool> stored(asio::awaitable<result<dht::put_result>> op) {
+  auto r = co_await std::move(op);
+  co_return r && r->nodes_stored > 0;
+}
+}  // namespace
+
+const record_slot& node_impl::discovery::slot(std::uint64_t window, unsigned index) {
+  auto it = slots.find({window, index});
+  if (it == slots.end()) {
+    if (slots.size() >= max_cached_slots) slots.erase(slots.begin());  // the oldest window first
+    it = slots.emplace(std::make_pair(window, index), record_slot_for(codec.topic(), window, index)).first;
+  }
+  return it->second;
+}
+
+tracker::clock node_impl::tracker_clock() const {
+  const auto unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return tracker::clock{now(), static_cast<std::uint64_t>(unix_ms)};
+}
+
+void node_impl::feed_tracker(const topic_id& t, tracker::in::input in) {
+  if (stopped_) return;
+  auto it = topics_.find(t);
+  if (it == topics_.end() || !it->second.disc) return;
+  std::vector<tracker::out::output> outs;
+  it->second.disc->core.handle(std::move(in), tracker_clock(), outs);
+  {
+    std::lock_guard lock(it->second.mirror->mu);
+    it->second.mirror->records_seen = it->second.disc->core.status().records_seen;
+  }
+  perform_tracker(t, outs);
+}
+
+void node_impl::perform_tracker(const topic_id& t, std::vector<tracker::out::output>& outs) {
+  for (auto& o : outs) {
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, tracker::out::dht_get>) {
+            tracker_get(t, x);
+          } else if constexpr (std::is_same_v<T, tracker::out::dht_put>) {
+            tracker_put(t, x);
+          } else if constexpr (std::is_same_v<T, tracker::out::dial>) {
+            tracker_dial(t, x.peer);
+          } else if constexpr (std::is_same_v<T, tracker::out::join>) {
+            for (const auto& p : x.peers) book_.add(p.id, p.addresses);
+            router_->handle(t, gossip::in::join_peers{std::move(x.peers)}, now(), out_);
+            process();  // a no-op when we are inside process(): its loop performs these
+          } else if constexpr (std::is_same_v<T, tracker::out::schedule>) {
+            timers_.emplace(now() + x.after, timer_entry{t, std::move(x.t)});
+            arm_timer();
+          } else if constexpr (std::is_same_v<T, tracker::out::joined>) {
+            // Waiters are woken by the neighbour event itself (neighbor_changed).
+          } else if constexpr (std::is_same_v<T, tracker::out::view_wanted>) {
+            tracker::in::view v;
+            v.known = router_->active_view(t);
+            for (const auto& p : router_->passive_view(t)) v.known.push_back(p);
+            feed_tracker(t, std::move(v));
+          }
+        },
+        o);
+  }
+}
+
+void node_impl::tracker_get(const topic_id& t, const tracker::out::dht_get& g) {
+  auto& d = *topics_.at(t).disc;
+  const record_slot& sl = d.slot(g.window, g.slot);
+  ++dht_ops_;
+  auto op = dht_->get_mutable(sl.key(), sl.salt, std::chrono::duration_cast<std::chrono::milliseconds>(g.timeout));
+  asio::co_spawn(io_, std::move(op), [this, t, inc = d.incarnation, g](std::exception_ptr e, dht::get_result r) {
+    --dht_ops_;
+    if (e || stopped_) return;
+    auto it = topics_.find(t);
+    if (it == topics_.end() || !it->second.disc || it->second.disc->incarnation != inc) return;
+    tracker::in::get_done done{g.request, tracker::get_outcome::empty, std::nullopt};
+    if (!r.item) {
+      // A lookup that ended found nothing; one cut short by its deadline knows nothing.
+      done.outcome = r.complete ? tracker::get_outcome::empty : tracker::get_outcome::timeout;
+    } else if (auto rec = it->second.disc->codec.open(r.item->value, g.window)) {
+      done.outcome = tracker::get_outcome::record;
+      done.record = std::move(*rec);
+    } else {
+      done.outcome = tracker::get_outcome::invalid;
+    }
+    feed_tracker(t, std::move(done));
+    process();
+  });
+}
+
+std::vector<endpoint> node_impl::record_addresses() const {
+  if (!me_.addresses.empty()) return me_.addresses;
+  std::vector<endpoint> a;
+  if (!dht_) return a;
+  if (auto ext = dht_->external_address()) {
+    for (const auto& l : listen_)
+      if (l.fam == ext->fam) {
+        endpoint e = *ext;
+        e.port = l.port;
+        a.push_back(e);
+        break;
+      }
+  }
+  return a;
+}
+
+void node_impl::tracker_put(const topic_id& t, const tracker::out::dht_put& p) {
+  auto& d = *topics_.at(t).disc;
+  topic_record rec;
+  rec.topic = t;
+  rec.window = p.window;
+  rec.publisher = me_.id;
+  rec.addresses = record_addresses();
+  if (rec.addresses.size() > max_record_addresses) rec.addresses.resize(max_record_addresses);
+  for (const auto& id : p.neighbors) {
+    auto addrs = book_.find(id);
+    if (addrs.empty()) continue;  // a neighbour nobody can dial is no use to a reader
+    if (addrs.size() > max_record_addresses) addrs.resize(max_record_addresses);
+    rec.neighbors.push_back(record_neighbor{id, std::move(addrs)});
+  }
+  rec.recent_messages = p.recent_messages;
+  rec.timestamp_ms = static_cast<std::uint64_t>(p.seq);
+  auto sealed = d.codec.seal(rec, identity_);
+  if (!sealed) {  // only if our own lists broke the format's limits: report a failed put
+    post([this, t, inc = d.incarnation, req = p.request] {
+      auto it = topics_.find(t);
+      if (it != topics_.end() && it->second.disc && it->second.disc->incarnation == inc) {
+        feed_tracker(t, tracker::in::put_done{req, false});
+        process();
+      }
+    });
+    return;
+  }
+  const record_slot& sl = d.slot(p.window, p.slot);
+  ++dht_ops_;
+  auto op = dht_->put_mutable(sl.signer, sl.salt, std::move(*sealed), p.seq,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(p.timeout));
+  asio::co_spawn(io_, stored(std::move(op)),
+                 [this, t, inc = d.incarnation, req = p.request](std::exception_ptr e, bool ok) {
+                   --dht_ops_;
+                   if (e || stopped_) return;
+                   auto it = topics_.find(t);
+                   if (it == topics_.end() || !it->second.disc || it->second.disc->incarnation != inc) return;
+                   feed_tracker(t, tracker::in::put_done{req, ok});
+                   process();
+                 });
+}
+
+void node_impl::tracker_dial(const topic_id& t, const gossip::peer_info& peer) {
+  if (transport_->connected(peer.id)) {
+    // Answer on a later turn: the core is still handing out its outputs.
+    post([this, t, id = peer.id] {
+      feed_tracker(t, tracker::in::dial_done{id, true});
+      process();
+    });
+    return;
+  }
+  book_.add(peer.id, peer.addresses);
+  probes_[peer.id].insert(t);
+  transport_->dial(peer.id, peer.addresses);
+  if (!transport_->dialling(peer.id) && !transport_->connected(peer.id)) {
+    // Refused at once (e.g. the connection cap): a failed dial.
+    probes_[peer.id].erase(t);
+    if (probes_[peer.id].empty()) probes_.erase(peer.id);
+    post([this, t, id = peer.id] {
+      feed_tracker(t, tracker::in::dial_done{id, false});
+      process();
+    });
+  }
+}
+
+void node_impl::probe_answered(const node_id& peer, bool ok) {
+  auto it = probes_.find(peer);
+  if (it == probes_.end()) return;
+  const auto topics = std::move(it->second);
+  probes_.erase(it);
+  for (const auto& t : topics) feed_tracker(t, tracker::in::dial_done{peer, ok});
+  if (ok) {
+    timers_.emplace(now() + std::chrono::duration_cast<core::duration>(sweep_after),
+                    timer_entry{topic_id{}, sweep_peer{peer}});
+    arm_timer();
+  }
+}
+
+void node_impl::sweep(const node_id& peer) {
+  if (stopped_ || !transport_->connected(peer) || probes_.contains(peer)) return;
+  for (const auto& t : router_->topics()) {
+    for (const auto& id : router_->active_view(t))
+      if (id == peer) return;
+  }
+  transport_->close_after_flush(peer);
 }
 
 }  // namespace topicswarm::detail

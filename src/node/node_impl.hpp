@@ -7,6 +7,7 @@
 #include "gossip/router.hpp"
 #include "net/transport.hpp"
 #include "node/address_book.hpp"
+#include "tracker/tracker.hpp"
 
 #include <topicswarm/node.hpp>
 
@@ -36,6 +37,15 @@ namespace topicswarm::detail {
 struct topic_mirror {
   mutable std::mutex mu;
   std::vector<node_id> neighbors;
+  bool discovery = false;
+  std::size_t records_seen = 0;
+};
+
+// What attach_discovery() needs: everything but the topic.
+struct discovery_setup {
+  secret_hash secret;
+  secret_rotation rotation;
+  auto_discovery_config config;
 };
 
 // One end of an asynchronous API call: completes once, on the caller's
@@ -115,6 +125,7 @@ struct topic_shared {
   std::shared_ptr<node_impl> node;
   topic_id id;
   std::shared_ptr<topic_mirror> mirror;
+  bool released = false;  // never attached (a failed subscription): nothing to release
 };
 
 class node_impl final : public net::transport_handler, public std::enable_shared_from_this<node_impl> {
@@ -137,6 +148,9 @@ class node_impl final : public net::transport_handler, public std::enable_shared
 
   // ---- node-thread operations (called from posted closures) ----
   void attach(const topic_id& t, std::shared_ptr<receiver_state> r, std::vector<peer_addr> bootstrap);
+  // attach() plus auto-discovery; fails (and attaches nothing) if the DHT is
+  // off or the topic runs auto-discovery already.
+  result<void> attach_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, discovery_setup setup);
   void add_receiver(std::shared_ptr<receiver_state> r);
   void release(const topic_id& t);
   void broadcast(const topic_id& t, bytes content, gossip::scope sc, completion<result<void>> done);
@@ -167,16 +181,33 @@ class node_impl final : public net::transport_handler, public std::enable_shared
     gossip::scope sc;
     completion<result<void>> done;
   };
+  // Auto-discovery of one topic: the tracker core and what the shell needs
+  // to perform its outputs (docs/PROTOCOL.md §11).
+  struct discovery {
+    discovery(tracker::tracker c, record_codec k, std::uint64_t inc)
+        : core(std::move(c)), codec(std::move(k)), incarnation(inc) {}
+    tracker::tracker core;
+    record_codec codec;
+    std::uint64_t incarnation;  // answers for an earlier incarnation are dropped
+    std::map<std::pair<std::uint64_t, unsigned>, record_slot> slots;  // derived keys, current windows only
+    const record_slot& slot(std::uint64_t window, unsigned index);
+  };
   struct topic_entry {
     std::size_t handles = 0;
     std::vector<std::weak_ptr<receiver_state>> receivers;
     std::shared_ptr<topic_mirror> mirror;
     std::set<node_id> neighbors;
     std::map<std::uint64_t, join_waiter> join_waiters;
+    std::unique_ptr<discovery> disc;
+  };
+  // A tracker-dialled connection that no topic may end up using: closed
+  // unless a topic has the peer in its views by then.
+  struct sweep_peer {
+    node_id peer;
   };
   struct timer_entry {
     topic_id topic;
-    gossip::timers::timer t;
+    std::variant<gossip::timers::timer, tracker::timers::timer, sweep_peer> t;
   };
 
   explicit node_impl(node_config cfg);
@@ -187,6 +218,18 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void neighbor_changed(const topic_id& t, const node_id& peer, bool up);
   void arm_timer();
   void on_timer();
+  // ---- auto-discovery
+  tracker::clock tracker_clock() const;
+  void feed_tracker(const topic_id& t, tracker::in::input in);
+  void perform_tracker(const topic_id& t, std::vector<tracker::out::output>& outs);
+  void tracker_get(const topic_id& t, const tracker::out::dht_get& g);
+  void tracker_put(const topic_id& t, const tracker::out::dht_put& p);
+  void tracker_dial(const topic_id& t, const gossip::peer_info& peer);
+  void probe_answered(const node_id& peer, bool ok);
+  void sweep(const node_id& peer);
+  // Our addresses for records: the advertised ones, else the address the DHT
+  // reports for us with our listening port.
+  std::vector<endpoint> record_addresses() const;
   void drain_broadcasts();
   void close_receivers(topic_entry& e, const error& why);
   void begin_stop();
@@ -226,6 +269,10 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   bool processing_ = false;
   bool draining_ = false;
   std::uint64_t unknown_topic_ = 0, undecodable_ = 0, lagged_ = 0;
+  std::uint64_t rng_seed_ = 0;
+  std::uint64_t discovery_incarnations_ = 0;
+  std::size_t dht_ops_ = 0;                         // tracker gets and puts in flight
+  std::map<node_id, std::set<topic_id>> probes_;    // tracker dials waiting for connect or failure
 };
 
 // Runs `f(node, completion)` on the node thread and awaits the value it

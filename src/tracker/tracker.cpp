@@ -181,6 +181,16 @@ void tracker::on_get_done(const in::get_done& g, const clock& c, std::vector<out
       }
       break;
   }
+  // Our record is gone from its slot (a racing writer took it, or the DHT
+  // dropped it): we are invisible, so the next chance to publish may be used.
+  if (own_window_ == req.window && own_slot_ == req.slot && req.issued_ms >= own_put_ms_ &&
+      (v.state == slot_state::empty || v.state == slot_state::invalid || v.state == slot_state::other) &&
+      g.outcome != get_outcome::timeout) {
+    ++c_.displaced;
+    own_window_.reset();
+    own_slot_.reset();
+    if (bootstrap_published_window_ == req.window) bootstrap_published_window_.reset();
+  }
   if (found && phase_ == phase::bootstrapping && round_ && round_->id == req.round && (round_->purposes & p_bootstrap))
     bootstrap_candidates(*found, c, out);
 
@@ -194,6 +204,7 @@ void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out
   if (p.ok) {
     own_window_ = req.window;
     own_slot_ = req.slot;
+    own_put_ms_ = c.unix_ms;
     auto& views = views_[req.window];
     if (views.size() != k_) views.resize(k_);
     views[req.slot] = slot_view{slot_state::own, std::nullopt, c.unix_ms};
@@ -318,7 +329,7 @@ void tracker::request_read(std::uint8_t purposes, std::vector<std::uint64_t> win
       });
       if (pending) continue;
       const std::uint64_t id = ++next_id_;
-      gets_.emplace(id, get_req{window, s, round_->id});
+      gets_.emplace(id, get_req{window, s, round_->id, c.unix_ms});
       ++round_->pending;
       ++c_.gets;
       out.push_back(out::dht_get{id, window, s, to_duration(cfg_.dht.get_timeout)});
@@ -453,12 +464,13 @@ std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
   auto it = views_.find(window);
   if (it == views_.end()) return std::nullopt;
   const auto& views = it->second;
-  std::vector<unsigned> free, unknown;
+  std::vector<unsigned> free, invalid, unknown;
   std::map<node_id, std::pair<std::uint64_t, unsigned>> newest;  // publisher -> (timestamp, slot)
   for (unsigned s = 0; s < views.size(); ++s) {
     const auto& v = views[s];
     if (v.state == slot_state::own) return s;  // refresh in place
-    if (v.state == slot_state::empty || v.state == slot_state::invalid) free.push_back(s);
+    if (v.state == slot_state::empty) free.push_back(s);
+    if (v.state == slot_state::invalid) invalid.push_back(s);
     if (v.state == slot_state::unknown) unknown.push_back(s);
     if (v.state == slot_state::other && v.record) {
       auto [n, inserted] = newest.try_emplace(v.record->publisher, v.record->timestamp_ms, s);
@@ -479,7 +491,10 @@ std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
     capped_window_ = window;
     return std::nullopt;
   }
+  // Empty slots first: a value we cannot open may be a record of peers with
+  // another secret on the same topic name, whom we would only displace.
   if (!free.empty()) return free[rng_.below(free.size())];
+  if (!invalid.empty()) return invalid[rng_.below(invalid.size())];
   if (!unknown.empty()) return unknown[rng_.below(unknown.size())];
   return std::nullopt;
 }

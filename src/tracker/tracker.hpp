@@ -171,6 +171,7 @@ struct counters {
   std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
   std::uint64_t island_merges = 0;                      // overlap ticks that dialled only on the island test
   std::uint64_t rebootstraps = 0;                       // lost every neighbour, bootstrapped again
+  std::uint64_t displaced = 0;                          // our record was found gone from its slot
 };
 
 // What a status line shows.
@@ -206,6 +207,7 @@ class tracker {
     std::uint64_t window;
     unsigned slot;
     std::uint64_t round;
+    std::uint64_t issued_ms;
   };
   struct put_req {
     std::uint64_t window;
@@ -293,6 +295,7 @@ class tracker {
   std::optional<std::uint64_t> bootstrap_published_window_;
   std::optional<std::uint64_t> own_window_;     // window of our last successful put...
   std::optional<unsigned> own_slot_;            // ...and its slot
+  std::uint64_t own_put_ms_ = 0;                // when that put succeeded
   std::optional<std::uint64_t> capped_window_;  // a read showed this window's slots all taken by others
   std::int64_t last_seq_ = 0;
   unsigned fruitless_rounds_ = 0;

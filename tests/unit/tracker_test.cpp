@@ -47,7 +47,7 @@ topic_record record_of(std::size_t publisher, std::uint64_t window, std::vector<
 }
 
 struct harness {
-  explicit harness(auto_discovery_config cfg = {}, std::size_t self = 0) : t(nid(self), cfg, 7), cfg(cfg) {}
+  explicit harness(auto_discovery_config cfg = {}, std::size_t self = 0) : t(nid(self), cfg, 7), cfg(cfg), self(self) {}
 
   std::vector<out::output> feed(in::input i) {
     std::vector<out::output> o;
@@ -87,21 +87,29 @@ struct harness {
     advance(end - now);
   }
   // Answers every outstanding get: a record where `slots` has one, else empty.
+  // Answers every outstanding get: the record `slots` names for the slot,
+  // else what our own successful puts stored there, else empty.
   void answer_gets(const std::map<std::pair<std::uint64_t, unsigned>, topic_record>& slots = {}) {
     auto pending = std::move(gets);
     gets.clear();
     for (const auto& g : pending) {
-      auto it = slots.find({g.window, g.slot});
-      if (it == slots.end())
-        feed(in::get_done{g.request, get_outcome::empty, std::nullopt});
-      else
+      const std::pair<std::uint64_t, unsigned> key{g.window, g.slot};
+      if (auto it = slots.find(key); it != slots.end())
         feed(in::get_done{g.request, get_outcome::record, it->second});
+      else if (auto own = stored.find(key); own != stored.end())
+        feed(in::get_done{g.request, get_outcome::record, own->second});
+      else
+        feed(in::get_done{g.request, get_outcome::empty, std::nullopt});
     }
   }
+  // A successful put leaves our record in the slot.
   void answer_puts(bool ok = true) {
     auto pending = std::move(puts);
     puts.clear();
-    for (const auto& p : pending) feed(in::put_done{p.request, ok});
+    for (const auto& p : pending) {
+      if (ok) stored[{p.window, p.slot}] = record_of(self, p.window);
+      feed(in::put_done{p.request, ok});
+    }
   }
   template <class T>
   std::size_t timers_of() const {
@@ -117,6 +125,8 @@ struct harness {
 
   tracker::tracker t;
   auto_discovery_config cfg;
+  std::size_t self;
+  std::map<std::pair<std::uint64_t, unsigned>, topic_record> stored;  // what our puts left in the DHT
   instant now{std::chrono::seconds(1000)};
   std::uint64_t unix_ms = base_unix_ms;
   std::vector<out::dht_get> gets;
@@ -304,6 +314,41 @@ TEST(Tracker, ConfirmationWaitAfterAJoinThenPollWithDiscoveryInterval) {
   EXPECT_TRUE(h.puts.empty());
   EXPECT_EQ(h.timers_of<timers::poll>(), 1u);
   EXPECT_GE(h.first_delay_of<timers::poll>(h.now), std::chrono::duration_cast<core::duration>(1800ms));
+}
+
+TEST(Tracker, DisplacedRecordIsPublishedAgainInTheSameWindow) {
+  auto_discovery_config cfg;
+  cfg.bootstrap.publish_record_on_startup = false;
+  harness h(cfg);
+  h.feed(in::start{});
+  h.answer_gets();
+  ASSERT_EQ(h.puts.size(), 1u);
+  const unsigned slot = h.puts[0].slot;
+  h.answer_puts();
+  // The reread finds our slot taken by a value we cannot open (a writer that
+  // raced us, with another secret): we are invisible, so we publish again,
+  // to another slot, although this window had our record already.
+  auto pending = std::move(h.gets);
+  h.gets.clear();
+  for (const auto& g : pending)
+    h.feed(in::get_done{g.request, g.slot == slot ? get_outcome::invalid : get_outcome::empty, std::nullopt});
+  EXPECT_EQ(h.t.stats().displaced, 1u);
+  ASSERT_EQ(h.puts.size(), 1u);
+  EXPECT_NE(h.puts[0].slot, slot);
+  EXPECT_EQ(h.t.stats().bootstrap_publishes, 2u);
+}
+
+TEST(Tracker, EmptySlotsArePreferredToValuesWeCannotOpen) {
+  harness h;
+  h.feed(in::start{});
+  auto pending = std::move(h.gets);
+  h.gets.clear();
+  // Four slots hold values we cannot open, one is empty: that one is taken.
+  for (const auto& g : pending)
+    h.feed(in::get_done{g.request, g.window == w0 && g.slot != 4 ? get_outcome::invalid : get_outcome::empty,
+                        std::nullopt});
+  ASSERT_EQ(h.puts.size(), 1u);
+  EXPECT_EQ(h.puts[0].slot, 4u);
 }
 
 TEST(Tracker, PerWindowCapStopsPublishing) {
