@@ -226,6 +226,12 @@ struct node_stats {
   std::size_t receivers = 0;                   // live receiver handles
 };
 
+// What auto-discovery sees of a topic now (all zero without it).
+struct discovery_status {
+  bool enabled = false;
+  std::size_t records_seen = 0;  // other peers' records in the current and previous window
+};
+
 namespace detail {
 class node_impl;
 struct topic_shared;
@@ -256,11 +262,7 @@ class TOPICSWARM_API topic {
   // The next event of this handle (from the moment of subscribing); see receiver::next().
   asio::awaitable<result<event>> next();
 
-  // What auto-discovery sees of this topic now (all zero without it).
-  struct discovery_status {
-    bool enabled = false;
-    std::size_t records_seen = 0;  // other peers' records in the current and previous window
-  };
+  // What auto-discovery sees of this topic now.
   discovery_status discovery() const;
 
   // The sending and receiving halves; this handle is consumed and its
@@ -288,6 +290,7 @@ class TOPICSWARM_API sender {
   asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
   std::vector<node_id> neighbors() const;
   bool is_joined() const;
+  discovery_status discovery() const;
   asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
@@ -311,6 +314,7 @@ class TOPICSWARM_API receiver {
   asio::awaitable<result<event>> next();
   std::vector<node_id> neighbors() const;
   bool is_joined() const;
+  discovery_status discovery() const;
   asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:

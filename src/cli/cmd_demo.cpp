@@ -1,40 +1,101 @@
 // `topicswarm demo`: the main job on an embedded local DHT testnet.
 //
-// At this stage: start a testnet of real DHT nodes, publish an encrypted,
-// signed topic record through one DHT client and find and read it through
-// another, while a third client with the wrong secret cannot read it.
+// N peers run in this process, each a full node: TLS 1.3 on 127.0.0.1 and its
+// own DHT client on 127.0.0.1, bootstrapped from a testnet of real libtorrent
+// DHT nodes (also in this process). Every peer joins one topic with
+// auto-discovery and is given no peer address at all: it finds the others
+// only through the signed, encrypted records they write into the DHT. The
+// demo then checks that the overlay is one component, that a broadcast from
+// one peer reaches all the others, and that one more peer, which knows the
+// topic name but not the secret, finds nobody.
+//
+// Everything runs on one io_context on the main thread (the nodes have their
+// own threads); each wait has a deadline, so the demo ends within about a
+// minute even when something fails, and the nodes and the testnet are always
+// stopped (nodes first: their DHT clients talk to the testnet until then).
 #include "cli/commands.hpp"
 
-#include <topicswarm/dht_client.hpp>
 #include <topicswarm/dht_testnet.hpp>
-#include <topicswarm/record.hpp>
+#include <topicswarm/node.hpp>
 
 #include <CLI/CLI.hpp>
+#include <asio/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <random>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
 
 namespace topicswarm::cli {
 namespace {
 
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
 struct demo_options {
+  int peers = 8;
   int dht_nodes = 16;
   std::string topic = "topicswarm-demo";
   std::string secret = "demo-secret";
-  unsigned slots = 5;
 };
 
-using clock_type = std::chrono::steady_clock;
+// The secret of the extra peer that must stay alone. Any other value would do.
+constexpr const char* wrong_secret = "not-the-secret";
 
-double ms_since(clock_type::time_point t) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+// A peer joins once its DHT client knows this many DHT nodes (or fewer on a
+// tiny testnet): lookups then start from a filled routing table, as they do
+// for a node that has been running for a while.
+constexpr int dht_ready_nodes = 4;
+constexpr auto dht_ready_timeout = 15s;
+// Bounds, all counted from the join calls except the broadcast's: the whole
+// demo stays under a minute even when it fails.
+constexpr auto join_timeout = 20s;     // each peer's wait for its first neighbour
+constexpr auto overlay_timeout = 25s;  // until the overlay is one component
+constexpr auto broadcast_timeout = 10s;
+// A broadcast sent while the overlay is still rearranging itself can miss a
+// peer; after this long without full delivery a fresh message is sent.
+constexpr auto attempt_wait = 2500ms;
+constexpr int max_attempts = 4;
+// The wrong-secret peer reads the others' slots within its first poll or two;
+// give it this long after the broadcast to have counted one it cannot open.
+constexpr auto invalid_record_wait = 5s;
+constexpr auto poll_step = 10ms;
+constexpr auto status_every = 2s;
+constexpr const char* message_prefix = "topicswarm demo broadcast #";
+
+// Auto-discovery for loopback. The defaults are tuned for the public DHT
+// (10 s DHT deadlines, 1.5 s / 2 s polls); on a local testnet a get takes
+// about a millisecond, so short deadlines and polls show joining at its real
+// speed. The same values as the integration tests' quick() (and as
+// `topicswarm bench join`).
+auto_discovery_config loopback_discovery() {
+  auto_discovery_config c;
+  c.dht.get_timeout = 3s;
+  c.dht.put_timeout = 3s;
+  c.bootstrap.no_peers_retry_interval = 200ms;
+  c.bootstrap.discovery_poll_interval = 300ms;
+  c.bootstrap.max_poll_interval = 1s;
+  c.join_timeout = join_timeout;
+  return c;
 }
+
+double ms_between(clock_type::time_point from, clock_type::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+double ms_since(clock_type::time_point t) { return ms_between(t, clock_type::now()); }
 
 void say(const char* fmt, auto... args) {
   std::printf(fmt, args...);
@@ -42,147 +103,402 @@ void say(const char* fmt, auto... args) {
   std::fflush(stdout);
 }
 
-asio::awaitable<bool> run_demo(const demo_options& o, const dht::testnet& net) {
+struct peer {
+  std::string name;
+  bool wrong_secret = false;
+  std::optional<node> n;
+  std::optional<topic> t;
+  std::optional<receiver> rx;  // made before the broadcast, so it sees it
+  int dht_table = 0;
+  double dht_ready_ms = 0;
+  clock_type::time_point join_called{};
+  std::optional<double> first_neighbor_ms;  // from the join call
+  std::optional<double> received_ms;        // from the first broadcast attempt
+  std::size_t neighbors = 0, records_seen = 0;
+  discovery_stats disc;
+};
+
+// Counts coroutines still running so the caller can wait for them: every
+// coroutine spawned below refers to state that must outlive it.
+struct live_count {
+  std::size_t n = 0;
+};
+
+asio::awaitable<void> sleep_for(clock_type::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> wait_until_done(const live_count& live) {
+  while (live.n > 0) co_await sleep_for(poll_step);
+}
+
+asio::awaitable<void> bootstrap_dht(peer& p, int min_nodes, live_count& live) {
+  const auto t0 = clock_type::now();
+  auto r = co_await p.n->wait_dht_bootstrapped(min_nodes, dht_ready_timeout);
+  p.dht_ready_ms = ms_since(t0);
+  p.dht_table = r ? *r : -1;
+  --live.n;
+}
+
+asio::awaitable<void> await_first_neighbor(peer& p, const std::size_t& total, std::size_t& joined, live_count& live) {
+  auto r = co_await p.t->joined(join_timeout);
+  if (r) {
+    p.first_neighbor_ms = ms_since(p.join_called);
+    ++joined;
+    say("  %-8s has its first neighbour after %7.1f ms   (%zu/%zu joined)", p.name.c_str(), *p.first_neighbor_ms,
+        joined, total);
+  }
+  --live.n;
+}
+
+// Reads p's events until one of the demo's broadcasts arrives or `deadline`.
+asio::awaitable<void> await_broadcast(peer& p, clock_type::time_point first_send, clock_type::time_point deadline,
+                                      live_count& live) {
+  using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
-  dht::client_config cc;
-  cc.listen = {"127.0.0.1:0"};
-  cc.bootstrap = net.bootstrap_list();
-  cc.default_timeout = std::chrono::seconds(10);
+  while (clock_type::now() < deadline) {
+    // Expiring (not cancelling) the timer ends the wait: see node.hpp.
+    asio::steady_timer timer(ex, deadline);
+    auto r = co_await (p.rx->next() || timer.async_wait(asio::use_awaitable));
+    if (r.index() == 1) break;
+    auto& ev = std::get<0>(r);
+    if (!ev) break;  // the node stopped
+    if (auto* m = std::get_if<events::received>(&*ev); m && to_string(m->content).starts_with(message_prefix)) {
+      p.received_ms = ms_since(first_send);
+      break;
+    }
+  }
+  --live.n;
+}
 
-  struct peer {
-    peer(const char* n, std::string s) : name(n), secret(std::move(s)) {}
-    const char* name;
-    std::string secret;
-    identity ident = identity::generate();
-    std::unique_ptr<dht::client> dht;
-  };
-  peer peers[] = {{"alice", o.secret}, {"bob", o.secret}, {"eve", "not-the-secret"}};
+// Components of the graph whose edges are the peers' current neighbours
+// (either end counts: a link one side already reports is a link).
+std::size_t components(const std::vector<peer>& peers, std::size_t count, std::size_t& foreign_links) {
+  std::map<node_id, std::size_t> index;
+  for (std::size_t i = 0; i < count; ++i) index[peers[i].n->id()] = i;
+  std::vector<std::vector<std::size_t>> adj(count);
+  foreign_links = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    for (const auto& id : peers[i].t->neighbors()) {
+      auto it = index.find(id);
+      if (it == index.end()) {
+        ++foreign_links;  // a neighbour that is not one of the right-secret peers
+        continue;
+      }
+      adj[i].push_back(it->second);
+      adj[it->second].push_back(i);
+    }
+  std::vector<bool> seen(count, false);
+  std::size_t parts = 0;
+  for (std::size_t s = 0; s < count; ++s) {
+    if (seen[s]) continue;
+    ++parts;
+    std::vector<std::size_t> stack{s};
+    seen[s] = true;
+    while (!stack.empty()) {
+      const auto v = stack.back();
+      stack.pop_back();
+      for (auto w : adj[v]) {
+        if (seen[w]) continue;
+        seen[w] = true;
+        stack.push_back(w);
+      }
+    }
+  }
+  return parts;
+}
+
+struct demo_outcome {
+  bool all_joined = false;
+  bool connected = false;
+  double connected_ms = 0;
+  bool broadcast_ok = false;
+  int attempts = 0;
+  bool eve_alone = false;
+  bool eve_counted_invalid = false;
+  std::vector<std::string> failures;
+};
+
+asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>& peers) {
+  demo_outcome out;
+  auto ex = co_await asio::this_coro::executor;
+  const std::size_t count = static_cast<std::size_t>(o.peers);  // right-secret peers; eve is peers.back()
+  peer& eve = peers.back();
+  live_count live;
+
+  // Step 2b: every DHT client knows a few DHT nodes (all peers at once).
+  const int min_nodes = std::min(dht_ready_nodes, o.dht_nodes - 1);
   for (auto& p : peers) {
-    auto c = dht::client::start(ex, cc);
-    if (!c) {
-      say("error: %s could not start a DHT client: %s", p.name, c.error().message().c_str());
-      co_return false;
+    ++live.n;
+    asio::co_spawn(ex, bootstrap_dht(p, min_nodes, live), asio::detached);
+  }
+  co_await wait_until_done(live);
+  for (const auto& p : peers) {
+    say("  %-8s node %s  TLS %s  DHT %s  routing table %d nodes (%.0f ms)%s", p.name.c_str(),
+        p.n->id().short_string().c_str(), p.n->listen_endpoints().at(0).to_string().c_str(),
+        p.n->dht_endpoints().empty() ? "-" : p.n->dht_endpoints().at(0).to_string().c_str(), p.dht_table,
+        p.dht_ready_ms, p.wrong_secret ? "  <- wrong secret" : "");
+    if (p.dht_table < min_nodes)
+      say("  warning: %s's DHT client knows only %d DHT nodes; joining anyway", p.name.c_str(), p.dht_table);
+  }
+
+  // Step 3: everyone joins at once, knowing only the topic name and a secret.
+  const auto cfg = loopback_discovery();
+  const auto topic = topic_id_from_name(o.topic);
+  say("\n[3/6] all %zu peers join topic '%s' (%s) with auto-discovery; nobody is given a peer address", count,
+      o.topic.c_str(), topic.short_string().c_str());
+  say("      %s joins the same topic with the secret '%s'", eve.name.c_str(), wrong_secret);
+  const auto join_start = clock_type::now();
+  for (auto& p : peers) {
+    p.join_called = clock_type::now();
+    auto t = p.n->join_with_auto_discovery_no_wait(topic, p.wrong_secret ? std::string(wrong_secret) : o.secret, cfg);
+    if (!t) {
+      out.failures.push_back(p.name + " could not join: " + t.error().message());
+      co_return out;
     }
-    p.dht = std::move(*c);
-    auto t0 = clock_type::now();
-    int table = co_await p.dht->wait_bootstrapped(std::min(o.dht_nodes - 1, 8), std::chrono::seconds(15));
-    say("  %-5s  node %s  DHT on %s  routing table %d nodes (%.0f ms)", p.name,
-        p.ident.id().short_string().c_str(), p.dht->listen_endpoints().at(0).to_string().c_str(), table, ms_since(t0));
+    p.t = std::move(*t);
   }
-  auto& alice = peers[0];
-  auto& bob = peers[1];
-  auto& eve = peers[2];
-
-  auto topic = topic_id_from_name(o.topic);
-  auto window = window_at(std::chrono::system_clock::now());
-  say("\n[2/4] alice publishes her record for topic '%s' (%s), window %llu", o.topic.c_str(),
-      topic.short_string().c_str(), static_cast<unsigned long long>(window));
-
-  record_codec alice_codec(topic, secret_hash_from(std::string_view(alice.secret)));
-  topic_record rec;
-  rec.topic = topic;
-  rec.window = window;
-  rec.publisher = alice.ident.id();
-  rec.addresses = alice.dht->listen_endpoints();
-  rec.timestamp_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  auto sealed = alice_codec.seal(rec, alice.ident);
-  if (!sealed) {
-    say("error: sealing the record failed: %s", sealed.error().message().c_str());
-    co_return false;
+  std::size_t joined = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    ++live.n;
+    asio::co_spawn(ex, await_first_neighbor(peers[i], count, joined, live), asio::detached);
   }
-  std::mt19937 rng(std::random_device{}());
-  unsigned slot_index = std::uniform_int_distribution<unsigned>(0, o.slots - 1)(rng);
-  auto slot = record_slot_for(topic, window, slot_index);
-  auto t0 = clock_type::now();
-  auto put = co_await alice.dht->put_mutable(slot.signer, slot.salt, *sealed, static_cast<std::int64_t>(rec.timestamp_ms));
-  if (!put) {
-    say("error: put failed: %s", put.error().message().c_str());
-    co_return false;
-  }
-  say("  sealed %zu bytes (signed by alice, HPKE-encrypted to the topic's window key)", sealed->size());
-  say("  put into slot %u of %u (BEP 44 key %s): stored on %d DHT nodes in %.1f ms", slot_index, o.slots,
-      slot.key().short_string().c_str(), put->nodes_stored, ms_since(t0));
 
-  // Readers know only the topic name and (for bob) the secret: they scan every slot.
-  auto scan = [&](peer& reader) -> asio::awaitable<std::pair<int, std::optional<topic_record>>> {
-    record_codec codec(topic, secret_hash_from(std::string_view(reader.secret)));
-    int undecryptable = 0;
-    std::optional<topic_record> found;
-    for (unsigned i = 0; i < o.slots; ++i) {
-      auto s = record_slot_for(topic, window, i);
-      auto t = clock_type::now();
-      auto got = co_await reader.dht->get_mutable(s.key(), s.salt);
-      if (!got.item) {
-        say("  %-5s  slot %u: empty (%.1f ms)", reader.name, i, ms_since(t));
-        continue;
-      }
-      auto opened = codec.open(got.item->value, window);
-      if (!opened) {
-        ++undecryptable;
-        say("  %-5s  slot %u: %zu bytes, rejected: %s", reader.name, i, got.item->value.size(),
-            opened.error().message().c_str());
-        continue;
-      }
-      say("  %-5s  slot %u: record from %s at %s, verified (%.1f ms)", reader.name, i,
-          opened->publisher.short_string().c_str(),
-          opened->addresses.empty() ? "?" : opened->addresses[0].to_string().c_str(), ms_since(t));
-      found = *opened;
+  // Step 4: wait until the right-secret peers form one overlay.
+  bool eve_ever_joined = false;
+  std::size_t parts = count, foreign = 0;
+  auto next_status = clock_type::now() + status_every;
+  const auto overlay_deadline = join_start + overlay_timeout;
+  while (clock_type::now() < overlay_deadline) {
+    eve_ever_joined = eve_ever_joined || eve.t->is_joined();
+    parts = components(peers, count, foreign);
+    if (parts == 1 && joined == count) break;
+    if (clock_type::now() >= next_status) {
+      say("  ... %zu/%zu joined, %zu components after %.0f ms", joined, count, parts, ms_since(join_start));
+      next_status += status_every;
     }
-    co_return std::pair{undecryptable, found};
+    co_await sleep_for(poll_step);
+  }
+  out.all_joined = joined == count;
+  out.connected = parts == 1 && out.all_joined;
+  out.connected_ms = ms_since(join_start);
+  // The first-neighbour waiters end by join_timeout (< overlay_timeout).
+  co_await wait_until_done(live);
+  if (out.connected) {
+    std::size_t links = 0;
+    for (std::size_t i = 0; i < count; ++i) links += peers[i].t->neighbors().size();
+    say("\n[4/6] the overlay is connected after %.0f ms: one component of %zu peers, %zu neighbour links",
+        out.connected_ms, count, links / 2);
+  } else {
+    say("\n[4/6] the overlay is NOT connected after %.0f ms: %zu/%zu peers joined, %zu components", out.connected_ms,
+        joined, count, parts);
+    if (!out.all_joined) out.failures.push_back("not every peer found a neighbour within the join timeout");
+    out.failures.push_back("the overlay was not connected within " + std::to_string(overlay_timeout.count()) + " s");
+  }
+  if (foreign > 0) out.failures.push_back("a right-secret peer has a neighbour that is not one of them");
+
+  // Step 5: one broadcast reaches everyone (receivers exist before it is sent).
+  if (out.connected) {
+    peer& from = peers.front();
+    for (std::size_t i = 1; i < count; ++i) peers[i].rx = peers[i].t->subscribe_events();
+    const auto first_send = clock_type::now();
+    const auto deadline = first_send + broadcast_timeout;
+    for (std::size_t i = 1; i < count; ++i) {
+      ++live.n;
+      asio::co_spawn(ex, await_broadcast(peers[i], first_send, deadline, live), asio::detached);
+    }
+    auto received = [&] {
+      std::size_t r = 0;
+      for (std::size_t i = 1; i < count; ++i) r += peers[i].received_ms.has_value();
+      return r;
+    };
+    for (int attempt = 1; attempt <= max_attempts && received() < count - 1 && clock_type::now() < deadline;
+         ++attempt) {
+      out.attempts = attempt;
+      const std::string content = message_prefix + std::to_string(attempt) + " from " + from.name;
+      auto sent = co_await from.t->broadcast(to_bytes(content));
+      if (!sent) {
+        out.failures.push_back("broadcast failed: " + sent.error().message());
+        break;
+      }
+      if (attempt == 1)
+        say("\n[5/6] %s broadcasts \"%s\"", from.name.c_str(), content.c_str());
+      else
+        say("  only %zu/%zu peers had it after %.0f ms: sending a fresh one, \"%s\"", received(), count - 1,
+            ms_since(first_send), content.c_str());
+      const auto attempt_end = std::min(clock_type::now() + attempt_wait, deadline);
+      while (received() < count - 1 && clock_type::now() < attempt_end) co_await sleep_for(1ms);
+    }
+    co_await wait_until_done(live);
+    out.broadcast_ok = received() == count - 1;
+    double slowest = 0;
+    for (std::size_t i = 1; i < count; ++i)
+      if (peers[i].received_ms) slowest = std::max(slowest, *peers[i].received_ms);
+    if (out.broadcast_ok)
+      say("  all %zu other peers received it; the last after %.1f ms%s", count - 1, slowest,
+          out.attempts > 1 ? " (counted from the first attempt)" : "");
+    else
+      out.failures.push_back("the broadcast reached only " + std::to_string(received()) + " of " +
+                             std::to_string(count - 1) + " peers within " + std::to_string(broadcast_timeout.count()) +
+                             " s");
+    if (out.attempts > 1)
+      say("  note: %d broadcasts were needed: the overlay was still settling when the first was sent", out.attempts);
+  } else {
+    say("\n[5/6] no broadcast: the overlay is not connected");
+  }
+
+  // Step 6: the peer with the wrong secret saw the records but could open none.
+  say("\n[6/6] %s (wrong secret) after %.1f s:", eve.name.c_str(), ms_since(join_start) / 1000.0);
+  auto eve_stats = co_await eve.n->stats();
+  const auto eve_deadline = clock_type::now() + invalid_record_wait;
+  while (eve_stats.discovery.records_invalid == 0 && clock_type::now() < eve_deadline) {
+    co_await sleep_for(100ms);
+    eve_stats = co_await eve.n->stats();
+  }
+  // The gossip layer counts every neighbour it ever had in the topic: zero
+  // means none, not even one that came and went between two polls.
+  eve_ever_joined = eve_ever_joined || eve.t->is_joined() || eve_stats.gossip.neighbor_up > 0;
+  const auto& ed = eve_stats.discovery;
+  out.eve_alone = !eve_ever_joined && ed.records_valid == 0 && ed.dials == 0;
+  out.eve_counted_invalid = ed.records_invalid > 0;
+  say("  neighbours %zu (never had one: %s); records it could open %llu, could not open %llu; peers dialled %llu",
+      eve.t->neighbors().size(), eve_ever_joined ? "NO" : "yes", static_cast<unsigned long long>(ed.records_valid),
+      static_cast<unsigned long long>(ed.records_invalid), static_cast<unsigned long long>(ed.dials));
+  if (!out.eve_alone) out.failures.push_back(eve.name + " (wrong secret) got a neighbour or opened a record");
+  if (!out.eve_counted_invalid)
+    out.failures.push_back(eve.name + " (wrong secret) never read a record it could not open");
+
+  for (auto& p : peers) {
+    const auto s = co_await p.n->stats();
+    p.disc = s.discovery;
+    p.neighbors = p.t->neighbors().size();
+    p.records_seen = p.t->discovery().records_seen;
+  }
+  co_return out;
+}
+
+void print_summary(const std::vector<peer>& peers, std::size_t count) {
+  say("\nsummary (first neighbour: ms from the join call; gets and puts: DHT operations of auto-discovery)");
+  say("  %-8s  %-8s  %15s  %10s  %12s  %5s  %5s  %s", "peer", "node", "first neighbour", "neighbours", "records seen",
+      "gets", "puts", "broadcast");
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const auto& p = peers[i];
+    char first[32];
+    if (p.first_neighbor_ms)
+      std::snprintf(first, sizeof first, "%.1f", *p.first_neighbor_ms);
+    else
+      std::snprintf(first, sizeof first, "never");
+    const char* got = i == 0 ? "sent" : i >= count ? "-" : p.received_ms ? "yes" : "NO";
+    say("  %-8s  %-8s  %15s  %10zu  %12zu  %5llu  %5llu  %s%s", p.name.c_str(), p.n->id().short_string().c_str(), first,
+        p.neighbors, p.records_seen, static_cast<unsigned long long>(p.disc.gets),
+        static_cast<unsigned long long>(p.disc.puts), got, p.wrong_secret ? "  (wrong secret)" : "");
+  }
+}
+
+// Stops every node at once (each gives its connections a moment to flush).
+void stop_all(std::vector<peer>& peers) {
+  std::vector<std::thread> stoppers;
+  for (auto& p : peers)
+    if (p.n) stoppers.emplace_back([&p] { p.n->stop(); });
+  for (auto& s : stoppers) s.join();
+}
+
+void run_demo_command(const demo_options& o) {
+  const auto started = clock_type::now();
+  say("topicswarm demo: %d peers find each other by topic name through a local Mainline DHT testnet\n", o.peers);
+  say("[1/6] starting %d DHT nodes (libtorrent) on 127.0.0.1", o.dht_nodes);
+  dht::testnet_config tc;
+  tc.nodes = o.dht_nodes;
+  // One line that grows as nodes become ready (readable on a terminal and in a log).
+  std::printf("  ready:");
+  std::fflush(stdout);
+  tc.progress = [](const std::string& s) {
+    std::printf(" %s", s.substr(0, s.find(' ')).c_str());
+    std::fflush(stdout);
   };
+  auto t0 = clock_type::now();
+  auto net = dht::testnet::start(tc);
+  std::printf("\n");
+  if (!net) {
+    say("error: the DHT testnet did not start: %s", net.error().message().c_str());
+    throw CLI::RuntimeError(1);
+  }
+  say("  testnet ready in %.0f ms; bootstrap node %s", ms_since(t0), (*net)->bootstrap().to_string().c_str());
 
-  say("\n[3/4] bob, who knows the topic and the secret, reads every slot");
-  auto [bob_bad, bob_found] = co_await scan(bob);
-  say("\n[4/4] eve, who knows the topic but not the secret, reads every slot");
-  auto [eve_bad, eve_found] = co_await scan(eve);
+  say("\n[2/6] starting %d peers and 1 with the wrong secret (TLS and DHT on 127.0.0.1); each waits until its DHT "
+      "client knows %d DHT nodes",
+      o.peers, std::min(dht_ready_nodes, o.dht_nodes - 1));
+  std::vector<peer> peers(static_cast<std::size_t>(o.peers) + 1);
+  demo_outcome out;
+  bool started_all = true;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    auto& p = peers[i];
+    p.wrong_secret = i + 1 == peers.size();
+    p.name = p.wrong_secret ? "eve" : "peer " + std::to_string(i + 1);
+    node_config c;
+    c.listen = {*endpoint::parse("127.0.0.1:0")};
+    c.attach_testnet(**net);
+    auto n = node::start(std::move(c));
+    if (!n) {
+      say("error: %s did not start: %s", p.name.c_str(), n.error().message().c_str());
+      started_all = false;
+      break;
+    }
+    p.n = std::move(*n);
+  }
+  if (started_all) {
+    asio::io_context io;
+    asio::co_spawn(io, run_demo(o, peers), [&](std::exception_ptr e, demo_outcome r) {
+      out = std::move(r);
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          out.failures.push_back(std::string("unexpected error: ") + ex.what());
+        }
+      }
+    });
+    io.run();
+    print_summary(peers, static_cast<std::size_t>(o.peers));
+  } else {
+    out.failures.push_back("not every peer started");
+  }
 
-  bool ok = bob_found && *bob_found == rec && !eve_found && eve_bad >= 1;
-  say("\nsummary");
-  say("  bob read alice's record:       %s", bob_found && *bob_found == rec ? "yes" : "NO");
-  say("  eve could not read it:         %s", !eve_found && eve_bad >= 1 ? "yes" : "NO");
-  co_return ok;
+  stop_all(peers);
+  peers.clear();  // handles of stopped nodes; nothing left to tell anyone
+  net->reset();
+
+  say("\nchecks");
+  say("  every peer found a neighbour through the DHT:  %s", out.all_joined ? "yes" : "NO");
+  say("  the overlay is one component:                 %s", out.connected ? "yes" : "NO");
+  say("  the broadcast reached every peer:             %s", out.broadcast_ok ? "yes" : "NO");
+  say("  the wrong-secret peer stayed alone:           %s", out.eve_alone ? "yes" : "NO");
+  say("  ... and counted records it could not open:    %s", out.eve_counted_invalid ? "yes" : "NO");
+  const bool ok = out.failures.empty() && out.all_joined && out.connected && out.broadcast_ok && out.eve_alone &&
+                  out.eve_counted_invalid;
+  for (const auto& f : out.failures) say("  failed: %s", f.c_str());
+  say("\ndemo %s in %.1f s", ok ? "succeeded" : "FAILED", ms_since(started) / 1000.0);
+  if (!ok) throw CLI::RuntimeError(1);
 }
 
 }  // namespace
 
 void register_demo_command(CLI::App& app) {
   static demo_options o;
-  auto* cmd = app.add_subcommand("demo", "Run the main job on an embedded local DHT testnet and report what happens");
+  auto* cmd = app.add_subcommand(
+      "demo",
+      "Start a local DHT testnet and N peers that find each other by topic name alone, form one gossip overlay and "
+      "deliver a broadcast; a peer with the wrong secret must stay alone. Everything runs on 127.0.0.1. "
+      "Auto-discovery uses loopback timings: DHT get/put timeout 3 s, no_peers_retry_interval 200 ms, "
+      "discovery_poll_interval 300 ms, max_poll_interval 1 s, join timeout 20 s (other settings: the defaults).");
+  cmd->add_option("--peers", o.peers, "Peers with the right secret")->check(CLI::Range(2, 50));
   cmd->add_option("--dht-nodes", o.dht_nodes, "DHT nodes in the testnet")->check(CLI::Range(4, 128));
   cmd->add_option("--topic", o.topic, "Topic name");
-  cmd->add_option("--secret", o.secret, "Shared secret of the topic");
-  cmd->callback([] {
-    say("topicswarm demo: topic records through a local Mainline DHT testnet\n");
-    say("[1/4] starting %d DHT nodes on 127.0.0.1", o.dht_nodes);
-    auto t0 = clock_type::now();
-    dht::testnet_config tc;
-    tc.nodes = o.dht_nodes;
-    tc.progress = [](const std::string& s) { say("  %s", s.c_str()); };
-    auto net = dht::testnet::start(tc);
-    if (!net) {
-      say("error: %s", net.error().message().c_str());
-      throw CLI::RuntimeError(1);
-    }
-    say("  testnet ready in %.0f ms; bootstrap %s", ms_since(t0), (*net)->bootstrap().to_string().c_str());
-
-    asio::io_context io;
-    bool ok = false;
-    asio::co_spawn(io, run_demo(o, **net), [&](std::exception_ptr e, bool r) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          say("error: %s", ex.what());
-        }
-      }
-      ok = r;
-    });
-    io.run();
-    say("\ndemo %s", ok ? "succeeded" : "FAILED");
-    if (!ok) throw CLI::RuntimeError(1);
+  cmd->add_option("--secret", o.secret, "Shared secret of the topic")->check([](const std::string& s) {
+    return s == wrong_secret ? std::string("the wrong-secret peer uses that one") : std::string();
   });
+  cmd->callback([] { run_demo_command(o); });
 }
 
 }  // namespace topicswarm::cli

@@ -1,8 +1,12 @@
-// `topicswarm join`: one node in one topic, driven from a terminal or a script.
+// `topicswarm join` and `topicswarm chat`: one node in one topic, driven from
+// a terminal or a script.
 //
-// Every event of the topic is printed as it happens (text, or one JSON object
-// per line with --json) and every line read from stdin is broadcast. A thin
-// client of the public API: it includes only <topicswarm/...> headers.
+// join: every event of the topic is printed as it happens (text, or one JSON
+// object per line with --json) and every line read from stdin is broadcast.
+// Peers come from --peer, or from the DHT with --auto-discovery.
+// chat: the same for people: auto-discovery on the public DHT by default,
+// messages shown as "peer> text", and a status line (neighbours, records).
+// A thin client of the public API: it includes only <topicswarm/...> headers.
 //
 // Threads: the node runs on its own thread (the library's); this command runs
 // one io_context on the main thread, where all printing happens (so lines
@@ -74,10 +78,23 @@ struct join_options {
   bool json = false;
   std::string identity_file;
   bool exit_on_eof = false;
+  // Auto-discovery.
+  bool auto_discovery = false;
+  std::string secret;
+  std::vector<std::string> bootstrap;  // DHT bootstrap nodes, HOST:PORT
+  std::string dht_listen;              // empty: 127.0.0.1:0 if every bootstrap node is on loopback, else 0.0.0.0:0
+  double join_timeout_s = 0;           // 0: keep looking until stopped
+  bool chat = false;                   // chat presentation (set by the chat command)
+  std::string command = "join";
 };
 
+// How often chat prints its status line when something changed.
+constexpr auto status_interval = 5s;
+
+std::string command_name = "join";
+
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "topicswarm join: %s\n", what.c_str());
+  std::fprintf(stderr, "topicswarm %s: %s\n", command_name.c_str(), what.c_str());
   throw CLI::RuntimeError(1);
 }
 
@@ -210,6 +227,7 @@ class join_session {
         rx_(std::move(rx)),
         stop_(io, std::chrono::steady_clock::time_point::max()),
         wake_(io, std::chrono::steady_clock::time_point::max()),
+        started_(std::chrono::steady_clock::now()),
         reader_(
             [this](input_line l) { asio::post(io_, [this, l = std::move(l)]() mutable { on_line(std::move(l)); }); },
             [this] { asio::post(io_, [this] { on_eof(); }); }) {}
@@ -222,6 +240,8 @@ class join_session {
     });
     asio::co_spawn(io_, print_events(), asio::detached);
     asio::co_spawn(io_, send_lines(), asio::detached);
+    if (opts_.chat) asio::co_spawn(io_, print_status(), asio::detached);
+    if (opts_.auto_discovery && opts_.join_timeout_s > 0) asio::co_spawn(io_, join_watchdog(), asio::detached);
     reader_.start();
     io_.run();
     reader_.stop();
@@ -274,21 +294,35 @@ class join_session {
     for (const auto& e : node_.listen_endpoints()) listen.push_back(e.to_string());
     std::vector<std::string> advertised;
     for (const auto& e : node_.address().addresses) advertised.push_back(e.to_string());
+    std::vector<std::string> dht;
+    for (const auto& e : node_.dht_endpoints()) dht.push_back(e.to_string());
     if (opts_.json) {
-      print_json(json{{"event", "ready"},
-                      {"ts_ms", now_ms()},
-                      {"node_id", id},
-                      {"address", address},
-                      {"listen", listen},
-                      {"advertised", advertised},
-                      {"topic", opts_.topic},
-                      {"topic_id", tx_.id().to_string()}});
+      json j{{"event", "ready"},
+             {"ts_ms", now_ms()},
+             {"node_id", id},
+             {"address", address},
+             {"listen", listen},
+             {"advertised", advertised},
+             {"topic", opts_.topic},
+             {"topic_id", tx_.id().to_string()},
+             {"auto_discovery", opts_.auto_discovery}};
+      if (opts_.auto_discovery) j["dht"] = dht;
+      print_json(j);
+      return;
+    }
+    if (opts_.chat) {
+      print_line("topicswarm chat: topic '" + opts_.topic + "', you are " + node_.id().short_string() +
+                 ". Looking for peers through the DHT" + (dht.empty() ? "" : " (DHT on " + dht.front() + ")") +
+                 "...");
+      print_line("Type a line and press Enter to send it; Ctrl-C to leave.");
       return;
     }
     std::string on;
     for (const auto& l : listen) on += (on.empty() ? "" : ", ") + l;
     print_line("node " + id + " listening on " + on + " (topic '" + opts_.topic + "')");
     print_line("peer " + address);
+    if (opts_.auto_discovery)
+      print_line("auto-discovery through the DHT" + (dht.empty() ? std::string() : " (DHT on " + dht.front() + ")"));
     if (advertised.empty())
       print_line("(listening on all interfaces: peers on other hosts use this host's IP with the same port)");
   }
@@ -325,7 +359,71 @@ class join_session {
     }
   }
 
+  // The first neighbour: the moment the topic is joined.
+  void maybe_print_joined(const node_id& peer) {
+    if (joined_) return;
+    joined_ = true;
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    if (opts_.json) {
+      print_json(json{{"event", "joined"}, {"ts_ms", now_ms()}, {"after_ms", after.count()}, {"peer", peer.to_string()}});
+    } else {
+      print_line("joined after " + std::to_string(after.count()) + " ms (first neighbour " + peer.short_string() + ")");
+    }
+  }
+
+  void print_chat_event(const event& ev) {
+    std::visit(
+        [&](const auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, events::neighbor_up>) {
+            print_line("* " + e.peer.short_string() + " is now a neighbour");
+            print_status_line();
+          } else if constexpr (std::is_same_v<T, events::neighbor_down>) {
+            print_line("* " + e.peer.short_string() + " is no longer a neighbour");
+            print_status_line();
+          } else if constexpr (std::is_same_v<T, events::received>) {
+            print_line(e.delivered_from.short_string() + "> " + show_content(e.content));
+          } else {
+            print_line("* missed " + std::to_string(e.missed) + " events (this terminal is too slow)");
+          }
+        },
+        ev);
+  }
+
+  void print_status_line() {
+    const auto n = tx_.neighbors().size();
+    const auto d = tx_.discovery();
+    last_status_ = {n, d.records_seen};
+    print_line("[status] " + std::to_string(n) + (n == 1 ? " neighbour" : " neighbours") + ", " +
+               std::to_string(d.records_seen) + " records seen in the DHT");
+  }
+
+  // --join-timeout: give up (exit 1) if no neighbour came in time.
+  asio::awaitable<void> join_watchdog() {
+    asio::steady_timer t(io_, std::chrono::milliseconds(static_cast<std::int64_t>(opts_.join_timeout_s * 1000)));
+    using namespace asio::experimental::awaitable_operators;
+    auto wait = (t.async_wait(use_tuple) || stop_wait());
+    co_await std::move(wait);
+    if (stopping_ || joined_) co_return;
+    print_error("no neighbour within " + std::to_string(static_cast<long long>(opts_.join_timeout_s * 1000)) +
+                " ms (--join-timeout)");
+    request_stop(1, "join timeout");
+  }
+
+  // Chat: a status line every status_interval when something changed.
+  asio::awaitable<void> print_status() {
+    asio::steady_timer t(io_);
+    while (!stopping_) {
+      t.expires_after(status_interval);
+      co_await t.async_wait(use_tuple);
+      if (stopping_) break;
+      if (std::pair{tx_.neighbors().size(), tx_.discovery().records_seen} != last_status_) print_status_line();
+    }
+  }
+
   void print_event(const event& ev) {
+    if (auto* up = std::get_if<events::neighbor_up>(&ev)) maybe_print_joined(up->peer);
+    if (opts_.chat) return print_chat_event(ev);
     const bool js = opts_.json;
     json j{{"event", ""}, {"ts_ms", now_ms()}};
     std::visit(
@@ -411,6 +509,8 @@ class join_session {
         put_content(j, to_bytes(line.text));
         j["size"] = line.size;
         print_json(j);
+      } else if (opts_.chat) {
+        if (tx_.neighbors().empty()) print_line("(nobody has joined yet: this message reached no one)");
       } else {
         print_line(std::string(scope == delivery_scope::neighbors ? "sent (neighbours only): " : "sent: ") +
                    show_content(to_bytes(line.text)));
@@ -433,6 +533,9 @@ class join_session {
   std::deque<input_line> pending_;
   bool stdin_eof_ = false;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point started_;
+  bool joined_ = false;
+  std::pair<std::size_t, std::size_t> last_status_{~std::size_t{0}, 0};
   int exit_code_ = 0;
   std::string stop_reason_;
   stdin_reader reader_;  // last: its thread posts into the members above
@@ -474,12 +577,40 @@ void run_join(const join_options& o) {
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
 
+  auto_discovery_config adc;
+  if (o.auto_discovery) {
+    cfg.dht.enabled = true;
+    if (!o.bootstrap.empty()) cfg.dht.client.bootstrap = o.bootstrap;
+    bool all_loopback = !o.bootstrap.empty();
+    for (const auto& b : o.bootstrap) {
+      const auto colon = b.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == b.size())
+        fail("bad --bootstrap \"" + b + "\" (expected HOST:PORT)");
+      const auto host = b.substr(0, colon);
+      if (!(host.starts_with("127.") || host == "[::1]" || host == "localhost")) all_loopback = false;
+    }
+    std::string dht_listen = o.dht_listen;
+    if (dht_listen.empty()) dht_listen = all_loopback ? "127.0.0.1:0" : "0.0.0.0:0";
+    if (auto ep = endpoint::parse(dht_listen); !ep)
+      fail("bad --dht-listen \"" + dht_listen + "\" (expected IP:PORT): " + ep.error().message());
+    cfg.dht.client.listen = {dht_listen};
+    // No deadline by default: a node on a quiet topic waits for company.
+    adc.join_timeout = o.join_timeout_s > 0 ? std::chrono::milliseconds(static_cast<std::int64_t>(o.join_timeout_s * 1000))
+                                            : std::chrono::hours(24 * 365);
+    if (auto v = adc.validate(); !v) fail(v.error().message());
+  }
+
   auto started = node::start(std::move(cfg));
   if (!started) fail(started.error().message());
   auto& n = *started;
-  auto sub = n.subscribe(topic_id_from_name(o.topic), std::move(peers));
+  const topic_id tid = topic_id_from_name(o.topic);
+  auto sub = o.auto_discovery ? n.join_with_auto_discovery_no_wait(tid, o.secret, adc) : n.subscribe(tid, peers);
   if (!sub) fail("cannot subscribe to '" + o.topic + "': " + sub.error().message());
   auto [tx, rx] = std::move(*sub).split();
+  if (o.auto_discovery && !peers.empty()) {
+    // Known peers as well: join through them at once, the DHT does the rest.
+    asio::co_spawn(io, tx.join_peers(peers), asio::detached);
+  }
 
   int code = 0;
   {
@@ -501,13 +632,54 @@ void register_join_command(CLI::App& app) {
   cmd->add_flag("--json", o.json, "Print one JSON object per line (each with \"event\" and \"ts_ms\")");
   cmd->add_option("--identity", o.identity_file,
                   "Identity file: loaded if it exists, otherwise created (mode 0600); default: a fresh identity");
+  cmd->add_flag("--auto-discovery", o.auto_discovery,
+                "Find the topic's peers through the Mainline DHT (records signed and encrypted with --secret)");
+  cmd->add_option("--secret", o.secret, "With --auto-discovery: the topic's shared secret (default: none)");
+  cmd->add_option("--bootstrap", o.bootstrap,
+                  "With --auto-discovery: DHT node to bootstrap from, HOST:PORT (repeatable; default: the public "
+                  "Mainline routers)");
+  cmd->add_option("--dht-listen", o.dht_listen,
+                  "With --auto-discovery: UDP address of the DHT client (default 0.0.0.0:0, or 127.0.0.1:0 when "
+                  "every --bootstrap is local)");
+  cmd->add_option("--join-timeout", o.join_timeout_s,
+                  "With --auto-discovery: exit 1 if no neighbour within this many seconds (default: wait)")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_flag("--exit-on-eof", o.exit_on_eof,
                 "Exit (after a 500 ms grace) when stdin closes; by default keep running until SIGINT/SIGTERM");
   cmd->footer(
       "Each stdin line is broadcast to the whole topic; a line starting with \"/n \" is sent to direct\n"
       "neighbours only (without the prefix). Blank lines are ignored; a line above the maximum message\n"
       "size (4096 bytes) is reported as an error and not sent.");
-  cmd->callback([] { run_join(o); });
+  cmd->callback([] {
+    if (!o.auto_discovery && (!o.secret.empty() || !o.bootstrap.empty() || !o.dht_listen.empty() || o.join_timeout_s > 0))
+      fail("--secret, --bootstrap, --dht-listen and --join-timeout need --auto-discovery");
+    run_join(o);
+  });
+}
+
+void register_chat_command(CLI::App& app) {
+  static join_options o;
+  o.chat = true;
+  o.auto_discovery = true;
+  o.command = "chat";
+  auto* cmd = app.add_subcommand("chat",
+                                 "Chat on a topic with whoever else runs it: peers are found through the Mainline "
+                                 "DHT (public by default), no server and no addresses needed");
+  cmd->add_option("--topic", o.topic, "Topic name: everyone who uses the same name (and secret) meets")->required();
+  cmd->add_option("--secret", o.secret, "Shared secret: records are unreadable without it (default: none)");
+  cmd->add_option("--bootstrap", o.bootstrap,
+                  "DHT node to bootstrap from, HOST:PORT (repeatable; default: the public Mainline routers)");
+  cmd->add_option("--listen", o.listen, "Address to listen on, IP:PORT (repeatable; default 0.0.0.0:0)");
+  cmd->add_option("--dht-listen", o.dht_listen,
+                  "UDP address of the DHT client (default 0.0.0.0:0, or 127.0.0.1:0 when every --bootstrap is local)");
+  cmd->add_option("--identity", o.identity_file, "Identity file: loaded if it exists, otherwise created");
+  cmd->footer(
+      "Lines you type are sent to everyone on the topic. A status line shows your neighbours and the\n"
+      "records seen in the DHT. On a local testnet: topicswarm testnet --json prints a bootstrap address.");
+  cmd->callback([] {
+    command_name = "chat";
+    run_join(o);
+  });
 }
 
 }  // namespace topicswarm::cli

@@ -20,5 +20,9 @@ void register_sim_command(CLI::App& app);
 void register_join_command(CLI::App& app);
 // bench broadcast (gossip throughput and latency over real nodes) — cmd_bench_broadcast.cpp
 void register_broadcast_bench(CLI::App& bench);
+// bench join (auto-discovery join times over a local DHT testnet) — cmd_bench_join.cpp
+void register_join_bench(CLI::App& bench);
+// chat (auto-discovery on the public DHT, interactive) — cmd_join.cpp
+void register_chat_command(CLI::App& app);
 
 }  // namespace topicswarm::cli

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   topicswarm::cli::register_sim_command(app);
   topicswarm::cli::register_join_command(app);
   topicswarm::cli::register_broadcast_bench(*bench);
+  topicswarm::cli::register_join_bench(*bench);
+  topicswarm::cli::register_chat_command(app);
 
   try {
     app.parse(argc, argv);

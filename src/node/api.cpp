@@ -109,6 +109,12 @@ std::vector<node_id> neighbors_of(const std::shared_ptr<topic_shared>& s) {
   return s->mirror->neighbors;
 }
 
+discovery_status discovery_of(const std::shared_ptr<topic_shared>& s) {
+  if (!s) return {};
+  std::lock_guard lock(s->mirror->mu);
+  return discovery_status{s->mirror->discovery, s->mirror->records_seen};
+}
+
 std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
   auto r = std::make_shared<receiver_state>(s->id, s->node->event_queue_capacity());
   auto n = s->node;
@@ -134,10 +140,7 @@ asio::awaitable<result<void>> topic::join_peers(std::vector<peer_addr> peers) co
   return join_on(shared_, std::move(peers));
 }
 std::vector<node_id> topic::neighbors() const { return neighbors_of(shared_); }
-topic::discovery_status topic::discovery() const {
-  std::lock_guard lock(shared_->mirror->mu);
-  return discovery_status{shared_->mirror->discovery, shared_->mirror->records_seen};
-}
+discovery_status topic::discovery() const { return discovery_of(shared_); }
 bool topic::is_joined() const { return !neighbors_of(shared_).empty(); }
 asio::awaitable<result<void>> topic::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
@@ -166,6 +169,7 @@ asio::awaitable<result<void>> sender::join_peers(std::vector<peer_addr> peers) c
 }
 std::vector<node_id> sender::neighbors() const { return neighbors_of(shared_); }
 bool sender::is_joined() const { return !neighbors_of(shared_).empty(); }
+discovery_status sender::discovery() const { return discovery_of(shared_); }
 asio::awaitable<result<void>> sender::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
 }
@@ -186,6 +190,7 @@ const topic_id& receiver::id() const noexcept { return shared_->id; }
 asio::awaitable<result<event>> receiver::next() { return next_on(shared_, state_); }
 std::vector<node_id> receiver::neighbors() const { return neighbors_of(shared_); }
 bool receiver::is_joined() const { return !neighbors_of(shared_).empty(); }
+discovery_status receiver::discovery() const { return discovery_of(shared_); }
 asio::awaitable<result<void>> receiver::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
 }

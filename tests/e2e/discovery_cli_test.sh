@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# e2e: auto-discovery between real processes. A `topicswarm testnet` process
+# runs a local DHT testnet; four `topicswarm join --auto-discovery` processes,
+# started 1 s apart and given no peer address, find each other through the
+# DHT alone; every line each one broadcasts is received by all the others,
+# exactly once. A fifth process with another secret never joins them
+# (--join-timeout makes it exit 1 with a clear error). Everything on 127.0.0.1.
+set -uo pipefail
+bin=${1:?usage: discovery_cli_test.sh PATH_TO_TOPICSWARM}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+ok() { passed=$((passed + 1)); }
+fail() {
+  echo "FAIL: $*"
+  for f in "$tmp"/*; do
+    [[ -f $f ]] || continue
+    echo "--- $f"
+    tail -n 40 "$f"
+  done
+  echo "discovery_cli: $passed passed, 1 failed"
+  exit 1
+}
+
+# wait_for FILE REGEX SECONDS: until a line of FILE matches.
+wait_for() {
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# neighbours FILE: neighbour count as told by its events.
+neighbours() {
+  local up down
+  up=$(grep -c '"event":"neighbor_up"' "$1")
+  down=$(grep -c '"event":"neighbor_down"' "$1")
+  echo $((up - down))
+}
+
+# received FILE CONTENT: how many "received" events carry exactly CONTENT.
+received() { grep '"event":"received"' "$1" | grep -cF "\"content\":\"$2\""; }
+
+# wait_exit PID SECONDS: the exit status of PID, or 124 if it is still running.
+wait_exit() {
+  local deadline=$((SECONDS + $2))
+  while kill -0 "$1" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 124
+    sleep 0.1
+  done
+  wait "$1"
+}
+
+# --- the DHT testnet ---
+"$bin" testnet --nodes 12 --json >"$tmp/testnet" 2>"$tmp/testnet.err" &
+pids+=("$!")
+testnet_pid=$!
+wait_for "$tmp/testnet" '"bootstrap"' 60 || fail "the testnet printed no bootstrap address"
+bootstrap=$(grep -oE '"bootstrap":"[0-9.]+:[0-9]+"' "$tmp/testnet" | cut -d'"' -f4)
+[[ $bootstrap =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bootstrap '$bootstrap' is not on 127.0.0.1"
+ok
+
+# start_join N SECRET [ARGS...]: process N, its stdin a FIFO we hold open on fd ${in[N]}.
+declare -a in pid
+start_join() {
+  local n=$1 secret=$2 fd
+  shift 2
+  mkfifo "$tmp/in$n"
+  exec {fd}<>"$tmp/in$n"
+  (
+    for f in "${in[@]}" "$fd"; do eval "exec $f>&-"; done
+    exec "$bin" join --json --listen 127.0.0.1:0 --topic e2e-discovery --auto-discovery --secret "$secret" \
+      --bootstrap "$bootstrap" "$@" <"$tmp/in$n" >"$tmp/out$n" 2>"$tmp/err$n"
+  ) &
+  in[n]=$fd
+  pid[n]=$!
+  pids+=("$!")
+}
+
+# --- four peers, 1 s apart, no addresses given ---
+for n in 1 2 3 4; do
+  start_join $n "e2e-secret"
+  ((n < 4)) && sleep 1
+done
+for n in 1 2 3 4; do
+  wait_for "$tmp/out$n" '"event":"ready"' 15 || fail "process $n printed no ready line"
+  grep '"event":"ready"' "$tmp/out$n" | grep -q '"auto_discovery":true' || fail "process $n does not say auto_discovery"
+  grep '"event":"ready"' "$tmp/out$n" | grep -qE '"dht":\["127\.0\.0\.1:[0-9]+"\]' ||
+    fail "process $n's DHT client is not on 127.0.0.1"
+done
+ok
+for n in 1 2 3 4; do
+  wait_for "$tmp/out$n" '"event":"joined"' 30 || fail "process $n never joined"
+  grep '"event":"joined"' "$tmp/out$n" | grep -qE '"ts_ms":[0-9]{13},"after_ms":[0-9]+' ||
+    fail "process $n's joined line lacks ts_ms / after_ms"
+done
+ok
+
+# --- wait for a connected overlay: with four peers, two neighbours each suffice ---
+deadline=$((SECONDS + 20))
+until (($(neighbours "$tmp/out1") >= 2 && $(neighbours "$tmp/out2") >= 2 && $(neighbours "$tmp/out3") >= 2 &&
+  $(neighbours "$tmp/out4") >= 2)); do
+  ((SECONDS < deadline)) || fail "the overlay did not reach two neighbours per peer"
+  sleep 0.1
+done
+ok
+
+# --- every message of each to all the others, exactly once ---
+for n in 1 2 3 4; do echo "hello-from-$n" >&"${in[n]}"; done
+for n in 1 2 3 4; do
+  deadline=$((SECONDS + 15))
+  until (($(grep '"event":"received"' "$tmp/out$n" | grep -c '"content":"hello-from-') >= 3)); do
+    ((SECONDS < deadline)) || fail "process $n did not receive the 3 other messages"
+    sleep 0.1
+  done
+done
+sleep 1  # a duplicate would arrive in this time
+for n in 1 2 3 4; do
+  for m in 1 2 3 4; do
+    c=$(received "$tmp/out$n" "hello-from-$m")
+    want=1
+    ((m == n)) && want=0
+    ((c == want)) || fail "process $n received hello-from-$m $c times (want $want)"
+  done
+done
+ok
+
+# --- another secret: never joins, gives up with a clear error ---
+start_join 5 "another-secret" --join-timeout 4
+wait_exit "${pid[5]}" 20
+code=$?
+((code == 1)) || fail "the peer with another secret exited $code (want 1)"
+grep -q '"event":"joined"' "$tmp/out5" && fail "the peer with another secret joined"
+grep '"event":"error"' "$tmp/out5" | grep -q 'no neighbour within 4000 ms' || fail "no clear join-timeout error"
+ok
+
+# --- clean exits ---
+for n in 1 2 3 4; do kill -TERM "${pid[n]}"; done
+for n in 1 2 3 4; do
+  wait_exit "${pid[n]}" 10
+  code=$?
+  ((code == 0)) || fail "process $n exited $code after SIGTERM (want 0)"
+  grep -q '"event":"stopped"' "$tmp/out$n" || fail "process $n printed no stopped line"
+done
+kill -TERM "$testnet_pid"
+wait_exit "$testnet_pid" 15
+code=$?
+((code == 0)) || fail "the testnet exited $code after SIGTERM (want 0)"
+ok
+
+# --- bad arguments fail fast ---
+if "$bin" join --topic x --secret s >"$tmp/bad" 2>&1; then fail "--secret without --auto-discovery was accepted"; fi
+grep -q 'need --auto-discovery' "$tmp/bad" || fail "no clear message for --secret without --auto-discovery"
+if "$bin" join --topic x --auto-discovery --bootstrap nonsense >"$tmp/bad" 2>&1; then fail "a bad --bootstrap was accepted"; fi
+grep -q 'bad --bootstrap' "$tmp/bad" || fail "no clear message for a bad --bootstrap"
+ok
+
+echo "discovery_cli: $passed passed"
