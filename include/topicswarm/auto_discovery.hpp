@@ -109,7 +109,10 @@ struct merge_config {
   message_overlap_merge_config message_overlap;
 };
 
-// Per-operation timeouts of the topic handle.
+// Per-operation timeouts (as in the crate): a dial to a candidate that has
+// not answered within join_peer_timeout counts as failed; a broadcast on an
+// auto-discovery topic that back-pressure holds longer than
+// broadcast_timeout (broadcast_neighbors_timeout) fails with errc::timeout.
 struct timeout_config {
   std::chrono::milliseconds join_peer_timeout{5'000};
   std::chrono::milliseconds broadcast_timeout{5'000};

@@ -661,6 +661,7 @@ void register_chat_command(CLI::App& app) {
   static join_options o;
   o.chat = true;
   o.auto_discovery = true;
+  o.exit_on_eof = true;  // Ctrl-D leaves the chat
   o.command = "chat";
   auto* cmd = app.add_subcommand("chat",
                                  "Chat on a topic with whoever else runs it: peers are found through the Mainline "
@@ -674,8 +675,9 @@ void register_chat_command(CLI::App& app) {
                   "UDP address of the DHT client (default 0.0.0.0:0, or 127.0.0.1:0 when every --bootstrap is local)");
   cmd->add_option("--identity", o.identity_file, "Identity file: loaded if it exists, otherwise created");
   cmd->footer(
-      "Lines you type are sent to everyone on the topic. A status line shows your neighbours and the\n"
-      "records seen in the DHT. On a local testnet: topicswarm testnet --json prints a bootstrap address.");
+      "Lines you type are sent to everyone on the topic; Ctrl-D or Ctrl-C leaves. A status line shows your\n"
+      "neighbours and the records seen in the DHT. On a local testnet: topicswarm testnet --json prints a\n"
+      "bootstrap address.");
   cmd->callback([] {
     command_name = "chat";
     run_join(o);

@@ -277,7 +277,8 @@ result<void> node_impl::attach_discovery(const topic_id& t, std::shared_ptr<rece
   const std::uint64_t seed = gossip::mix_seed(rng_seed_ ^ std::hash<topic_id>{}(t) ^ ++discovery_incarnations_);
   e.disc =
       std::make_unique<discovery>(tracker::tracker(me_.id, setup.config, seed),
-                                  record_codec(t, setup.secret, std::move(setup.rotation)), discovery_incarnations_);
+                                  record_codec(t, setup.secret, std::move(setup.rotation)), discovery_incarnations_,
+                                  setup.config.timeouts);
   {
     std::lock_guard lock(e.mirror->mu);
     e.mirror->discovery = true;
@@ -325,6 +326,7 @@ void node_impl::release(const topic_id& t) {
   for (auto b = backlog_.begin(); b != backlog_.end();) {
     if (b->topic == t) {
       aborts_.erase(b->done.id());
+      if (b->deadline) b->deadline->cancel();
       b->done(error{errc::topic_closed});
       b = backlog_.erase(b);
     } else {
@@ -364,10 +366,29 @@ void node_impl::broadcast(const topic_id& t, bytes content, gossip::scope sc, co
   if (!backlog_.empty() || !transport_->send_ready()) {
     // Back-pressure: wait until the slowest connection has drained.
     const auto id = done.id();
-    backlog_.push_back(pending_broadcast{t, std::move(content), sc, done});
+    std::shared_ptr<asio::steady_timer> deadline;
+    if (const auto& d = topics_.at(t).disc) {
+      const auto limit = sc == gossip::scope::neighbors ? d->timeouts.broadcast_neighbors_timeout
+                                                        : d->timeouts.broadcast_timeout;
+      deadline = std::make_shared<asio::steady_timer>(io_, limit);
+      deadline->async_wait([this, id, limit](std::error_code ec) {
+        if (ec || stopped_) return;
+        for (auto b = backlog_.begin(); b != backlog_.end(); ++b)
+          if (b->done.id() == id) {
+            auto done = b->done;
+            backlog_.erase(b);
+            aborts_.erase(id);
+            done(error{errc::timeout, "broadcast held back by a slow neighbour for " + std::to_string(limit.count()) +
+                                          " ms (timeouts.broadcast_timeout)"});
+            return;
+          }
+      });
+    }
+    backlog_.push_back(pending_broadcast{t, std::move(content), sc, done, deadline});
     aborts_[id] = [this, id] {
       for (auto b = backlog_.begin(); b != backlog_.end(); ++b)
         if (b->done.id() == id) {
+          if (b->deadline) b->deadline->cancel();
           b->done(error{errc::operation_aborted});
           backlog_.erase(b);
           return;
@@ -388,6 +409,7 @@ void node_impl::drain_broadcasts() {
     auto b = std::move(backlog_.front());
     backlog_.pop_front();
     aborts_.erase(b.done.id());
+    if (b.deadline) b.deadline->cancel();
     if (auto it = topics_.find(b.topic); it != topics_.end() && it->second.disc)
       feed_tracker(b.topic, tracker::in::message_seen{gossip::plumtree::id_of(b.content)});
     router_->handle(b.topic, gossip::in::broadcast{std::move(b.content), b.sc}, now(), out_);
@@ -649,7 +671,10 @@ void node_impl::finish_stop() {
     std::lock_guard lock(e.mirror->mu);
     e.mirror->neighbors.clear();
   }
-  for (auto& b : backlog_) b.done(error{errc::node_stopped});
+  for (auto& b : backlog_) {
+    if (b.deadline) b.deadline->cancel();
+    b.done(error{errc::node_stopped});
+  }
   backlog_.clear();
   aborts_.clear();
   work_.reset();

@@ -180,15 +180,17 @@ class node_impl final : public net::transport_handler, public std::enable_shared
     bytes content;
     gossip::scope sc;
     completion<result<void>> done;
+    std::shared_ptr<asio::steady_timer> deadline;  // auto-discovery topics: timeouts.broadcast_timeout
   };
   // Auto-discovery of one topic: the tracker core and what the shell needs
   // to perform its outputs (docs/PROTOCOL.md §11).
   struct discovery {
-    discovery(tracker::tracker c, record_codec k, std::uint64_t inc)
-        : core(std::move(c)), codec(std::move(k)), incarnation(inc) {}
+    discovery(tracker::tracker c, record_codec k, std::uint64_t inc, timeout_config t)
+        : core(std::move(c)), codec(std::move(k)), incarnation(inc), timeouts(t) {}
     tracker::tracker core;
     record_codec codec;
     std::uint64_t incarnation;  // answers for an earlier incarnation are dropped
+    timeout_config timeouts;
     std::map<std::pair<std::uint64_t, unsigned>, record_slot> slots;  // derived keys, current windows only
     const record_slot& slot(std::uint64_t window, unsigned index);
   };

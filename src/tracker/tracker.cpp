@@ -136,6 +136,11 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
     // A put fails when a newer record took the slot (a lower seq is refused):
     // read the window again and choose afresh rather than overwrite it.
     request_read(p_retry, {w}, 0, c, out);
+  } else if (auto* dt = std::get_if<timers::dial_timeout>(&t)) {
+    auto n = dial_numbers_.find(dt->peer);
+    if (n == dial_numbers_.end() || n->second != dt->dial) return;
+    ++c_.dial_timeouts;
+    on_dial_done(in::dial_done{dt->peer, false}, c, out);
   } else if (auto* i = std::get_if<timers::isolated>(&t)) {
     if (i->gen != gen_ || phase_ != phase::joined || !neighbors_.empty()) return;
     ++c_.rebootstraps;
@@ -239,6 +244,7 @@ void tracker::on_dial_done(const in::dial_done& d, const clock& c, std::vector<o
   const gossip::peer_info info = it->second.first;
   const dial_purpose why = it->second.second;
   dialling_.erase(it);
+  dial_numbers_.erase(d.peer);
 
   if (!d.ok) {
     ++c_.dial_failures;
@@ -561,8 +567,13 @@ bool tracker::dial(const gossip::peer_info& p, dial_purpose why, const clock& c,
   }
   if (auto it = unreachable_until_.find(p.id); it != unreachable_until_.end() && it->second > c.now) return false;
   dialling_.emplace(p.id, std::make_pair(p, why));
+  const std::uint64_t number = ++next_id_;
+  dial_numbers_[p.id] = number;
   ++c_.dials;
   out.push_back(out::dial{p});
+  // The driver's own connect and handshake timeouts answer first as a rule;
+  // this bounds a dial whatever the driver does.
+  schedule(to_duration(cfg_.timeouts.join_peer_timeout), timers::dial_timeout{p.id, number}, out);
   return true;
 }
 

@@ -81,7 +81,11 @@ struct isolated {
 struct settle_check {  // one early merge check after joining
   std::uint64_t gen = 0;
 };
-using timer = std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated, settle_check>;
+struct dial_timeout {  // a dial that has not answered within timeouts.join_peer_timeout
+  node_id peer;
+  std::uint64_t dial = 0;
+};
+using timer = std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated, settle_check, dial_timeout>;
 }  // namespace timers
 
 enum class get_outcome : std::uint8_t {
@@ -171,7 +175,9 @@ struct counters {
   std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
   std::uint64_t island_merges = 0;                      // overlap ticks that dialled only on the island test
   std::uint64_t rebootstraps = 0;                       // lost every neighbour, bootstrapped again
-  std::uint64_t displaced = 0;                          // our record was found gone from its slot
+  std::uint64_t displaced = 0;
+  std::uint64_t dial_timeouts = 0;  // dials given up after timeouts.join_peer_timeout                          // our
+                                    // record was found gone from its slot
 };
 
 // What a status line shows.
@@ -304,6 +310,7 @@ class tracker {
   std::uint64_t judge_gen_ = 0;      // the live judge timer
 
   std::map<node_id, std::pair<gossip::peer_info, dial_purpose>> dialling_;
+  std::map<node_id, std::uint64_t> dial_numbers_;  // the live dial_timeout of each dial
   std::map<node_id, instant> unreachable_until_;
   std::set<node_id> neighbors_;
 

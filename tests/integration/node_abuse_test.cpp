@@ -3,6 +3,7 @@
 // messages for unknown topics. The node must drop and count them, stay
 // healthy (it still delivers) and keep its memory bounded.
 #include "node_support.hpp"
+#include "raw_peer.hpp"
 
 #include "gossip/codec.hpp"
 #include "net/frame.hpp"
@@ -27,9 +28,6 @@ using tcp = asio::ip::tcp;
 
 const topic_id chat = topic_id_from_name("abuse-test");
 
-tcp::endpoint asio_endpoint(const endpoint& e) {
-  return {asio::ip::make_address(e.address_string()), e.port};
-}
 
 // Resident set size of this process in bytes.
 std::size_t rss_bytes() {
@@ -48,37 +46,6 @@ void send_garbage(asio::io_context& io, const tcp::endpoint& to, std::mt19937& r
   for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
   asio::write(s, asio::buffer(junk), ec);
 }
-
-// A TLS client with a valid identity of its own: it passes the handshake, then misbehaves.
-struct authenticated_client {
-  authenticated_client(asio::io_context& io, const tcp::endpoint& to)
-      : ctx(std::move(*net::make_tls_context(keypair::generate()))), stream(io, ctx) {
-    stream.lowest_layer().connect(to);
-    stream.handshake(asio::ssl::stream_base::client);
-  }
-  void write_raw(const bytes& b) {
-    std::error_code ec;
-    asio::write(stream, asio::buffer(b), ec);
-  }
-  // True once the node has closed the connection.
-  bool closed_by_peer() {
-    std::array<char, 64> buf{};
-    std::error_code ec;
-    stream.lowest_layer().non_blocking(false);
-    // A short bounded wait for EOF/reset.
-    const auto deadline = std::chrono::steady_clock::now() + 3s;
-    stream.lowest_layer().non_blocking(true);
-    while (std::chrono::steady_clock::now() < deadline) {
-      stream.read_some(asio::buffer(buf), ec);
-      if (ec && ec != asio::error::would_block && ec != asio::ssl::error::stream_truncated) return true;
-      if (ec == asio::ssl::error::stream_truncated) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  asio::ssl::context ctx;
-  asio::ssl::stream<tcp::socket> stream;
-};
 
 bytes frame_with_length(std::uint32_t len, std::size_t body) {
   bytes f;

@@ -2,9 +2,14 @@
 // loopback. Peers are given no addresses: they find each other through
 // records in the DHT only.
 #include "node_support.hpp"
+#include "raw_peer.hpp"
+
+#include "gossip/codec.hpp"
+#include "net/frame.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
 
+#include <cstring>
 #include <optional>
 
 namespace topicswarm {
@@ -197,6 +202,45 @@ TEST_F(node_discovery, dropping_the_last_handle_stops_every_timer_and_dht_operat
   const auto gets = after.dht->gets;
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(a.stats_blocking().dht->gets, gets);
+}
+
+TEST_F(node_discovery, a_broadcast_held_back_longer_than_the_broadcast_timeout_fails_with_timeout) {
+  const topic_id t = topic_id_from_name("discovery-broadcast-timeout");
+  auto cfg = loopback_config(61);
+  cfg.attach_testnet(*net_);
+  cfg.transport.send_backpressure_bytes = 64u << 10;
+  cfg.transport.send_stall_timeout = 60s;  // keep the stuck peer: this test is about the broadcast's own deadline
+  auto a = start_node(cfg);
+  auto adc = quick();
+  adc.timeouts.broadcast_timeout = 300ms;
+  auto ta = a.join_with_auto_discovery_no_wait(t, "s", adc);
+  ASSERT_TRUE(ta);
+  // A neighbour that joins and then never reads.
+  authenticated_client stuck(io_, asio_endpoint(a.listen_endpoints().at(0)));
+  bytes join;
+  const auto start = net::begin_frame(join, net::frame_kind::gossip);
+  gossip::encode_to(join, t, gossip::wire::join{});
+  net::end_frame(join, start);
+  stuck.write_raw(join);
+  ASSERT_TRUE(eventually([&] { return ta->neighbors().size() == 1; })) << "the stuck peer never became a neighbour";
+  auto tx = ta->make_sender();
+  auto publish = [&]() -> asio::awaitable<result<void>> {
+    // Enough to fill the socket buffers many times over.
+    for (int i = 0; i < 50'000; ++i) {
+      bytes m(4000, std::byte{'.'});  // distinct content: equal content is one message
+      const auto tag = std::to_string(i);
+      std::memcpy(m.data(), tag.data(), tag.size());
+      auto r = co_await tx.broadcast(std::move(m));
+      if (!r) co_return r;
+    }
+    co_return result<void>{};
+  };
+  auto r = run_on(io_, publish(), 60s);
+  const auto st = a.stats_blocking().transport;
+  ASSERT_FALSE(r) << "no broadcast was held back; connections " << st.connections << " overflows "
+                  << st.send_queue_overflows << " stalled " << st.stalled_connections << " bytes out " << st.bytes_out;
+  EXPECT_TRUE(r.error() == errc::timeout) << r.error().message();
+  EXPECT_NE(r.error().message().find("broadcast_timeout"), std::string::npos);
 }
 
 TEST_F(node_discovery, clear_errors_for_what_cannot_work) {

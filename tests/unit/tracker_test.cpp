@@ -292,6 +292,26 @@ TEST(Tracker, UnreachableCandidatesLeadToPublishAndAPoll) {
   EXPECT_GT(h.dials.size(), 2u);
 }
 
+TEST(Tracker, ADialThatNeverAnswersFailsAfterTheJoinPeerTimeout) {
+  auto_discovery_config cfg;
+  cfg.bootstrap.publish_record_on_startup = false;
+  cfg.timeouts.join_peer_timeout = 2s;
+  harness h(cfg);
+  h.feed(in::start{});
+  h.answer_gets({{{w0, 0}, record_of(1, w0)}});
+  ASSERT_EQ(h.dials.size(), 1u);
+  h.run_for(1900ms);
+  EXPECT_EQ(h.t.stats().dial_failures, 0u);
+  h.run_for(200ms);  // no answer by 2 s: a failed dial, then the settle time judges the round
+  EXPECT_EQ(h.t.stats().dial_timeouts, 1u);
+  EXPECT_EQ(h.t.stats().dial_failures, 1u);
+  h.run_for(100ms);
+  EXPECT_EQ(h.puts.size(), 1u);  // nobody reachable: publish (first time in this window)
+  // A late answer is ignored.
+  h.feed(in::dial_done{nid(1), true});
+  EXPECT_TRUE(h.joins.empty());
+}
+
 TEST(Tracker, ConfirmationWaitAfterAJoinThenPollWithDiscoveryInterval) {
   auto_discovery_config cfg;
   cfg.bootstrap.publish_record_on_startup = false;
