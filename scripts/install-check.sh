@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a built tree into a temporary prefix and builds consumers against it
 # through find_package(topicswarm): the tiny tests/install consumer, then the
-# examples/ project (two_node_chat, two real nodes on 127.0.0.1), and runs both.
+# examples/ project (two_node_chat: two real nodes on 127.0.0.1; auto_discovery:
+# three nodes that find each other through a local DHT testnet), and runs them.
 set -euo pipefail
 build_dir=${1:?usage: install-check.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,4 +25,10 @@ if ! timeout 60 "$tmp/examples/two_node_chat" >"$tmp/chat.log" 2>&1; then
   exit 1
 fi
 tail -n 1 "$tmp/chat.log"
-echo "install-check: 2 passed, 0 failed"
+if ! timeout 60 "$tmp/examples/auto_discovery" >"$tmp/discovery.log" 2>&1; then
+  cat "$tmp/discovery.log"
+  echo "install-check: 2 passed, 1 failed (examples/auto_discovery)"
+  exit 1
+fi
+tail -n 1 "$tmp/discovery.log"
+echo "install-check: 3 passed, 0 failed"

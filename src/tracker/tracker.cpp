@@ -214,12 +214,13 @@ void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out
     if (views.size() != k_) views.resize(k_);
     views[req.slot] = slot_view{slot_state::own, std::nullopt, c.unix_ms};
     const bool bootstrap = req.bootstrap;
+    last_put_time_ = c.now - req.issued;
     puts_.erase(it);
     // Peers that started with us put their records at about the same time:
     // read again right away, and the later of two writers sees the earlier.
     if (bootstrap && reread_after_put_ && phase_ == phase::bootstrapping) {
       reread_after_put_ = false;
-      bootstrap_round(c, out);
+      bootstrap_round(c, out, true);
     }
     return;
   }
@@ -230,11 +231,15 @@ void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out
     schedule(jittered(to_duration(cfg_.dht.base_retry_interval), to_duration(cfg_.dht.max_retry_jitter)),
              timers::put_retry{p.request}, out);
   }
+  const instant issued = req.issued;
   puts_.erase(it);
-  // The bootstrap loop does not wait for the retry: it reads again soon.
+  // The bootstrap loop does not wait for the retry. A put refused because a
+  // newer record took the slot means a peer is writing right now: read again
+  // at once, and its record is there to find.
   if (reread_after_put_ && phase_ == phase::bootstrapping) {
     reread_after_put_ = false;
-    schedule_poll(to_duration(cfg_.bootstrap.no_peers_retry_interval), out);
+    last_put_time_ = c.now - issued;
+    bootstrap_round(c, out, true);
   }
 }
 
@@ -360,10 +365,19 @@ void tracker::round_complete(const clock& c, std::vector<out::output>& out) {
     first_round_ = false;
     const std::uint64_t w = window_of(c.unix_ms);
     const bool may_publish = bootstrap_published_window_ != w;
+    const bool quick = std::exchange(quick_recheck_, false);
     if (!r.found_candidate) {
       // Nobody to dial: make ourselves findable, then look again at once.
       if (may_publish && publish(true, c, out)) {
         reread_after_put_ = true;
+      } else if (quick) {
+        // The reread right after our put found nobody. The earliest writer
+        // of a group that starts together is in this case (the others had
+        // not put yet); their puts land within about one put's time of ours,
+        // so look once more after twice that, not after a full poll.
+        const duration poll = to_duration(cfg_.bootstrap.no_peers_retry_interval);
+        const duration wait = std::clamp(2 * last_put_time_, duration(std::chrono::milliseconds(20)), poll);
+        schedule(wait, timers::poll{gen_}, out);
       } else {
         schedule_poll(to_duration(cfg_.bootstrap.no_peers_retry_interval), out);
       }
@@ -401,10 +415,11 @@ void tracker::begin_bootstrap(const clock& c, std::vector<out::output>& out) {
   bootstrap_round(c, out);
 }
 
-void tracker::bootstrap_round(const clock& c, std::vector<out::output>& out) {
+void tracker::bootstrap_round(const clock& c, std::vector<out::output>& out, bool after_put) {
   if (phase_ != phase::bootstrapping) return;
   ++c_.rounds;
   join_judge_pending_ = false;
+  quick_recheck_ = after_put;
   ++judge_gen_;  // a judge left from the last round no longer applies
   const std::uint64_t w = window_of(c.unix_ms);
   std::vector<std::uint64_t> windows{w, w - 1};
@@ -526,6 +541,7 @@ void tracker::start_put(put_req req, const clock& c, std::vector<out::output>& o
     req.slot = *slot;
   }
   const std::uint64_t id = ++next_id_;
+  req.issued = c.now;
   puts_.emplace(id, req);
   send_put(id, c, out);
 }

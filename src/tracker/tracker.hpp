@@ -220,6 +220,7 @@ class tracker {
     unsigned slot;
     unsigned attempt;
     bool bootstrap;
+    instant issued{};
   };
   struct round {
     std::uint64_t id = 0;
@@ -250,7 +251,8 @@ class tracker {
 
   // ---- bootstrap
   void begin_bootstrap(const clock& c, std::vector<out::output>& out);
-  void bootstrap_round(const clock& c, std::vector<out::output>& out);
+  // after_put: the reread right after our own bootstrap put.
+  void bootstrap_round(const clock& c, std::vector<out::output>& out, bool after_put = false);
   void bootstrap_candidates(const topic_record& r, const clock& c, std::vector<out::output>& out);
   void judge_round(const clock& c, std::vector<out::output>& out);
   void maybe_judge_after_failures(std::vector<out::output>& out);
@@ -306,6 +308,8 @@ class tracker {
   std::int64_t last_seq_ = 0;
   unsigned fruitless_rounds_ = 0;
   bool reread_after_put_ = false;    // a bootstrap put is out: read again when it lands
+  bool quick_recheck_ = false;       // this round is that reread: if it finds nobody, look once more soon
+  duration last_put_time_{};         // how long our last successful put took
   bool join_judge_pending_ = false;  // a joined peer's confirmation wait runs
   std::uint64_t judge_gen_ = 0;      // the live judge timer
 

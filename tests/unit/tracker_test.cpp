@@ -209,15 +209,37 @@ TEST(Tracker, PollsBackOffWhileAloneAndPublishOncePerWindow) {
     h.answer_puts();
     h.answer_gets();  // a reread after a put of a new window
   }
-  // 1.5 s doubling, jittered by at most a quarter, capped at 15 s (+ a quarter).
-  EXPECT_GE(waits[0], std::chrono::duration_cast<core::duration>(1500ms));
-  EXPECT_LE(waits[0], std::chrono::duration_cast<core::duration>(1875ms));
-  EXPECT_GE(waits[1], std::chrono::duration_cast<core::duration>(3000ms));
-  EXPECT_GE(waits[2], std::chrono::duration_cast<core::duration>(6000ms));
+  // First a quick recheck after the post-put reread: twice the put's time,
+  // at least 20 ms (our puts here answer at once). Then 1.5 s doubling,
+  // jittered by at most a quarter, capped at 15 s (+ a quarter).
+  EXPECT_EQ(waits[0], std::chrono::duration_cast<core::duration>(20ms));
+  EXPECT_GE(waits[1], std::chrono::duration_cast<core::duration>(1500ms));
+  EXPECT_LE(waits[1], std::chrono::duration_cast<core::duration>(1875ms));
+  EXPECT_GE(waits[2], std::chrono::duration_cast<core::duration>(3000ms));
+  EXPECT_GE(waits[3], std::chrono::duration_cast<core::duration>(6000ms));
   for (auto w : waits) EXPECT_LE(w, std::chrono::duration_cast<core::duration>(18750ms));
   // About 70 s passed: one more window, so exactly one more bootstrap put.
   EXPECT_EQ(window_puts, 1u);
   EXPECT_EQ(h.t.stats().bootstrap_publishes, 2u);
+}
+
+TEST(Tracker, QuickRecheckAfterThePostPutReadIsTwiceThePutTime) {
+  harness h;
+  h.feed(in::start{});
+  h.answer_gets();
+  ASSERT_EQ(h.puts.size(), 1u);
+  h.advance(300ms);  // the put takes 300 ms
+  h.answer_puts();
+  h.answer_gets();  // nobody yet
+  EXPECT_EQ(h.first_delay_of<timers::poll>(h.now), std::chrono::duration_cast<core::duration>(600ms));
+  // A put slower than half the poll interval is capped at the poll interval.
+  harness slow;
+  slow.feed(in::start{});
+  slow.answer_gets();
+  slow.advance(5s);
+  slow.answer_puts();
+  slow.answer_gets();
+  EXPECT_EQ(slow.first_delay_of<timers::poll>(slow.now), std::chrono::duration_cast<core::duration>(1500ms));
 }
 
 TEST(Tracker, DialsPublisherAndItsNeighboursAsSoonAsTheRecordArrives) {
@@ -462,7 +484,10 @@ TEST(Tracker, FailedPutIsRetriedWithJitteredBackoffWithinItsWindow) {
   const auto d = h.first_delay_of<timers::put_retry>(h.now);
   EXPECT_GE(d, std::chrono::duration_cast<core::duration>(5s));
   EXPECT_LE(d, std::chrono::duration_cast<core::duration>(15s));
-  // Bootstrap does not wait for the retry: it polls soon.
+  // Bootstrap does not wait for the retry: a refused put means someone is
+  // writing now, so it reads again at once (here: still nobody), then polls.
+  ASSERT_EQ(h.gets.size(), 5u);
+  h.answer_gets();
   EXPECT_EQ(h.timers_of<timers::poll>(), 1u);
   h.scheduled.erase(std::remove_if(h.scheduled.begin(), h.scheduled.end(),
                                    [](const auto& s) { return std::holds_alternative<timers::poll>(s.second); }),
