@@ -45,7 +45,7 @@ asio::awaitable<std::string> next_message(receiver& rx, std::chrono::millisecond
 }
 
 asio::awaitable<int> run(std::vector<node>& nodes) {
-  const topic_id topic = topic_id_from_name("auto-discovery-example");
+  const topic_id tid = topic_id_from_name("auto-discovery-example");
   // Loopback answers in milliseconds: poll the DHT more often than the
   // defaults, which are tuned for the public DHT.
   auto cfg = auto_discovery_config::builder()
@@ -60,7 +60,7 @@ asio::awaitable<int> run(std::vector<node>& nodes) {
   }
   std::vector<topic> topics;
   for (auto& n : nodes) {
-    auto t = n.join_with_auto_discovery_no_wait(topic, "example-secret", *cfg);
+    auto t = n.join_with_auto_discovery_no_wait(tid, "example-secret", *cfg);
     if (!t) {
       std::fprintf(stderr, "join: %s\n", t.error().message().c_str());
       co_return 1;
