@@ -59,7 +59,7 @@ struct bootstrap_config {
   // (bubble: too few neighbours; message overlap: a quiet small island).
   // Peers that start together sometimes join in small groups nobody else
   // joined; this finds them long before the first merge tick. 0: off.
-  std::chrono::milliseconds post_join_check{5'000};
+  std::chrono::milliseconds post_join_check{2'000};
   // Publish our record in the first round even if candidates were found
   // (peers starting at the same moment then find each other at once).
   bool publish_record_on_startup = true;

@@ -39,6 +39,7 @@ struct sim_cli_options {
   double join_interval_ms = 1000;
   std::uint32_t foreign_peers = 0;
   bool no_merges = false;
+  double post_join_check_ms = -1;  // < 0: the library's default
 };
 
 std::uint64_t seed_from_env() {
@@ -72,6 +73,8 @@ int run_tracker(sim_cli_options& o) {
     t.tracker.merge.message_overlap.enabled = false;
   }
   if (o.settle_s > 0) t.settle = ms_to_duration(o.settle_s * 1000.0);
+  if (o.post_join_check_ms >= 0)
+    t.tracker.bootstrap.post_join_check = std::chrono::milliseconds(static_cast<std::int64_t>(o.post_join_check_ms));
   const auto t0 = std::chrono::steady_clock::now();
   auto result = sim::run_tracker_scenario(t);
   result.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -183,6 +186,9 @@ void register_sim_command(CLI::App& app) {
                   "tracker-*: extra peers on the same topic with another secret (they must never join the others)")
       ->capture_default_str();
   cmd->add_flag("--no-merges", o->no_merges, "tracker-*: disable the bubble and message-overlap merges");
+  cmd->add_option("--post-join-check-ms", o->post_join_check_ms,
+                  "tracker-*: auto_discovery_config::bootstrap.post_join_check (0: off; default: the library's)")
+      ->check(CLI::Range(0.0, 600000.0));
   cmd->callback([o] {
     if (const int rc = run(*o); rc != 0) throw CLI::RuntimeError(rc);
   });

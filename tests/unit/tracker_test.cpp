@@ -597,7 +597,7 @@ TEST(Tracker, QuietSmallIslandJoinsPeersItsViewsNeverShowed) {
   // No message at all, and views that hold only 4 peers: a small island.
   h.view = {nid(1), nid(2), nid(3), nid(4)};
   h.run_for(30s);
-  ASSERT_EQ(h.view_requests, 2);  // the check 5 s after joining, and the first tick
+  ASSERT_EQ(h.view_requests, 2);  // the check 2 s after joining, and the first tick
   ASSERT_EQ(h.gets.size(), 10u);
   h.answer_gets({
       {{w0, 0}, record_of(2, w0, {1, 3})},     // one of us
@@ -617,9 +617,9 @@ TEST(Tracker, QuietSmallIslandJoinsPeersItsViewsNeverShowed) {
 
 TEST(Tracker, EarlyCheckAfterJoiningFindsASmallGroup) {
   auto h = joined_with(2);  // joined with two neighbours: fewer than min_neighbors
-  EXPECT_EQ(h.first_delay_of<timers::settle_check>(h.now), std::chrono::duration_cast<core::duration>(5s));
-  h.run_for(5s);
-  ASSERT_EQ(h.gets.size(), 10u);  // read at 5 s, not at the first tick (30 s)
+  EXPECT_EQ(h.first_delay_of<timers::settle_check>(h.now), std::chrono::duration_cast<core::duration>(2s));
+  h.run_for(2s);
+  ASSERT_EQ(h.gets.size(), 10u);  // read at 2 s, not at the first tick (30 s)
   h.answer_gets({{{w0, 0}, record_of(10, w0, {11})}});
   EXPECT_EQ(h.dials.size(), 2u);
   auto_discovery_config off;
