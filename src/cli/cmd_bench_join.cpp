@@ -25,6 +25,7 @@
 // deadline, and the nodes are stopped before their testnet.
 #include "cli/commands.hpp"
 #include "cli/machine_info.hpp"
+#include "cli/overlay_support.hpp"
 
 #include <topicswarm/dht_client.hpp>
 #include <topicswarm/dht_testnet.hpp>
@@ -95,13 +96,7 @@ constexpr int simultaneous_target_peers = 10;
 // tests' quick() and `topicswarm demo`, plus post_join_check from the
 // command line (the library's default unless given); the JSON lists them.
 auto_discovery_config loopback_discovery(const join_options& o) {
-  auto_discovery_config c;
-  c.dht.get_timeout = 3s;
-  c.dht.put_timeout = 3s;
-  c.bootstrap.no_peers_retry_interval = 200ms;
-  c.bootstrap.discovery_poll_interval = 300ms;
-  c.bootstrap.max_poll_interval = 1s;
-  c.join_timeout = join_timeout;
+  auto c = loopback_discovery_config(join_timeout);
   c.bootstrap.post_join_check = std::chrono::milliseconds(o.post_join_check_ms);
   return c;
 }
@@ -196,39 +191,13 @@ asio::awaitable<void> cold_join_task(bench_peer& p, const topic_id& t, std::stri
 // Components of the graph of the peers' current neighbours (a link either
 // side reports counts). Peers that have not joined yet are single components.
 std::vector<std::size_t> components(const std::vector<bench_peer>& peers) {
-  std::map<node_id, std::size_t> index;
-  for (std::size_t i = 0; i < peers.size(); ++i)
-    if (peers[i].n) index[peers[i].n->id()] = i;
-  std::vector<std::vector<std::size_t>> adj(peers.size());
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    if (!peers[i].t) continue;
-    for (const auto& id : peers[i].t->neighbors())
-      if (auto it = index.find(id); it != index.end()) {
-        adj[i].push_back(it->second);
-        adj[it->second].push_back(i);
-      }
+  std::vector<node_id> ids;
+  std::vector<std::vector<node_id>> neighbors;
+  for (const auto& p : peers) {
+    ids.push_back(p.n ? p.n->id() : node_id{});
+    neighbors.push_back(p.t ? p.t->neighbors() : std::vector<node_id>{});
   }
-  std::vector<bool> seen(peers.size(), false);
-  std::vector<std::size_t> sizes;
-  for (std::size_t s = 0; s < peers.size(); ++s) {
-    if (seen[s]) continue;
-    std::size_t size = 0;
-    std::vector<std::size_t> stack{s};
-    seen[s] = true;
-    while (!stack.empty()) {
-      const auto v = stack.back();
-      stack.pop_back();
-      ++size;
-      for (auto w : adj[v]) {
-        if (seen[w]) continue;
-        seen[w] = true;
-        stack.push_back(w);
-      }
-    }
-    sizes.push_back(size);
-  }
-  std::sort(sizes.rbegin(), sizes.rend());
-  return sizes;
+  return components_of(ids, neighbors).sizes;
 }
 
 // --------------------------------------------------------------- phases ---

@@ -14,6 +14,7 @@
 // minute even when something fails, and the nodes and the testnet are always
 // stopped (nodes first: their DHT clients talk to the testnet until then).
 #include "cli/commands.hpp"
+#include "cli/overlay_support.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
 #include <topicswarm/node.hpp>
@@ -88,16 +89,7 @@ constexpr const char* message_prefix = "topicswarm demo broadcast #";
 // milliseconds, so short deadlines and polls show joining at its real speed.
 // The values of the integration tests' quick() (and `topicswarm bench join`),
 // except the join timeout, which is the demo's own bound.
-auto_discovery_config loopback_discovery() {
-  auto_discovery_config c;
-  c.dht.get_timeout = 3s;
-  c.dht.put_timeout = 3s;
-  c.bootstrap.no_peers_retry_interval = 200ms;
-  c.bootstrap.discovery_poll_interval = 300ms;
-  c.bootstrap.max_poll_interval = 1s;
-  c.join_timeout = join_timeout;
-  return c;
-}
+auto_discovery_config loopback_discovery() { return loopback_discovery_config(join_timeout); }
 
 double ms_between(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -182,41 +174,15 @@ asio::awaitable<void> await_broadcast(peer& p, clock_type::time_point first_send
 // Components of the graph whose edges are the peers' current neighbours
 // (either end counts: a link one side already reports is a link).
 std::vector<std::size_t> components(const std::vector<peer>& peers, std::size_t count, std::size_t& foreign_links) {
-  std::map<node_id, std::size_t> index;
-  for (std::size_t i = 0; i < count; ++i) index[peers[i].n->id()] = i;
-  std::vector<std::vector<std::size_t>> adj(count);
-  foreign_links = 0;
-  for (std::size_t i = 0; i < count; ++i)
-    for (const auto& id : peers[i].t->neighbors()) {
-      auto it = index.find(id);
-      if (it == index.end()) {
-        ++foreign_links;  // a neighbour that is not one of the right-secret peers
-        continue;
-      }
-      adj[i].push_back(it->second);
-      adj[it->second].push_back(i);
-    }
-  std::vector<bool> seen(count, false);
-  std::vector<std::size_t> sizes;
-  for (std::size_t s = 0; s < count; ++s) {
-    if (seen[s]) continue;
-    std::size_t size = 0;
-    std::vector<std::size_t> stack{s};
-    seen[s] = true;
-    while (!stack.empty()) {
-      const auto v = stack.back();
-      stack.pop_back();
-      ++size;
-      for (auto w : adj[v]) {
-        if (seen[w]) continue;
-        seen[w] = true;
-        stack.push_back(w);
-      }
-    }
-    sizes.push_back(size);
+  std::vector<node_id> ids;
+  std::vector<std::vector<node_id>> neighbors;
+  for (std::size_t i = 0; i < count; ++i) {
+    ids.push_back(peers[i].n->id());
+    neighbors.push_back(peers[i].t->neighbors());
   }
-  std::sort(sizes.rbegin(), sizes.rend());
-  return sizes;
+  auto c = components_of(ids, neighbors);
+  foreign_links = c.outside_links;  // neighbours that are not right-secret peers
+  return c.sizes;
 }
 
 // Links between right-secret peers, and how many of them only one end

@@ -7,35 +7,9 @@
 # (--join-timeout makes it exit 1 with a clear error). Everything on 127.0.0.1.
 set -uo pipefail
 bin=${1:?usage: discovery_cli_test.sh PATH_TO_TOPICSWARM}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  echo "FAIL: $*"
-  for f in "$tmp"/*; do
-    [[ -f $f ]] || continue
-    echo "--- $f"
-    tail -n 40 "$f"
-  done
-  echo "discovery_cli: $passed passed, 1 failed"
-  exit 1
-}
-
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+name=discovery_cli
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # neighbours FILE: neighbour count as told by its events.
 neighbours() {
@@ -43,19 +17,6 @@ neighbours() {
   up=$(grep -c '"event":"neighbor_up"' "$1")
   down=$(grep -c '"event":"neighbor_down"' "$1")
   echo $((up - down))
-}
-
-# received FILE CONTENT: how many "received" events carry exactly CONTENT.
-received() { grep '"event":"received"' "$1" | grep -cF "\"content\":\"$2\""; }
-
-# wait_exit PID SECONDS: the exit status of PID, or 124 if it is still running.
-wait_exit() {
-  local deadline=$((SECONDS + $2))
-  while kill -0 "$1" 2>/dev/null; do
-    ((SECONDS < deadline)) || return 124
-    sleep 0.1
-  done
-  wait "$1"
 }
 
 # --- the DHT testnet ---

@@ -7,38 +7,9 @@
 # stopped process see it go; bad arguments fail fast with a clear message.
 set -uo pipefail
 bin=${1:?usage: join_cli_test.sh PATH_TO_TOPICSWARM}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  echo "FAIL: $*"
-  for f in "$tmp"/*; do
-    [[ -f $f ]] || continue
-    echo "--- $f"
-    cat "$f"
-  done
-  echo "join_cli: $passed passed, 1 failed"
-  exit 1
-}
-
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# received FILE CONTENT: how many "received" events carry exactly CONTENT.
-received() { grep '"event":"received"' "$1" | grep -cF "\"content\":\"$2\""; }
+name=join_cli
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # wait_count FILE FIXED N SECONDS: until at least N lines of FILE contain FIXED
 # (after filtering to "received" events).
@@ -49,16 +20,6 @@ wait_received() {
     sleep 0.1
   done
   return 1
-}
-
-# wait_exit PID SECONDS: the exit status of PID, or 124 if it is still running.
-wait_exit() {
-  local deadline=$((SECONDS + $2))
-  while kill -0 "$1" 2>/dev/null; do
-    ((SECONDS < deadline)) || return 124
-    sleep 0.1
-  done
-  wait "$1"
 }
 
 # json_field FILE EVENT FIELD: FIELD of the first EVENT line of FILE.
