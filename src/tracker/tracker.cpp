@@ -99,6 +99,16 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
       publish(false, c, out);  // refresh our slot in place: no read needed
       return;
     }
+    if (full_hint_ && (*full_hint_ == w || *full_hint_ + 1 == w)) {
+      // The last window was full (or looked full to a probe): most likely
+      // this one is, or soon will be. Probe one random slot; only if it is
+      // free, read them all. A window with free slots is found out by a
+      // probe with the probability of its free fraction, at every tick.
+      probe_slot_ = static_cast<unsigned>(rng_.below(k_));
+      ++c_.probes;
+      request_read(p_probe, {w}, 0, c, out, probe_slot_);
+      return;
+    }
     request_read(p_publish, {w}, 0, c, out);
   } else if (auto* b = std::get_if<timers::bubble>(&t)) {
     if (b->gen != gen_ || phase_ != phase::joined) return;
@@ -326,7 +336,7 @@ bool tracker::view_current(std::uint64_t window, unsigned slot, std::uint64_t ma
 }
 
 void tracker::request_read(std::uint8_t purposes, std::vector<std::uint64_t> windows, std::uint64_t max_age_ms,
-                           const clock& c, std::vector<out::output>& out) {
+                           const clock& c, std::vector<out::output>& out, std::optional<unsigned> only_slot) {
   const std::uint64_t w = window_of(c.unix_ms);
   while (!views_.empty() && views_.begin()->first + kept_windows <= w) views_.erase(views_.begin());
 
@@ -334,6 +344,7 @@ void tracker::request_read(std::uint8_t purposes, std::vector<std::uint64_t> win
   round_->purposes |= purposes;
   for (const std::uint64_t window : windows) {
     for (unsigned s = 0; s < k_; ++s) {
+      if (only_slot && s != *only_slot) continue;
       if (view_current(window, s, max_age_ms, c)) continue;
       const bool pending = std::any_of(gets_.begin(), gets_.end(), [&](const auto& kv) {
         return kv.second.window == window && kv.second.slot == s && kv.second.round == round_->id;
@@ -400,6 +411,17 @@ void tracker::round_complete(const clock& c, std::vector<out::output>& out) {
     }
   }
   if (phase_ != phase::joined) return;
+  if (r.purposes & p_probe) {
+    const std::uint64_t w = window_of(c.unix_ms);
+    auto it = views_.find(w);
+    const bool taken =
+        it != views_.end() && probe_slot_ < it->second.size() && it->second[probe_slot_].state == slot_state::other;
+    if (taken) {
+      ++c_.probes_taken;  // assume the window is full; the next tick probes again
+      full_hint_ = w;
+    } else if (!(r.purposes & p_publish))
+      request_read(p_publish, {w}, 0, c, out);  // a free slot: read them all, then publish
+  }
   if (r.purposes & p_publish) publish(false, c, out);
   if (r.purposes & p_bubble) run_bubble(c, out);
   if (r.purposes & p_overlap) run_overlap(c, out);
@@ -510,6 +532,7 @@ std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
   if (newest.size() >= k_) {
     ++c_.publishes_skipped_cap;
     capped_window_ = window;
+    full_hint_ = window;
     return std::nullopt;
   }
   // Empty slots first: a value we cannot open may be a record of peers with

@@ -175,9 +175,10 @@ struct counters {
   std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
   std::uint64_t island_merges = 0;                      // overlap ticks that dialled only on the island test
   std::uint64_t rebootstraps = 0;                       // lost every neighbour, bootstrapped again
-  std::uint64_t displaced = 0;
-  std::uint64_t dial_timeouts = 0;  // dials given up after timeouts.join_peer_timeout                          // our
-                                    // record was found gone from its slot
+  std::uint64_t displaced = 0;                          // our record was found gone from its slot
+  std::uint64_t dial_timeouts = 0;                      // dials given up after timeouts.join_peer_timeout
+  std::uint64_t probes = 0;                             // publisher: one-slot reads of a window after a full one...
+  std::uint64_t probes_taken = 0;                       // ...that found the slot taken (no full read, no write)
 };
 
 // What a status line shows.
@@ -208,7 +209,14 @@ class tracker {
     std::optional<topic_record> record;  // with own / other
     std::uint64_t read_unix_ms = 0;
   };
-  enum purpose : std::uint8_t { p_bootstrap = 1, p_publish = 2, p_bubble = 4, p_overlap = 8, p_retry = 16 };
+  enum purpose : std::uint8_t {
+    p_bootstrap = 1,
+    p_publish = 2,
+    p_bubble = 4,
+    p_overlap = 8,
+    p_retry = 16,
+    p_probe = 32
+  };
   struct get_req {
     std::uint64_t window;
     unsigned slot;
@@ -243,8 +251,9 @@ class tracker {
   // ---- reads
   // Starts a read round for `purposes` over `windows` (slots whose view is
   // still good are not read again), or joins the round in flight.
+  // only_slot: read just that slot of each window.
   void request_read(std::uint8_t purposes, std::vector<std::uint64_t> windows, std::uint64_t max_age_ms, const clock& c,
-                    std::vector<out::output>& out);
+                    std::vector<out::output>& out, std::optional<unsigned> only_slot = {});
   void round_complete(const clock& c, std::vector<out::output>& out);
   bool view_current(std::uint64_t window, unsigned slot, std::uint64_t max_age_ms, const clock& c) const;
   std::vector<const topic_record*> records(std::uint64_t from_window, std::uint64_t to_window) const;
@@ -304,6 +313,8 @@ class tracker {
   std::optional<std::uint64_t> own_window_;     // window of our last successful put...
   std::optional<unsigned> own_slot_;            // ...and its slot
   std::uint64_t own_put_ms_ = 0;                // when that put succeeded
+  unsigned probe_slot_ = 0;                     // the slot the publisher's probe reads
+  std::optional<std::uint64_t> full_hint_;      // the last window found full (by a read) or taken (by a probe)
   std::optional<std::uint64_t> capped_window_;  // a read showed this window's slots all taken by others
   std::int64_t last_seq_ = 0;
   unsigned fruitless_rounds_ = 0;

@@ -404,6 +404,43 @@ TEST(Tracker, PerWindowCapStopsPublishing) {
   EXPECT_EQ(h.t.status().records_seen, 5u);
 }
 
+TEST(Tracker, AfterAFullWindowThePublisherProbesOneSlotBeforeReadingAll) {
+  auto_discovery_config cfg;
+  cfg.merge.bubble.enabled = false;
+  cfg.merge.message_overlap.enabled = false;
+  cfg.bootstrap.post_join_check = 0ms;
+  harness h(cfg);
+  h.feed(in::start{});
+  std::map<std::pair<std::uint64_t, unsigned>, topic_record> full;
+  for (unsigned s = 0; s < 5; ++s) full[{w0, s}] = record_of(10 + s, w0, {}, {});
+  h.answer_gets(full);  // window w0 is full: no put; dial the publishers
+  EXPECT_TRUE(h.puts.empty());
+  h.feed(in::dial_done{h.dials.front().id, true});
+  h.feed(in::neighbor_up{h.dials.front().id});
+  ASSERT_EQ(h.t.current_phase(), phase::joined);
+  // Ticks left in w0 do nothing (it is full). The first tick in the next
+  // window reads one slot, not five.
+  std::map<std::pair<std::uint64_t, unsigned>, topic_record> next_full;
+  for (unsigned s = 0; s < 5; ++s) next_full[{w0 + 1, s}] = record_of(20 + s, w0 + 1);
+  for (int i = 0; i < 100 && h.gets.empty(); ++i) h.run_for(1s);
+  ASSERT_EQ(h.gets.size(), 1u);
+  EXPECT_EQ(h.gets[0].window, w0 + 1);
+  h.answer_gets(next_full);  // taken: assume full, no more reads this tick
+  EXPECT_TRUE(h.gets.empty());
+  EXPECT_TRUE(h.puts.empty());
+  EXPECT_EQ(h.t.stats().probes, 1u);
+  EXPECT_EQ(h.t.stats().probes_taken, 1u);
+  // A probe that finds its slot free reads all the slots, then publishes.
+  for (int i = 0; i < 100 && h.gets.empty(); ++i) h.run_for(1s);
+  ASSERT_EQ(h.gets.size(), 1u);
+  const auto window = h.gets[0].window;
+  h.answer_gets();  // empty
+  ASSERT_EQ(h.gets.size(), 5u);
+  for (const auto& g : h.gets) EXPECT_EQ(g.window, window);
+  h.answer_gets();
+  EXPECT_EQ(h.puts.size(), 1u);
+}
+
 TEST(Tracker, OlderCopyOfAPublisherInTwoSlotsIsFree) {
   harness h;
   h.feed(in::start{});
