@@ -124,20 +124,7 @@ struct bench_peer {
   std::size_t neighbors = 0;
 };
 
-// Coroutines spawned by a phase refer to its peers: the phase waits until
-// none is left before it returns.
-struct live_count {
-  std::size_t n = 0;
-};
-
-asio::awaitable<void> sleep_for(clock_type::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-}
-
-asio::awaitable<void> wait_until_done(const live_count& live) {
-  while (live.n > 0) co_await sleep_for(poll_step);
-}
+asio::awaitable<void> wait_until_done(const live_count& live) { return cli::wait_until_done(live, poll_step); }
 
 result<void> start_peer(bench_peer& p, const dht::testnet& net) {
   node_config c;

@@ -117,20 +117,7 @@ struct peer {
   discovery_stats disc;
 };
 
-// Counts coroutines still running so the caller can wait for them: every
-// coroutine spawned below refers to state that must outlive it.
-struct live_count {
-  std::size_t n = 0;
-};
-
-asio::awaitable<void> sleep_for(clock_type::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-}
-
-asio::awaitable<void> wait_until_done(const live_count& live) {
-  while (live.n > 0) co_await sleep_for(poll_step);
-}
+asio::awaitable<void> wait_until_done(const live_count& live) { return cli::wait_until_done(live, poll_step); }
 
 asio::awaitable<void> bootstrap_dht(peer& p, int min_nodes, live_count& live) {
   const auto t0 = clock_type::now();

@@ -6,6 +6,12 @@
 #include <topicswarm/auto_discovery.hpp>
 #include <topicswarm/ids.hpp>
 
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +19,22 @@
 #include <vector>
 
 namespace topicswarm::cli {
+
+// Counts coroutines still running so the caller can wait for them: each one
+// refers to state that must outlive it.
+struct live_count {
+  std::size_t n = 0;
+};
+
+inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+// Returns once every coroutine counted by `live` has ended, checking every `step`.
+inline asio::awaitable<void> wait_until_done(const live_count& live, std::chrono::steady_clock::duration step) {
+  while (live.n > 0) co_await sleep_for(step);
+}
 
 // A loopback testnet answers in milliseconds: short deadlines and polls show
 // joining at its real speed (the defaults are tuned for the public DHT). The
