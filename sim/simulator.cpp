@@ -1,6 +1,7 @@
 #include "sim/simulator.hpp"
 
 #include "crypto/hash.hpp"
+#include "sim/overloaded.hpp"
 
 #include <algorithm>
 #include <cstdarg>
@@ -9,13 +10,6 @@
 
 namespace topicswarm::sim {
 namespace {
-
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
 
 constexpr const char* wire_names[] = {"join",       "forward_join", "neighbor",      "neighbor_reply",
                                       "disconnect", "shuffle",      "shuffle_reply", "gossip",

@@ -3,18 +3,12 @@
 #include "crypto/hash.hpp"
 #include "dht/bep44.hpp"
 #include "gossip/plumtree.hpp"
+#include "sim/overloaded.hpp"
 
 #include <stdexcept>
 
 namespace topicswarm::sim {
 namespace {
-
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
 
 // Opened values kept for reuse; cleared when full (a run reads the same few
 // records many times, so even a small cache saves most of the HPKE work).

@@ -783,8 +783,11 @@ void node_impl::feed_tracker(const topic_id& t, tracker::in::input in) {
   auto it = topics_.find(t);
   if (it == topics_.end() || !it->second.disc) return;
   std::vector<tracker::out::output> outs;
+  // Only a DHT read changes what records we have seen; every delivered
+  // message also comes through here, so the mirror is not touched for those.
+  const bool read = std::holds_alternative<tracker::in::get_done>(in);
   it->second.disc->core.handle(std::move(in), tracker_clock(), outs);
-  {
+  if (read) {
     std::lock_guard lock(it->second.mirror->mu);
     it->second.mirror->records_seen = it->second.disc->core.status().records_seen;
   }

@@ -4,24 +4,9 @@
 # cleanly on SIGTERM/SIGINT with exit 0, and bad arguments fail clearly.
 set -uo pipefail
 bin=${1:?usage: dht_cli_test.sh PATH_TO_TOPICSWARM}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$tmp"/*; do echo "--- $f"; cat "$f"; done; exit 1; }
-
-# wait_for FILE REGEX SECONDS
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+name=dht_cli
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$bin" testnet --nodes 8 --port-base 0 --json >"$tmp/testnet.out" 2>"$tmp/testnet.err" &
 testnet=$!

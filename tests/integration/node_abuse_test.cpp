@@ -170,11 +170,7 @@ TEST(node_abuse, a_neighbour_that_stops_reading_is_dropped_and_does_not_stall_th
 
   // A peer that joins the topic and then never reads again.
   authenticated_client stuck(io, asio_endpoint(a.listen_endpoints().at(0)));
-  bytes join;
-  const auto start = net::begin_frame(join, net::frame_kind::gossip);
-  gossip::encode_to(join, chat, gossip::wire::join{});
-  net::end_frame(join, start);
-  stuck.write_raw(join);
+  stuck.join_topic(chat);
   ASSERT_TRUE(eventually([&] { return tx_a.neighbors().size() == 2; })) << "the stuck peer never became a neighbour";
 
   // 16 MiB of broadcasts: more than the socket buffers can absorb.

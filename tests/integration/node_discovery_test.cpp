@@ -4,9 +4,6 @@
 #include "node_support.hpp"
 #include "raw_peer.hpp"
 
-#include "gossip/codec.hpp"
-#include "net/frame.hpp"
-
 #include <topicswarm/dht_testnet.hpp>
 
 #include <cstring>
@@ -217,11 +214,7 @@ TEST_F(node_discovery, a_broadcast_held_back_longer_than_the_broadcast_timeout_f
   ASSERT_TRUE(ta);
   // A neighbour that joins and then never reads.
   authenticated_client stuck(io_, asio_endpoint(a.listen_endpoints().at(0)));
-  bytes join;
-  const auto start = net::begin_frame(join, net::frame_kind::gossip);
-  gossip::encode_to(join, t, gossip::wire::join{});
-  net::end_frame(join, start);
-  stuck.write_raw(join);
+  stuck.join_topic(t);
   ASSERT_TRUE(eventually([&] { return ta->neighbors().size() == 1; })) << "the stuck peer never became a neighbour";
   auto tx = ta->make_sender();
   auto publish = [&]() -> asio::awaitable<result<void>> {

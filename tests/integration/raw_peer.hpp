@@ -6,6 +6,8 @@
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/identity.hpp>
 
+#include "gossip/codec.hpp"
+#include "net/frame.hpp"
 #include "net/tls.hpp"
 
 #include <asio/connect.hpp>
@@ -34,6 +36,14 @@ struct authenticated_client {
   void write_raw(const bytes& b) {
     std::error_code ec;
     asio::write(stream, asio::buffer(b), ec);
+  }
+  // Sends a well-formed gossip join for `topic`: the node makes us a neighbour.
+  void join_topic(const topic_id& topic) {
+    bytes join;
+    const auto start = net::begin_frame(join, net::frame_kind::gossip);
+    gossip::encode_to(join, topic, gossip::wire::join{});
+    net::end_frame(join, start);
+    write_raw(join);
   }
   // True once the node has closed the connection.
   bool closed_by_peer() {
