@@ -74,7 +74,7 @@ asio::awaitable<int> run(std::vector<node>& nodes) {
       co_return 1;
     }
     std::printf("node %zu joined: neighbours %zu, records seen %zu\n", i, topics[i].neighbors().size(),
-                topics[i].discovery().records_seen);
+                topics[i].auto_discovery().records_seen);
   }
   std::vector<receiver> rx;
   for (std::size_t i = 1; i < topics.size(); ++i) rx.push_back(topics[i].subscribe_events());

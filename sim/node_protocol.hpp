@@ -27,7 +27,7 @@ class node_protocol {
 
 // Builds the protocol of a new node from its identity and an RNG seed derived
 // from the run's seed and the node's index.
-using protocol_factory = std::function<std::unique_ptr<node_protocol>(const gossip::peer_info& me, std::uint64_t seed)>;
+using protocol_factory = std::function<std::unique_ptr<node_protocol>(const core::peer_info& me, std::uint64_t seed)>;
 
 // The real thing: one gossip::router per node.
 protocol_factory router_factory(const gossip::config& cfg);

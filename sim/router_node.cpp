@@ -7,7 +7,7 @@ namespace {
 
 class router_node final : public node_protocol {
  public:
-  router_node(const gossip::peer_info& me, const gossip::config& cfg, std::uint64_t seed) : r_(me, cfg, seed) {}
+  router_node(const core::peer_info& me, const gossip::config& cfg, std::uint64_t seed) : r_(me, cfg, seed) {}
 
   void handle(const topic_id& topic, gossip::in::input input, core::instant now,
               std::vector<gossip::routed>& out) override {
@@ -31,7 +31,7 @@ class router_node final : public node_protocol {
 }  // namespace
 
 protocol_factory router_factory(const gossip::config& cfg) {
-  return [cfg](const gossip::peer_info& me, std::uint64_t seed) -> std::unique_ptr<node_protocol> {
+  return [cfg](const core::peer_info& me, std::uint64_t seed) -> std::unique_ptr<node_protocol> {
     return std::make_unique<router_node>(me, cfg, seed);
   };
 }

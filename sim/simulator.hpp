@@ -176,7 +176,7 @@ class simulator {
   std::size_t node_count() const noexcept { return nodes_.size(); }
   node_status status(node_index n) const { return nodes_[n].status; }
   bool is_up(node_index n) const { return n < nodes_.size() && nodes_[n].status == node_status::up; }
-  const gossip::peer_info& info(node_index n) const { return nodes_[n].info; }
+  const core::peer_info& info(node_index n) const { return nodes_[n].info; }
   node_index index_of(const node_id& id) const;
   const node_protocol& protocol(node_index n) const { return *nodes_[n].proto; }
   std::vector<node_index> up_nodes() const;  // ascending
@@ -226,7 +226,7 @@ class simulator {
 
  private:
   struct node {
-    gossip::peer_info info;
+    core::peer_info info;
     std::unique_ptr<node_protocol> proto;
     node_status status = node_status::idle;
   };

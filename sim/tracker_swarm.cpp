@@ -242,7 +242,7 @@ void tracker_swarm::do_put(node_index n, const tracker::out::dht_put& p) {
   });
 }
 
-void tracker_swarm::do_dial(node_index n, const gossip::peer_info& peer) {
+void tracker_swarm::do_dial(node_index n, const core::peer_info& peer) {
   ++c_.dials;
   const node_index idx = index_of_key(peer.id);
   const bool ok = idx != no_node && idx != n && sim_.is_member(idx, topic_) && sim_.reachable(n, idx);

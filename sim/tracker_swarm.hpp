@@ -96,7 +96,7 @@ class tracker_swarm {
   void perform(node_index n, std::vector<tracker::out::output>& outs);
   void do_get(node_index n, const tracker::out::dht_get& g);
   void do_put(node_index n, const tracker::out::dht_put& p);
-  void do_dial(node_index n, const gossip::peer_info& peer);
+  void do_dial(node_index n, const core::peer_info& peer);
   // Schedules fn for node n's current incarnation (dropped if it stopped).
   void later(node_index n, core::duration after, std::function<void()> fn);
   const record_slot& slot(std::uint64_t window, unsigned index);

@@ -197,7 +197,7 @@ struct gossip_stats {
 
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics
 // that run it now.
-struct discovery_stats {
+struct auto_discovery_stats {
   std::size_t topics = 0;             // topics with auto-discovery
   std::size_t dht_ops_in_flight = 0;  // gets and puts not answered yet (all topics, also left ones)
   std::uint64_t gets = 0, get_timeouts = 0, puts = 0, put_failures = 0, put_retries = 0;
@@ -213,7 +213,7 @@ struct discovery_stats {
 struct node_stats {
   transport_stats transport;
   gossip_stats gossip;
-  discovery_stats discovery;
+  auto_discovery_stats auto_discovery;
   std::optional<dht::counters> dht;            // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected
@@ -227,7 +227,7 @@ struct node_stats {
 };
 
 // What auto-discovery sees of a topic now (all zero without it).
-struct discovery_status {
+struct auto_discovery_status {
   bool enabled = false;
   std::size_t records_seen = 0;  // other peers' records in the current and previous window
 };
@@ -263,7 +263,7 @@ class TOPICSWARM_API topic {
   asio::awaitable<result<event>> next();
 
   // What auto-discovery sees of this topic now.
-  discovery_status discovery() const;
+  auto_discovery_status auto_discovery() const;
 
   // The sending and receiving halves; this handle is consumed and its
   // pending events move to the receiver.
@@ -290,7 +290,7 @@ class TOPICSWARM_API sender {
   asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
   std::vector<node_id> neighbors() const;
   bool is_joined() const;
-  discovery_status discovery() const;
+  auto_discovery_status auto_discovery() const;
   asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
@@ -314,7 +314,7 @@ class TOPICSWARM_API receiver {
   asio::awaitable<result<event>> next();
   std::vector<node_id> neighbors() const;
   bool is_joined() const;
-  discovery_status discovery() const;
+  auto_discovery_status auto_discovery() const;
   asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:

@@ -95,7 +95,7 @@ constexpr int simultaneous_target_peers = 10;
 // (10 s DHT deadlines, 1.5 s / 2 s polls). The same values as the integration
 // tests' quick() and `topicswarm demo`, plus post_join_check from the
 // command line (the library's default unless given); the JSON lists them.
-auto_discovery_config loopback_discovery(const join_options& o) {
+auto_discovery_config loopback_auto_discovery(const join_options& o) {
   auto c = loopback_discovery_config(join_timeout);
   c.bootstrap.post_join_check = std::chrono::milliseconds(o.post_join_check_ms);
   return c;
@@ -119,7 +119,7 @@ struct bench_peer {
   std::optional<double> from_join_ms;   // join call to first neighbour
   std::optional<double> from_start_ms;  // node::start to first neighbour
   // Read when the overlay connected.
-  discovery_stats disc;
+  auto_discovery_stats disc;
   std::optional<dht::counters> dht;
   std::size_t neighbors = 0;
 };
@@ -205,7 +205,7 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
   auto& peers = r.peers;
   const bool sequential = o.mode == "sequential";
   const int min_nodes = std::min(dht_ready_nodes, o.dht_nodes - 1);
-  const auto cfg = loopback_discovery(o);
+  const auto cfg = loopback_auto_discovery(o);
   const std::string secret = "bench-join-secret";
   // A fresh topic per phase: nothing of an earlier phase can be found under it.
   const auto t = topic_id_from_name("topicswarm-bench-join-" + std::to_string(std::random_device{}()));
@@ -248,7 +248,7 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
         // again: a second round means the put has been answered.
         for (;;) {
           const auto s = co_await p.n->stats();
-          if (s.discovery.publishes >= 1 && s.discovery.rounds >= 2) break;
+          if (s.auto_discovery.publishes >= 1 && s.auto_discovery.rounds >= 2) break;
           if (ms_since(p.join_called) > std::chrono::duration<double, std::milli>(publish_timeout).count()) {
             fail("the first peer's record was not published within " + std::to_string(publish_timeout.count()) + " s");
             break;
@@ -320,7 +320,7 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
   if (r.connected_ms) {
     for (auto& p : peers) {
       const auto s = co_await p.n->stats();
-      p.disc = s.discovery;
+      p.disc = s.auto_discovery;
       p.dht = s.dht;
       p.neighbors = p.t->neighbors().size();
     }
@@ -525,7 +525,7 @@ void run_join_bench(const join_options& o) {
   double load = 0;
   ::getloadavg(&load, 1);
   const bool sequential = o.mode == "sequential";
-  const auto cfg = loopback_discovery(o);
+  const auto cfg = loopback_auto_discovery(o);
 
   json runs = json::array();
   std::vector<double> warm_all, cold_all, warm_connected, cold_connected;

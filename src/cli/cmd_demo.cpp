@@ -89,7 +89,7 @@ constexpr const char* message_prefix = "topicswarm demo broadcast #";
 // milliseconds, so short deadlines and polls show joining at its real speed.
 // The values of the integration tests' quick() (and `topicswarm bench join`),
 // except the join timeout, which is the demo's own bound.
-auto_discovery_config loopback_discovery() { return loopback_discovery_config(join_timeout); }
+auto_discovery_config loopback_auto_discovery() { return loopback_discovery_config(join_timeout); }
 
 double ms_between(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -114,7 +114,7 @@ struct peer {
   std::optional<double> first_neighbor_ms;  // from the join call
   std::optional<double> received_ms;        // from the first broadcast attempt
   std::size_t neighbors = 0, records_seen = 0;
-  discovery_stats disc;
+  auto_discovery_stats disc;
 };
 
 asio::awaitable<void> wait_until_done(const live_count& live) { return cli::wait_until_done(live, poll_step); }
@@ -242,7 +242,7 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
   }
 
   // Step 3: everyone joins at once, knowing only the topic name and a secret.
-  const auto cfg = loopback_discovery();
+  const auto cfg = loopback_auto_discovery();
   const auto topic = topic_id_from_name(o.topic);
   say("\n[3/6] all %zu peers join topic '%s' (%s) with auto-discovery; nobody is given a peer address", count,
       o.topic.c_str(), topic.short_string().c_str());
@@ -362,18 +362,18 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
   // Step 6: the peer with the wrong secret saw the records but could open none.
   auto eve_stats = co_await eve.n->stats();
   const auto eve_deadline = std::max(clock_type::now() + invalid_record_wait, join_start + wrong_secret_watch);
-  while ((eve_stats.discovery.records_invalid == 0 || clock_type::now() < join_start + wrong_secret_watch) &&
+  while ((eve_stats.auto_discovery.records_invalid == 0 || clock_type::now() < join_start + wrong_secret_watch) &&
          clock_type::now() < eve_deadline) {
     eve_ever_joined = eve_ever_joined || eve.t->is_joined();
     co_await sleep_for(100ms);
     eve_stats = co_await eve.n->stats();
   }
   say("\n[6/6] %s (wrong secret), %.1f s after the join calls (%llu DHT read rounds):", eve.name.c_str(),
-      ms_since(join_start) / 1000.0, static_cast<unsigned long long>(eve_stats.discovery.rounds));
+      ms_since(join_start) / 1000.0, static_cast<unsigned long long>(eve_stats.auto_discovery.rounds));
   // The gossip layer counts every neighbour it ever had in the topic: zero
   // means none, not even one that came and went between two polls.
   eve_ever_joined = eve_ever_joined || eve.t->is_joined() || eve_stats.gossip.neighbor_up > 0;
-  const auto& ed = eve_stats.discovery;
+  const auto& ed = eve_stats.auto_discovery;
   out.eve_alone = !eve_ever_joined && ed.records_valid == 0 && ed.dials == 0;
   out.eve_counted_invalid = ed.records_invalid > 0;
   say("  neighbours %zu (never had one: %s); records it could open %llu, could not open %llu; peers dialled %llu",
@@ -385,9 +385,9 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
 
   for (auto& p : peers) {
     const auto s = co_await p.n->stats();
-    p.disc = s.discovery;
+    p.disc = s.auto_discovery;
     p.neighbors = p.t->neighbors().size();
-    p.records_seen = p.t->discovery().records_seen;
+    p.records_seen = p.t->auto_discovery().records_seen;
   }
   co_return out;
 }

@@ -392,7 +392,7 @@ class join_session {
 
   void print_status_line() {
     const auto n = tx_.neighbors().size();
-    const auto d = tx_.discovery();
+    const auto d = tx_.auto_discovery();
     last_status_ = {n, d.records_seen};
     print_line("[status] " + std::to_string(n) + (n == 1 ? " neighbour" : " neighbours") + ", " +
                std::to_string(d.records_seen) + " records seen in the DHT");
@@ -417,7 +417,7 @@ class join_session {
       t.expires_after(status_interval);
       co_await t.async_wait(use_tuple);
       if (stopping_) break;
-      if (std::pair{tx_.neighbors().size(), tx_.discovery().records_seen} != last_status_) print_status_line();
+      if (std::pair{tx_.neighbors().size(), tx_.auto_discovery().records_seen} != last_status_) print_status_line();
     }
   }
 

@@ -23,7 +23,7 @@ std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl)
 
 }  // namespace
 
-hyparview::hyparview(const peer_info& me, const membership_config& cfg, rng& random, topic_counters& counters,
+hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
                      std::uint64_t attempt_base)
     : me_(capped(me)), cfg_(cfg), rng_(random), c_(counters), next_attempt_(attempt_base) {}
 

@@ -24,7 +24,7 @@
 #pragma once
 
 #include "gossip/proto.hpp"
-#include "gossip/rng.hpp"
+#include "core/rng.hpp"
 
 #include <deque>
 #include <map>
@@ -39,7 +39,7 @@ class hyparview {
  public:
   // `attempt_base` starts this incarnation's request numbering, so a timer
   // left over from an earlier incarnation of the topic never matches.
-  hyparview(const peer_info& me, const membership_config& cfg, rng& random, topic_counters& counters,
+  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
             std::uint64_t attempt_base = 0);
 
   // Schedules the periodic shuffle; called once, on the topic's first input.
@@ -124,7 +124,7 @@ class hyparview {
 
   peer_info me_;
   membership_config cfg_;
-  rng& rng_;
+  core::rng& rng_;
   topic_counters& c_;
 
   std::vector<peer_info> active_;   // ≤ active_view_capacity, insertion order

@@ -10,6 +10,7 @@
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/ids.hpp>
 
+#include "core/peer_info.hpp"
 #include "core/time.hpp"
 
 #include <chrono>
@@ -80,12 +81,8 @@ inline constexpr std::size_t max_content_size = 1 << 20;   // codec ceiling; con
 
 // --------------------------------------------------------------- wire types --
 
-// A peer and the addresses it can be dialled at (at most 4 are carried).
-struct peer_info {
-  node_id id;
-  std::vector<endpoint> addresses;
-  friend bool operator==(const peer_info&, const peer_info&) = default;
-};
+// A peer and the addresses it can be dialled at (src/core/peer_info.hpp).
+using core::peer_info;
 
 enum class priority : std::uint8_t { low = 0, high = 1 };
 // swarm: flood to every member; neighbors: deliver to direct neighbours only.

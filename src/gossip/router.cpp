@@ -1,6 +1,6 @@
 #include "gossip/router.hpp"
 
-#include "gossip/rng.hpp"
+#include "core/rng.hpp"
 #include "gossip/topic_state.hpp"
 
 #include <algorithm>
@@ -12,11 +12,11 @@ namespace {
 // a topic's behaviour does not depend on which other topics exist or the
 // order they were joined in.
 std::uint64_t topic_seed(std::uint64_t seed, const topic_id& topic) {
-  std::uint64_t h = mix_seed(seed);
+  std::uint64_t h = core::mix_seed(seed);
   for (std::size_t w = 0; w < topic_id::size(); w += 8) {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(topic.data()[w + i]);
-    h = mix_seed(h ^ v);
+    h = core::mix_seed(h ^ v);
   }
   return h;
 }

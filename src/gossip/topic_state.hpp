@@ -7,7 +7,7 @@
 #include "gossip/hyparview.hpp"
 #include "gossip/plumtree.hpp"
 #include "gossip/proto.hpp"
-#include "gossip/rng.hpp"
+#include "core/rng.hpp"
 #include "gossip/router.hpp"
 
 #include <vector>
@@ -47,7 +47,7 @@ class topic_state {
 
   peer_info me_;
   config cfg_;
-  rng rng_;
+  core::rng rng_;
   topic_counters counters_;
   hyparview membership_;
   plumtree broadcast_;

@@ -109,10 +109,10 @@ std::vector<node_id> neighbors_of(const std::shared_ptr<topic_shared>& s) {
   return s->mirror->neighbors;
 }
 
-discovery_status discovery_of(const std::shared_ptr<topic_shared>& s) {
+auto_discovery_status auto_discovery_of(const std::shared_ptr<topic_shared>& s) {
   if (!s) return {};
   std::lock_guard lock(s->mirror->mu);
-  return discovery_status{s->mirror->discovery, s->mirror->records_seen};
+  return auto_discovery_status{s->mirror->auto_discovery, s->mirror->records_seen};
 }
 
 std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
@@ -140,7 +140,7 @@ asio::awaitable<result<void>> topic::join_peers(std::vector<peer_addr> peers) co
   return join_on(shared_, std::move(peers));
 }
 std::vector<node_id> topic::neighbors() const { return neighbors_of(shared_); }
-discovery_status topic::discovery() const { return discovery_of(shared_); }
+auto_discovery_status topic::auto_discovery() const { return auto_discovery_of(shared_); }
 bool topic::is_joined() const { return !neighbors_of(shared_).empty(); }
 asio::awaitable<result<void>> topic::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
@@ -169,7 +169,7 @@ asio::awaitable<result<void>> sender::join_peers(std::vector<peer_addr> peers) c
 }
 std::vector<node_id> sender::neighbors() const { return neighbors_of(shared_); }
 bool sender::is_joined() const { return !neighbors_of(shared_).empty(); }
-discovery_status sender::discovery() const { return discovery_of(shared_); }
+auto_discovery_status sender::auto_discovery() const { return auto_discovery_of(shared_); }
 asio::awaitable<result<void>> sender::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
 }
@@ -190,7 +190,7 @@ const topic_id& receiver::id() const noexcept { return shared_->id; }
 asio::awaitable<result<event>> receiver::next() { return next_on(shared_, state_); }
 std::vector<node_id> receiver::neighbors() const { return neighbors_of(shared_); }
 bool receiver::is_joined() const { return !neighbors_of(shared_).empty(); }
-discovery_status receiver::discovery() const { return discovery_of(shared_); }
+auto_discovery_status receiver::auto_discovery() const { return auto_discovery_of(shared_); }
 asio::awaitable<result<void>> receiver::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
 }
@@ -261,9 +261,9 @@ asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
   const auto timeout = config_.join_timeout;
   auto shared = std::make_shared<topic_shared>(n, id, n->mirror_for(id));
   auto events = std::make_shared<receiver_state>(id, n->event_queue_capacity());
-  auto op = [id, events, setup = detail::discovery_setup{secret_, rotation_, config_}](
+  auto op = [id, events, setup = detail::auto_discovery_setup{secret_, rotation_, config_}](
                 node_impl& impl, completion<result<void>> done) mutable {
-    done(impl.attach_discovery(id, events, std::move(setup)));
+    done(impl.attach_auto_discovery(id, events, std::move(setup)));
   };
   auto attach = call_on_node<result<void>>(n, result<void>{errc::node_stopped}, std::move(op));
   auto ok = co_await std::move(attach);
@@ -285,8 +285,8 @@ result<topic> node::auto_discovery_builder::join_no_wait() {
   auto events = std::make_shared<receiver_state>(*topic_, n->event_queue_capacity());
   auto p = std::make_shared<std::promise<result<void>>>();
   auto f = p->get_future();
-  if (!n->post([n, t = *topic_, events, p, setup = detail::discovery_setup{secret_, rotation_, config_}]() mutable {
-        p->set_value(n->attach_discovery(t, events, std::move(setup)));
+  if (!n->post([n, t = *topic_, events, p, setup = detail::auto_discovery_setup{secret_, rotation_, config_}]() mutable {
+        p->set_value(n->attach_auto_discovery(t, events, std::move(setup)));
       })) {
     shared->released = true;
     return error{errc::node_stopped, "cannot subscribe: the node has stopped"};

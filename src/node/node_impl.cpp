@@ -1,5 +1,7 @@
 #include "node/node_impl.hpp"
 
+#include "node/config_map.hpp"
+
 #include "dht/bep44.hpp"
 #include "gossip/codec.hpp"
 #include "gossip/plumtree.hpp"
@@ -15,50 +17,6 @@ namespace {
 
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
-
-gossip::config to_core(const gossip_config& g) {
-  gossip::config c;
-  c.membership.active_view_capacity = g.active_view_capacity;
-  c.membership.passive_view_capacity = g.passive_view_capacity;
-  c.membership.active_random_walk_length = g.active_random_walk_length;
-  c.membership.passive_random_walk_length = g.passive_random_walk_length;
-  c.membership.shuffle_interval = duration_cast<microseconds>(g.shuffle_interval);
-  c.membership.neighbor_request_timeout = duration_cast<microseconds>(g.neighbor_request_timeout);
-  c.broadcast.lazy_push_interval = duration_cast<microseconds>(g.lazy_push_interval);
-  c.broadcast.graft_timeout_1 = duration_cast<microseconds>(g.graft_timeout_1);
-  c.broadcast.graft_timeout_2 = duration_cast<microseconds>(g.graft_timeout_2);
-  c.broadcast.optimization_threshold = g.optimization_threshold;
-  c.broadcast.message_cache_retention = duration_cast<microseconds>(g.message_cache_retention);
-  c.broadcast.message_id_retention = duration_cast<microseconds>(g.message_id_retention);
-  c.broadcast.message_cache_capacity = g.message_cache_capacity;
-  c.broadcast.message_cache_bytes = g.message_cache_bytes;
-  c.broadcast.message_id_capacity = g.message_id_capacity;
-  c.max_message_size = g.max_message_size;
-  return c;
-}
-
-result<void> validate(const node_config& c) {
-  const auto& g = c.gossip;
-  if (g.max_message_size == 0 || g.max_message_size > gossip::limits::max_content_size)
-    return {errc::invalid_argument, "gossip.max_message_size must be between 1 and " +
-                                        std::to_string(gossip::limits::max_content_size) + " bytes"};
-  if (g.active_view_capacity == 0) return {errc::invalid_argument, "gossip.active_view_capacity must be at least 1"};
-  if (g.lazy_push_interval.count() <= 0 || g.graft_timeout_1.count() <= 0 || g.graft_timeout_2.count() <= 0 ||
-      g.shuffle_interval.count() <= 0 || g.neighbor_request_timeout.count() <= 0)
-    return {errc::invalid_argument, "gossip intervals and timeouts must be positive"};
-  const auto& t = c.transport;
-  if (t.max_connections == 0 || t.max_pending_handshakes == 0)
-    return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
-  if (t.connect_timeout.count() <= 0 || t.handshake_timeout.count() <= 0 || t.idle_timeout.count() <= 0 ||
-      t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0)
-    return {errc::invalid_argument, "transport timeouts must be positive"};
-  if (t.keepalive_interval >= t.idle_timeout)
-    return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
-  if (t.send_backpressure_bytes == 0 || t.send_backpressure_bytes > t.max_send_queue_bytes)
-    return {errc::invalid_argument, "transport.send_backpressure_bytes must be in (0, max_send_queue_bytes]"};
-  if (c.event_queue_capacity == 0) return {errc::invalid_argument, "event_queue_capacity must be at least 1"};
-  return {};
-}
 
 bool unspecified(const endpoint& e) {
   return std::all_of(e.ip.begin(), e.ip.begin() + (e.is_v4() ? 4 : 16), [](std::uint8_t b) { return b == 0; });
@@ -254,18 +212,18 @@ void node_impl::attach(const topic_id& t, std::shared_ptr<receiver_state> r, std
   ++e.handles;
   if (!e.mirror) e.mirror = mirror_for(t);
   if (r) e.receivers.push_back(r);
-  std::vector<gossip::peer_info> peers;
+  std::vector<core::peer_info> peers;
   for (auto& p : bootstrap) {
     if (p.id == me_.id) continue;
     book_.add(p.id, p.addresses);
-    peers.push_back(gossip::peer_info{p.id, p.addresses});
+    peers.push_back(core::peer_info{p.id, p.addresses});
   }
   // Also creates the topic's state in the router when there are no peers.
   router_->handle(t, gossip::in::join_peers{std::move(peers)}, now(), out_);
   process();
 }
 
-result<void> node_impl::attach_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, discovery_setup setup) {
+result<void> node_impl::attach_auto_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, auto_discovery_setup setup) {
   if (stopped_) return error{errc::node_stopped};
   if (!dht_)
     return error{errc::invalid_argument, "auto-discovery needs the DHT: enable node_config::dht (or attach_testnet)"};
@@ -274,14 +232,14 @@ result<void> node_impl::attach_discovery(const topic_id& t, std::shared_ptr<rece
     return error{errc::invalid_argument, "auto-discovery already runs for topic " + t.to_string()};
   attach(t, std::move(r), {});
   auto& e = topics_.at(t);
-  const std::uint64_t seed = gossip::mix_seed(rng_seed_ ^ std::hash<topic_id>{}(t) ^ ++discovery_incarnations_);
+  const std::uint64_t seed = core::mix_seed(rng_seed_ ^ std::hash<topic_id>{}(t) ^ ++discovery_incarnations_);
   e.disc =
-      std::make_unique<discovery>(tracker::tracker(me_.id, setup.config, seed),
+      std::make_unique<auto_discovery_state>(tracker::tracker(me_.id, setup.config, seed),
                                   record_codec(t, setup.secret, std::move(setup.rotation)), discovery_incarnations_,
                                   setup.config.timeouts);
   {
     std::lock_guard lock(e.mirror->mu);
-    e.mirror->discovery = true;
+    e.mirror->auto_discovery = true;
   }
   // Peers that joined us before we started count: tell the core.
   for (const auto& p : e.neighbors) feed_tracker(t, tracker::in::neighbor_up{p});
@@ -314,7 +272,7 @@ void node_impl::release(const topic_id& t) {
   {
     std::lock_guard lock(e.mirror->mu);
     e.mirror->neighbors.clear();
-    e.mirror->discovery = false;
+    e.mirror->auto_discovery = false;
     e.mirror->records_seen = 0;
   }
   topics_.erase(it);
@@ -348,11 +306,11 @@ void node_impl::add_addresses(const peer_addr& p) {
 
 void node_impl::join_peers(const topic_id& t, std::vector<peer_addr> peers) {
   if (stopped_ || !topics_.contains(t)) return;
-  std::vector<gossip::peer_info> infos;
+  std::vector<core::peer_info> infos;
   for (auto& p : peers) {
     if (p.id == me_.id) continue;
     book_.add(p.id, p.addresses);
-    infos.push_back(gossip::peer_info{p.id, p.addresses});
+    infos.push_back(core::peer_info{p.id, p.addresses});
   }
   router_->handle(t, gossip::in::join_peers{std::move(infos)}, now(), out_);
   process();
@@ -689,49 +647,13 @@ node_stats node_impl::stats() const {
   s.lagged_events = lagged_;
   s.topics = topics_.size();
   for (const auto& t : router_->topics()) {
-    const auto c = router_->counters(t);
-    s.gossip.messages_sent += c.messages_sent;
-    s.gossip.messages_received += c.messages_received;
-    s.gossip.delivered += c.gossip_delivered;
-    s.gossip.duplicates += c.gossip_duplicates;
-    s.gossip.ihave_sent += c.ihave_sent;
-    s.gossip.graft_sent += c.graft_sent;
-    s.gossip.prune_sent += c.prune_sent;
-    s.gossip.prunes_withheld += c.prunes_withheld;
-    s.gossip.eager_announcements += c.eager_announcements;
-    s.gossip.invalid_messages += c.invalid_messages;
-    s.gossip.neighbor_up += c.neighbor_up;
-    s.gossip.neighbor_down += c.neighbor_down;
-    s.gossip.shuffles += c.shuffles;
-    if (const auto* st = router_->find(t)) {
-      s.gossip.eager_links += st->broadcast().eager().size();
-      s.gossip.lazy_links += st->broadcast().lazy().size();
-    }
+    const auto* st = router_->find(t);
+    add_to(s.gossip, router_->counters(t), st ? st->broadcast().eager().size() : 0,
+           st ? st->broadcast().lazy().size() : 0);
   }
-  s.discovery.dht_ops_in_flight = dht_ops_;
-  for (const auto& [t, e] : topics_) {
-    if (!e.disc) continue;
-    const auto& c = e.disc->core.stats();
-    auto& d = s.discovery;
-    ++d.topics;
-    d.gets += c.gets;
-    d.get_timeouts += c.get_timeouts;
-    d.puts += c.puts;
-    d.put_failures += c.put_failures;
-    d.put_retries += c.put_retries;
-    d.records_valid += c.records_valid;
-    d.records_invalid += c.records_invalid;
-    d.rounds += c.rounds;
-    d.publishes += c.bootstrap_publishes + c.publisher_publishes;
-    d.publishes_skipped_cap += c.publishes_skipped_cap;
-    d.dials += c.dials;
-    d.dial_failures += c.dial_failures;
-    d.joins += c.joins;
-    d.bubble_merges += c.bubble_merges;
-    d.overlap_merges += c.overlap_merges;
-    d.island_merges += c.island_merges;
-    d.rebootstraps += c.rebootstraps;
-  }
+  s.auto_discovery.dht_ops_in_flight = dht_ops_;
+  for (const auto& [t, e] : topics_)
+    if (e.disc) add_to(s.auto_discovery, e.disc->core.stats());
   s.timers = timers_.size();
   s.tasks = transport_->tasks();
   s.waiters = aborts_.size();
@@ -762,7 +684,7 @@ asio::awaitable<bool> stored(asio::awaitable<result<dht::put_result>> op) {
 }
 }  // namespace
 
-const record_slot& node_impl::discovery::slot(std::uint64_t window, unsigned index) {
+const record_slot& node_impl::auto_discovery_state::slot(std::uint64_t window, unsigned index) {
   auto it = slots.find({window, index});
   if (it == slots.end()) {
     if (slots.size() >= max_cached_slots) slots.erase(slots.begin());  // the oldest window first
@@ -908,7 +830,7 @@ void node_impl::tracker_put(const topic_id& t, const tracker::out::dht_put& p) {
                  });
 }
 
-void node_impl::tracker_dial(const topic_id& t, const gossip::peer_info& peer) {
+void node_impl::tracker_dial(const topic_id& t, const core::peer_info& peer) {
   if (transport_->connected(peer.id)) {
     // Answer on a later turn: the core is still handing out its outputs.
     post([this, t, id = peer.id] {

@@ -37,12 +37,12 @@ namespace topicswarm::detail {
 struct topic_mirror {
   mutable std::mutex mu;
   std::vector<node_id> neighbors;
-  bool discovery = false;
+  bool auto_discovery = false;
   std::size_t records_seen = 0;
 };
 
-// What attach_discovery() needs: everything but the topic.
-struct discovery_setup {
+// What attach_auto_discovery() needs: everything but the topic.
+struct auto_discovery_setup {
   secret_hash secret;
   secret_rotation rotation;
   auto_discovery_config config;
@@ -139,7 +139,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void shutdown();
 
   const node_id& id() const noexcept { return me_.id; }
-  const gossip::peer_info& me() const noexcept { return me_; }
+  const core::peer_info& me() const noexcept { return me_; }
   std::vector<endpoint> listen_endpoints() const { return listen_; }
   std::vector<endpoint> dht_endpoints() const { return dht_endpoints_; }
   std::size_t max_message_size() const noexcept { return cfg_.gossip.max_message_size; }
@@ -150,7 +150,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void attach(const topic_id& t, std::shared_ptr<receiver_state> r, std::vector<peer_addr> bootstrap);
   // attach() plus auto-discovery; fails (and attaches nothing) if the DHT is
   // off or the topic runs auto-discovery already.
-  result<void> attach_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, discovery_setup setup);
+  result<void> attach_auto_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, auto_discovery_setup setup);
   void add_receiver(std::shared_ptr<receiver_state> r);
   void release(const topic_id& t);
   void broadcast(const topic_id& t, bytes content, gossip::scope sc, completion<result<void>> done);
@@ -184,8 +184,8 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   };
   // Auto-discovery of one topic: the tracker core and what the shell needs
   // to perform its outputs (docs/PROTOCOL.md §11).
-  struct discovery {
-    discovery(tracker::tracker c, record_codec k, std::uint64_t inc, timeout_config t)
+  struct auto_discovery_state {
+    auto_discovery_state(tracker::tracker c, record_codec k, std::uint64_t inc, timeout_config t)
         : core(std::move(c)), codec(std::move(k)), incarnation(inc), timeouts(t) {}
     tracker::tracker core;
     record_codec codec;
@@ -200,7 +200,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
     std::shared_ptr<topic_mirror> mirror;
     std::set<node_id> neighbors;
     std::map<std::uint64_t, join_waiter> join_waiters;
-    std::unique_ptr<discovery> disc;
+    std::unique_ptr<auto_discovery_state> disc;
   };
   // A tracker-dialled connection that no topic may end up using: closed
   // unless a topic has the peer in its views by then.
@@ -226,7 +226,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   void perform_tracker(const topic_id& t, std::vector<tracker::out::output>& outs);
   void tracker_get(const topic_id& t, const tracker::out::dht_get& g);
   void tracker_put(const topic_id& t, const tracker::out::dht_put& p);
-  void tracker_dial(const topic_id& t, const gossip::peer_info& peer);
+  void tracker_dial(const topic_id& t, const core::peer_info& peer);
   void probe_answered(const node_id& peer, bool ok);
   void sweep(const node_id& peer);
   // Our addresses for records: the advertised ones, else the address the DHT
@@ -240,7 +240,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
   node_config cfg_;
   gossip::config gcfg_;
   identity identity_;
-  gossip::peer_info me_;
+  core::peer_info me_;
   std::vector<endpoint> listen_;
 
   asio::io_context io_{1};

@@ -256,7 +256,7 @@ void tracker::on_put_done(const in::put_done& p, const clock& c, std::vector<out
 void tracker::on_dial_done(const in::dial_done& d, const clock& c, std::vector<out::output>& out) {
   auto it = dialling_.find(d.peer);
   if (it == dialling_.end()) return;
-  const gossip::peer_info info = it->second.first;
+  const core::peer_info info = it->second.first;
   const dial_purpose why = it->second.second;
   dialling_.erase(it);
   dial_numbers_.erase(d.peer);
@@ -584,20 +584,20 @@ void tracker::send_put(std::uint64_t id, const clock& c, std::vector<out::output
 
 // ------------------------------------------------------------------ merges --
 
-std::vector<gossip::peer_info> tracker::candidates_of(const topic_record& r) const {
-  std::vector<gossip::peer_info> c;
+std::vector<core::peer_info> tracker::candidates_of(const topic_record& r) const {
+  std::vector<core::peer_info> c;
   auto add = [&](const node_id& id, const std::vector<endpoint>& addrs) {
     if (id == me_ || neighbors_.count(id) || addrs.empty()) return;
     for (const auto& p : c)
       if (p.id == id) return;
-    c.push_back(gossip::peer_info{id, addrs});
+    c.push_back(core::peer_info{id, addrs});
   };
   add(r.publisher, r.addresses);
   for (const auto& n : r.neighbors) add(n.id, n.addresses);
   return c;
 }
 
-bool tracker::dial(const gossip::peer_info& p, dial_purpose why, const clock& c, std::vector<out::output>& out) {
+bool tracker::dial(const core::peer_info& p, dial_purpose why, const clock& c, std::vector<out::output>& out) {
   if (p.id == me_ || neighbors_.count(p.id) || p.addresses.empty()) return false;
   if (auto it = dialling_.find(p.id); it != dialling_.end()) {
     // A merge dial that lands while we bootstrap is as good as a bootstrap one.
@@ -618,7 +618,7 @@ bool tracker::dial(const gossip::peer_info& p, dial_purpose why, const clock& c,
 
 void tracker::run_candidates(std::vector<const topic_record*> from, std::size_t max_join, const clock& c,
                              std::vector<out::output>& out, std::uint64_t& counter) {
-  std::vector<gossip::peer_info> pool;
+  std::vector<core::peer_info> pool;
   for (const auto* r : from)
     for (auto& p : candidates_of(*r)) {
       if (dialling_.count(p.id)) continue;

@@ -31,7 +31,7 @@
 
 #include "core/time.hpp"
 #include "gossip/proto.hpp"
-#include "gossip/rng.hpp"
+#include "core/rng.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -148,10 +148,10 @@ struct dht_put {
   duration timeout;
 };
 struct dial {
-  gossip::peer_info peer;
+  core::peer_info peer;
 };
 struct join {
-  std::vector<gossip::peer_info> peers;
+  std::vector<core::peer_info> peers;
 };
 struct schedule {
   duration after;
@@ -280,10 +280,10 @@ class tracker {
   void run_bubble(const clock& c, std::vector<out::output>& out);
   void run_overlap(const clock& c, std::vector<out::output>& out);
   bool island() const;
-  std::vector<gossip::peer_info> candidates_of(const topic_record& r) const;
+  std::vector<core::peer_info> candidates_of(const topic_record& r) const;
   // Dials p unless it is us, a neighbour, being dialled, or recently
   // unreachable; true if a dial to it is now in flight.
-  bool dial(const gossip::peer_info& p, dial_purpose why, const clock& c, std::vector<out::output>& out);
+  bool dial(const core::peer_info& p, dial_purpose why, const clock& c, std::vector<out::output>& out);
   void run_candidates(std::vector<const topic_record*> from, std::size_t max_join, const clock& c,
                       std::vector<out::output>& out, std::uint64_t& counter);
 
@@ -295,7 +295,7 @@ class tracker {
   node_id me_;
   auto_discovery_config cfg_;
   std::size_t k_;
-  gossip::rng rng_;
+  core::rng rng_;
   phase phase_ = phase::idle;
   counters c_;
   std::uint64_t gen_ = 0;      // bumped on every phase change: older timers are stale
@@ -324,7 +324,7 @@ class tracker {
   bool join_judge_pending_ = false;  // a joined peer's confirmation wait runs
   std::uint64_t judge_gen_ = 0;      // the live judge timer
 
-  std::map<node_id, std::pair<gossip::peer_info, dial_purpose>> dialling_;
+  std::map<node_id, std::pair<core::peer_info, dial_purpose>> dialling_;
   std::map<node_id, std::uint64_t> dial_numbers_;  // the live dial_timeout of each dial
   std::map<node_id, instant> unreachable_until_;
   std::set<node_id> neighbors_;

@@ -25,7 +25,7 @@ struct flood_log_entry {
 
 class flood_protocol final : public node_protocol {
  public:
-  explicit flood_protocol(gossip::peer_info me) : me_(std::move(me)) {}
+  explicit flood_protocol(core::peer_info me) : me_(std::move(me)) {}
 
   void handle(const topic_id& topic, gossip::in::input input, core::instant now,
               std::vector<gossip::routed>& out) override {
@@ -91,7 +91,7 @@ class flood_protocol final : public node_protocol {
       if (e.what.rfind(prefix, 0) == 0) v.push_back(e.what);
     return v;
   }
-  const gossip::peer_info& me() const { return me_; }
+  const core::peer_info& me() const { return me_; }
 
  private:
   void add(const topic_id& topic, const node_id& peer, std::vector<gossip::routed>& out) {
@@ -107,7 +107,7 @@ class flood_protocol final : public node_protocol {
     out.push_back({topic, gossip::out::neighbor_down{peer}});
   }
 
-  gossip::peer_info me_;
+  core::peer_info me_;
   topic_id topic_;
   std::vector<node_id> neighbors_;
   std::set<message_id> seen_;
@@ -118,7 +118,7 @@ class flood_protocol final : public node_protocol {
 struct flood_registry {
   std::vector<flood_protocol*> nodes;
   protocol_factory factory() {
-    return [this](const gossip::peer_info& me, std::uint64_t) -> std::unique_ptr<node_protocol> {
+    return [this](const core::peer_info& me, std::uint64_t) -> std::unique_ptr<node_protocol> {
       auto p = std::make_unique<flood_protocol>(me);
       nodes.push_back(p.get());
       return p;

@@ -275,7 +275,7 @@ TEST(Plumtree, EveryNodeReceivesEveryBroadcastExactlyOnce) {
   for (std::uint64_t seed : {1, 2, 3, 4}) {
     network net(20, {}, seed);
     build_overlay(net, seed);
-    rng pick(seed);
+    core::rng pick(seed);
     std::vector<std::pair<std::size_t, message_id>> sent;
     for (int m = 0; m < 15; ++m) {
       const std::size_t from = pick.below(net.size());
@@ -350,7 +350,7 @@ struct round_stats {
 // `rounds` broadcasts (from one sender, or a random one each round); per round
 // RMR = gossip messages / (n - 1) - 1 and LDH = max hops; averaged like iroh-gossip's simulator.
 round_stats gossip_rounds(network& net, std::uint64_t seed, int rounds, bool single_sender) {
-  rng pick(seed);
+  core::rng pick(seed);
   std::uint64_t gossip_msgs = 0;
   net.filter = [&](std::size_t, std::size_t, const wire::message& m) {
     gossip_msgs += std::holds_alternative<wire::gossip>(m) ? 1 : 0;
@@ -418,7 +418,7 @@ TEST(Plumtree, ThirtyPercentCrashKeepsEveryLivePeerConnected) {
     network net(100, {}, seed, 5ms, 40ms);
     build_overlay(net, seed, 20ms, 5s);
     net.run_for(2min);  // shuffles fill passive views
-    rng pick(seed + 100);
+    core::rng pick(seed + 100);
     std::size_t crashed = 0;
     while (crashed < 30) {
       const std::size_t i = pick.below(net.size());

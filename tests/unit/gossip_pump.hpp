@@ -299,7 +299,7 @@ class network {
 
   duration link_latency(std::size_t a, std::size_t b) const {
     if (jitter_.count() <= 0) return latency_;
-    const std::uint64_t h = mix_seed((std::uint64_t{std::min(a, b)} << 32) | std::max(a, b));
+    const std::uint64_t h = core::mix_seed((std::uint64_t{std::min(a, b)} << 32) | std::max(a, b));
     return latency_ + duration(static_cast<duration::rep>(h % static_cast<std::uint64_t>(jitter_.count())));
   }
 
@@ -340,7 +340,7 @@ class network {
 
 // n nodes; node i > 0 joins through a random earlier node, spaced by `gap`.
 inline void build_overlay(network& net, std::uint64_t seed = 7, duration gap = 50ms, duration settle = 3s) {
-  rng pick(seed);
+  core::rng pick(seed);
   for (std::size_t i = 1; i < net.size(); ++i) {
     net.join(i, {pick.below(i)});
     net.run_for(gap);

@@ -132,8 +132,8 @@ struct harness {
   std::vector<out::dht_get> gets;
   std::vector<out::dht_put> puts;
   std::vector<std::pair<instant, timers::timer>> scheduled;
-  std::vector<gossip::peer_info> dials;
-  std::vector<gossip::peer_info> joins;
+  std::vector<core::peer_info> dials;
+  std::vector<core::peer_info> joins;
   int joined = 0;
   int view_requests = 0;
   // Our gossip views as the driver reports them: by default a full passive
@@ -145,7 +145,7 @@ struct harness {
   }();
 };
 
-bool dialled(const std::vector<gossip::peer_info>& v, std::size_t i) {
+bool dialled(const std::vector<core::peer_info>& v, std::size_t i) {
   return std::any_of(v.begin(), v.end(), [&](const auto& p) { return p.id == nid(i); });
 }
 

@@ -6,7 +6,7 @@
 # exactly once. A fifth process with another secret never joins them
 # (--join-timeout makes it exit 1 with a clear error). Everything on 127.0.0.1.
 set -uo pipefail
-bin=${1:?usage: discovery_cli_test.sh PATH_TO_TOPICSWARM}
+bin=${1:?usage: auto_discovery_cli_test.sh PATH_TO_TOPICSWARM}
 name=discovery_cli
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

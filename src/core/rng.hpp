@@ -1,4 +1,5 @@
-// The deterministic randomness of the gossip cores.
+// The deterministic randomness of every sans-IO core (gossip, tracker, and
+// the cores to come).
 //
 // std::mt19937_64's output sequence is fixed by the standard, but the
 // std::*_distribution algorithms are not (libstdc++ and libc++ differ), so the
@@ -12,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace topicswarm::gossip {
+namespace topicswarm::core {
 
 class rng {
  public:
@@ -45,4 +46,4 @@ constexpr std::uint64_t mix_seed(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-}  // namespace topicswarm::gossip
+}  // namespace topicswarm::core

@@ -69,7 +69,7 @@ TEST_F(node_discovery, three_peers_find_each_other_through_the_dht_and_talk) {
   for (auto* h : {&*ta, &*tb, &*tc}) {
     auto j = run_on(io_, h->joined(20s), 25s);
     ASSERT_TRUE(j) << j.error().message();
-    EXPECT_TRUE(h->discovery().enabled);
+    EXPECT_TRUE(h->auto_discovery().enabled);
   }
   auto [sa, ra] = std::move(*ta).split();
   auto rb = tb->subscribe_events();
@@ -91,7 +91,7 @@ TEST_F(node_discovery, three_peers_find_each_other_through_the_dht_and_talk) {
   }
   EXPECT_TRUE(got_b && got_b->starts_with("hello "));
   EXPECT_TRUE(got_c && got_c->starts_with("hello "));
-  const auto s = a.stats_blocking().discovery;
+  const auto s = a.stats_blocking().auto_discovery;
   EXPECT_EQ(s.topics, 1u);
   EXPECT_GT(s.gets, 0u);
   EXPECT_GT(s.publishes, 0u);
@@ -111,16 +111,16 @@ TEST_F(node_discovery, peers_with_another_secret_never_join_and_count_what_they_
   for (int i = 0; i < 100; ++i) {
     sa = a.stats_blocking();
     sb = b.stats_blocking();
-    if (sa.discovery.records_invalid > 0 && sb.discovery.records_invalid > 0) break;
+    if (sa.auto_discovery.records_invalid > 0 && sb.auto_discovery.records_invalid > 0) break;
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_GT(sa.discovery.records_invalid, 0u);
-  EXPECT_GT(sb.discovery.records_invalid, 0u);
-  EXPECT_EQ(sa.discovery.records_valid, 0u);
-  EXPECT_EQ(sb.discovery.records_valid, 0u);
+  EXPECT_GT(sa.auto_discovery.records_invalid, 0u);
+  EXPECT_GT(sb.auto_discovery.records_invalid, 0u);
+  EXPECT_EQ(sa.auto_discovery.records_valid, 0u);
+  EXPECT_EQ(sb.auto_discovery.records_valid, 0u);
   EXPECT_FALSE(ta->is_joined());
   EXPECT_FALSE(tb->is_joined());
-  EXPECT_EQ(sa.discovery.dials + sb.discovery.dials, 0u);
+  EXPECT_EQ(sa.auto_discovery.dials + sb.auto_discovery.dials, 0u);
   // The waiting form gives up with a timeout, and leaves the topic again.
   auto c = start_dht_node(23);
   auto cfg = quick();
@@ -171,26 +171,26 @@ TEST_F(node_discovery, dropping_the_last_handle_stops_every_timer_and_dht_operat
     node_stats busy;
     for (int i = 0; i < 150; ++i) {
       busy = a.stats_blocking();
-      if (busy.discovery.rounds > 1) break;
+      if (busy.auto_discovery.rounds > 1) break;
       std::this_thread::sleep_for(100ms);
     }
-    EXPECT_EQ(busy.discovery.topics, 1u);
-    EXPECT_GT(busy.discovery.rounds, 1u) << "gets " << busy.discovery.gets << " timeouts "
-                                         << busy.discovery.get_timeouts << " puts " << busy.discovery.puts << " failed "
-                                         << busy.discovery.put_failures << " in flight "
-                                         << busy.discovery.dht_ops_in_flight;
+    EXPECT_EQ(busy.auto_discovery.topics, 1u);
+    EXPECT_GT(busy.auto_discovery.rounds, 1u) << "gets " << busy.auto_discovery.gets << " timeouts "
+                                         << busy.auto_discovery.get_timeouts << " puts " << busy.auto_discovery.puts << " failed "
+                                         << busy.auto_discovery.put_failures << " in flight "
+                                         << busy.auto_discovery.dht_ops_in_flight;
     EXPECT_GT(busy.timers, before.timers);
   }
   // Every handle is gone: the topic is left and its background work stops.
   node_stats after;
   for (int i = 0; i < 100; ++i) {
     after = a.stats_blocking();
-    if (after.discovery.dht_ops_in_flight == 0 && after.timers == before.timers) break;
+    if (after.auto_discovery.dht_ops_in_flight == 0 && after.timers == before.timers) break;
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(after.topics, 0u);
-  EXPECT_EQ(after.discovery.topics, 0u);
-  EXPECT_EQ(after.discovery.dht_ops_in_flight, 0u);
+  EXPECT_EQ(after.auto_discovery.topics, 0u);
+  EXPECT_EQ(after.auto_discovery.dht_ops_in_flight, 0u);
   EXPECT_EQ(after.timers, before.timers);
   EXPECT_EQ(after.tasks, before.tasks);
   EXPECT_EQ(after.waiters, 0u);

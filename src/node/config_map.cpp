@@ -1,0 +1,95 @@
+#include "node/config_map.hpp"
+
+#include "gossip/codec.hpp"
+
+#include <string>
+
+namespace topicswarm::detail {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+gossip::config to_core(const gossip_config& g) {
+  gossip::config c;
+  c.membership.active_view_capacity = g.active_view_capacity;
+  c.membership.passive_view_capacity = g.passive_view_capacity;
+  c.membership.active_random_walk_length = g.active_random_walk_length;
+  c.membership.passive_random_walk_length = g.passive_random_walk_length;
+  c.membership.shuffle_interval = duration_cast<microseconds>(g.shuffle_interval);
+  c.membership.neighbor_request_timeout = duration_cast<microseconds>(g.neighbor_request_timeout);
+  c.broadcast.lazy_push_interval = duration_cast<microseconds>(g.lazy_push_interval);
+  c.broadcast.graft_timeout_1 = duration_cast<microseconds>(g.graft_timeout_1);
+  c.broadcast.graft_timeout_2 = duration_cast<microseconds>(g.graft_timeout_2);
+  c.broadcast.optimization_threshold = g.optimization_threshold;
+  c.broadcast.message_cache_retention = duration_cast<microseconds>(g.message_cache_retention);
+  c.broadcast.message_id_retention = duration_cast<microseconds>(g.message_id_retention);
+  c.broadcast.message_cache_capacity = g.message_cache_capacity;
+  c.broadcast.message_cache_bytes = g.message_cache_bytes;
+  c.broadcast.message_id_capacity = g.message_id_capacity;
+  c.max_message_size = g.max_message_size;
+  return c;
+}
+
+result<void> validate(const node_config& c) {
+  const auto& g = c.gossip;
+  if (g.max_message_size == 0 || g.max_message_size > gossip::limits::max_content_size)
+    return {errc::invalid_argument, "gossip.max_message_size must be between 1 and " +
+                                        std::to_string(gossip::limits::max_content_size) + " bytes"};
+  if (g.active_view_capacity == 0) return {errc::invalid_argument, "gossip.active_view_capacity must be at least 1"};
+  if (g.lazy_push_interval.count() <= 0 || g.graft_timeout_1.count() <= 0 || g.graft_timeout_2.count() <= 0 ||
+      g.shuffle_interval.count() <= 0 || g.neighbor_request_timeout.count() <= 0)
+    return {errc::invalid_argument, "gossip intervals and timeouts must be positive"};
+  const auto& t = c.transport;
+  if (t.max_connections == 0 || t.max_pending_handshakes == 0)
+    return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
+  if (t.connect_timeout.count() <= 0 || t.handshake_timeout.count() <= 0 || t.idle_timeout.count() <= 0 ||
+      t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0)
+    return {errc::invalid_argument, "transport timeouts must be positive"};
+  if (t.keepalive_interval >= t.idle_timeout)
+    return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
+  if (t.send_backpressure_bytes == 0 || t.send_backpressure_bytes > t.max_send_queue_bytes)
+    return {errc::invalid_argument, "transport.send_backpressure_bytes must be in (0, max_send_queue_bytes]"};
+  if (c.event_queue_capacity == 0) return {errc::invalid_argument, "event_queue_capacity must be at least 1"};
+  return {};
+}
+
+void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links) {
+  s.messages_sent += c.messages_sent;
+  s.messages_received += c.messages_received;
+  s.delivered += c.gossip_delivered;
+  s.duplicates += c.gossip_duplicates;
+  s.ihave_sent += c.ihave_sent;
+  s.graft_sent += c.graft_sent;
+  s.prune_sent += c.prune_sent;
+  s.prunes_withheld += c.prunes_withheld;
+  s.eager_announcements += c.eager_announcements;
+  s.invalid_messages += c.invalid_messages;
+  s.neighbor_up += c.neighbor_up;
+  s.neighbor_down += c.neighbor_down;
+  s.shuffles += c.shuffles;
+  s.eager_links += eager_links;
+  s.lazy_links += lazy_links;
+}
+
+void add_to(auto_discovery_stats& d, const tracker::counters& c) {
+  ++d.topics;
+  d.gets += c.gets;
+  d.get_timeouts += c.get_timeouts;
+  d.puts += c.puts;
+  d.put_failures += c.put_failures;
+  d.put_retries += c.put_retries;
+  d.records_valid += c.records_valid;
+  d.records_invalid += c.records_invalid;
+  d.rounds += c.rounds;
+  d.publishes += c.bootstrap_publishes + c.publisher_publishes;
+  d.publishes_skipped_cap += c.publishes_skipped_cap;
+  d.dials += c.dials;
+  d.dial_failures += c.dial_failures;
+  d.joins += c.joins;
+  d.bubble_merges += c.bubble_merges;
+  d.overlap_merges += c.overlap_merges;
+  d.island_merges += c.island_merges;
+  d.rebootstraps += c.rebootstraps;
+}
+
+}  // namespace topicswarm::detail
