@@ -8,13 +8,32 @@
 #include <stdexcept>
 
 namespace topicswarm::sim {
-namespace {
 
-// Opened values kept for reuse; cleared when full (a run reads the same few
-// records many times, so even a small cache saves most of the HPKE work).
-constexpr std::size_t opened_cache_limit = 20'000;
+// The shell's side of the driver at node n: addresses from the simulator's
+// peer_info, gossip views mapped from simulator ids to identity keys.
+class tracker_swarm::node_directory final : public tracker::directory {
+ public:
+  node_directory(const tracker_swarm& s, node_index n) : s_(s), n_(n) {}
+  std::vector<endpoint> own_addresses() const override { return s_.sim_.info(n_).addresses; }
+  std::vector<endpoint> addresses_of(const node_id& key) const override {
+    const node_index idx = s_.index_of_key(key);
+    return idx == no_node ? std::vector<endpoint>{} : s_.sim_.info(idx).addresses;
+  }
+  std::vector<node_id> gossip_views() const override {
+    std::vector<node_id> known;
+    const auto& proto = s_.sim_.protocol(n_);
+    for (const auto& list : {proto.active_view(s_.topic_id_), proto.passive_view(s_.topic_id_)})
+      for (const auto& id : list) {
+        const node_index p = s_.sim_.index_of(id);
+        if (p != no_node && p < s_.identities_.size()) known.push_back(s_.identities_[p].id());
+      }
+    return known;
+  }
 
-}  // namespace
+ private:
+  const tracker_swarm& s_;
+  node_index n_;
+};
 
 tracker_swarm::tracker_swarm(simulator& sim, topic_index topic, auto_discovery_config cfg, dht_model_config dht)
     : sim_(sim),
@@ -25,7 +44,7 @@ tracker_swarm::tracker_swarm(simulator& sim, topic_index topic, auto_discovery_c
       rng_(mix64(sim.seed() ^ 0x74726b72ULL)) {
   if (auto v = cfg_.validate(); !v) throw std::invalid_argument(v.error().message());
   sim_.add_output_hook([this](node_index n, const gossip::routed& r) {
-    if (r.topic != topic_id_ || n >= nodes_.size() || !nodes_[n].core) return;
+    if (r.topic != topic_id_ || n >= nodes_.size() || !nodes_[n].drv) return;
     std::optional<tracker::in::input> input;
     if (auto* u = std::get_if<gossip::out::neighbor_up>(&r.o)) {
       const node_index p = sim_.index_of(u->peer);
@@ -64,12 +83,13 @@ void tracker_swarm::start(node_index n, const std::string& secret) {
     by_key_.emplace(identities_.back().id(), static_cast<node_index>(i));
   }
   if (nodes_.size() <= n) nodes_.resize(n + 1);
-  auto& codec = codecs_[secret];
-  if (!codec) codec = std::make_shared<record_codec>(topic_id_, secret_hash_from(secret));
+  auto& cache = opened_[secret];
+  if (!cache) cache = std::make_shared<tracker::opened_values>();
   node_state& s = nodes_[n];
   ++s.incarnation;
-  s.codec = codec;
-  s.core = std::make_unique<tracker::tracker>(identities_[n].id(), cfg_, mix64(sim_.seed() ^ (0x7472ULL << 40) ^ n));
+  if (!s.dir) s.dir = std::make_unique<node_directory>(*this, n);
+  s.drv = std::make_unique<tracker::driver>(identities_[n], record_codec(topic_id_, secret_hash_from(secret)), cfg_,
+                                            mix64(sim_.seed() ^ (0x7472ULL << 40) ^ n), *s.dir, cache);
   s.started = sim_.now();
   s.joined.reset();
   sim_.join(n, topic_, {});
@@ -78,7 +98,7 @@ void tracker_swarm::start(node_index n, const std::string& secret) {
 
 void tracker_swarm::stop(node_index n) {
   if (n >= nodes_.size()) return;
-  nodes_[n].core.reset();
+  nodes_[n].drv.reset();
   ++nodes_[n].incarnation;
 }
 
@@ -90,7 +110,7 @@ std::uint32_t tracker_swarm::broadcast(node_index n, bytes content, bool measure
 }
 
 const tracker::tracker* tracker_swarm::core(node_index n) const {
-  return n < nodes_.size() ? nodes_[n].core.get() : nullptr;
+  return n < nodes_.size() && nodes_[n].drv ? &nodes_[n].drv->core() : nullptr;
 }
 std::optional<core::instant> tracker_swarm::started_at(node_index n) const {
   return n < nodes_.size() ? nodes_[n].started : std::nullopt;
@@ -109,24 +129,24 @@ node_index tracker_swarm::index_of_key(const node_id& key) const {
 void tracker_swarm::later(node_index n, core::duration after, std::function<void()> fn) {
   const std::uint64_t inc = nodes_[n].incarnation;
   sim_.schedule(after, [this, n, inc, fn = std::move(fn)] {
-    if (nodes_[n].core && nodes_[n].incarnation == inc && sim_.is_up(n)) fn();
+    if (nodes_[n].drv && nodes_[n].incarnation == inc && sim_.is_up(n)) fn();
   });
 }
 
 void tracker_swarm::feed(node_index n, tracker::in::input input) {
-  if (n >= nodes_.size() || !nodes_[n].core) return;
-  std::vector<tracker::out::output> outs;
-  nodes_[n].core->handle(std::move(input), clock(), outs);
-  perform(n, outs);
+  if (n >= nodes_.size() || !nodes_[n].drv) return;
+  std::vector<tracker::effect::effect> effects;
+  nodes_[n].drv->handle(std::move(input), clock(), effects);
+  perform(n, effects);
 }
 
-void tracker_swarm::perform(node_index n, std::vector<tracker::out::output>& outs) {
-  for (auto& o : outs) {
+void tracker_swarm::perform(node_index n, std::vector<tracker::effect::effect>& effects) {
+  for (auto& e : effects) {
     std::visit(overloaded{
-                   [&](tracker::out::dht_get& g) { do_get(n, g); },
-                   [&](tracker::out::dht_put& p) { do_put(n, p); },
-                   [&](tracker::out::dial& d) { do_dial(n, d.peer); },
-                   [&](tracker::out::join& j) {
+                   [&](tracker::effect::dht_get& g) { do_get(n, g); },
+                   [&](tracker::effect::dht_put& p) { do_put(n, p); },
+                   [&](tracker::effect::dial& d) { do_dial(n, d.peer); },
+                   [&](tracker::effect::join& j) {
                      gossip::in::join_peers jp;
                      for (const auto& p : j.peers) {
                        const node_index idx = index_of_key(p.id);
@@ -135,110 +155,65 @@ void tracker_swarm::perform(node_index n, std::vector<tracker::out::output>& out
                      c_.joins += jp.peers.size();
                      if (!jp.peers.empty()) sim_.inject(n, topic_, std::move(jp));
                    },
-                   [&](tracker::out::schedule& s) {
+                   [&](tracker::effect::schedule& s) {
                      later(n, s.after, [this, n, t = s.t] { feed(n, tracker::in::timer_fired{t}); });
                    },
-                   [&](tracker::out::joined&) {
+                   [&](tracker::effect::joined&) {
                      if (!nodes_[n].joined) nodes_[n].joined = sim_.now();
                    },
-                   [&](tracker::out::view_wanted&) {
-                     tracker::in::view v;
-                     const auto& proto = sim_.protocol(n);
-                     for (const auto& list : {proto.active_view(topic_id_), proto.passive_view(topic_id_)})
-                       for (const auto& id : list) {
-                         const node_index p = sim_.index_of(id);
-                         if (p != no_node && p < identities_.size()) v.known.push_back(identities_[p].id());
-                       }
-                     feed(n, std::move(v));  // the core has returned: feeding it again is safe
-                   },
                },
-               o);
+               e);
   }
 }
 
-const record_slot& tracker_swarm::slot(std::uint64_t window, unsigned index) {
-  auto it = slots_.find({window, index});
-  if (it == slots_.end()) {
-    if (slots_.size() > 4096) slots_.clear();
-    it = slots_.emplace(std::make_pair(window, index), record_slot_for(topic_id_, window, index)).first;
-  }
-  return it->second;
-}
-
-std::optional<topic_record> tracker_swarm::open_cached(const record_codec& codec, const bytes& value,
-                                                       std::uint64_t window, bool& invalid) {
-  auto key = std::make_tuple(&codec, window, value);
-  auto it = opened_.find(key);
-  if (it == opened_.end()) {
-    if (opened_.size() >= opened_cache_limit) opened_.clear();
-    auto r = codec.open(value, window);
-    it = opened_.emplace(std::move(key), r ? std::optional<topic_record>(std::move(*r)) : std::nullopt).first;
-  }
-  invalid = !it->second.has_value();
-  return it->second;
-}
-
-void tracker_swarm::do_get(node_index n, const tracker::out::dht_get& g) {
+void tracker_swarm::do_get(node_index n, const tracker::effect::dht_get& g) {
   ++c_.gets;
   ++nodes_[n].gets;
   const core::duration latency = draw(dht_.get_min, dht_.get_max);
   const bool lost =
       dht_.get_timeout_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < dht_.get_timeout_rate;
+  auto answer = [this, n](std::uint64_t req, std::optional<bytes> value, bool complete) {
+    std::vector<tracker::effect::effect> effects;
+    const auto outcome = nodes_[n].drv->on_get(req, value ? std::optional<byte_span>(*value) : std::nullopt,
+                                               complete, clock(), effects);
+    if (outcome == tracker::get_outcome::record) ++c_.records;
+    if (outcome == tracker::get_outcome::invalid) ++c_.invalid;
+    if (outcome == tracker::get_outcome::empty) ++c_.empty;
+    perform(n, effects);
+  };
   if (lost || latency > g.timeout) {
     ++c_.get_timeouts;
-    later(n, g.timeout, [this, n, req = g.request] {
-      feed(n, tracker::in::get_done{req, tracker::get_outcome::timeout, std::nullopt});
-    });
+    later(n, g.timeout, [answer, req = g.request] { answer(req, std::nullopt, false); });
     return;
   }
   const core::duration half = latency / 2;
-  const record_slot& sl = slot(g.window, g.slot);
-  auto codec = nodes_[n].codec;
   // The lookup reaches the storing nodes halfway, and answers at the end.
-  sim_.schedule(half, [this, n, req = g.request, window = g.window, key = sl.key(), salt = sl.salt, codec,
-                       rest = latency - half] {
-    tracker::in::get_done done{req, tracker::get_outcome::empty, std::nullopt};
-    if (auto item = store_.get(key, salt)) {
-      bool invalid = false;
-      done.record = open_cached(*codec, item->value, window, invalid);
-      done.outcome = invalid ? tracker::get_outcome::invalid : tracker::get_outcome::record;
-      ++(invalid ? c_.invalid : c_.records);
-    } else {
-      ++c_.empty;
-    }
-    later(n, rest, [this, n, done = std::move(done)] { feed(n, done); });
+  sim_.schedule(half, [this, n, answer, req = g.request, key = g.key, salt = g.salt, rest = latency - half] {
+    std::optional<bytes> value;
+    if (auto item = store_.get(key, salt)) value = item->value;
+    later(n, rest, [answer, req, value = std::move(value)] { answer(req, value, true); });
   });
 }
 
-void tracker_swarm::do_put(node_index n, const tracker::out::dht_put& p) {
+void tracker_swarm::do_put(node_index n, tracker::effect::dht_put& p) {
   ++c_.puts;
   ++nodes_[n].puts;
-  topic_record rec;
-  rec.topic = topic_id_;
-  rec.window = p.window;
-  rec.publisher = identities_[n].id();
-  rec.addresses = sim_.info(n).addresses;
-  for (const auto& id : p.neighbors) {
-    const node_index idx = index_of_key(id);
-    if (idx != no_node) rec.neighbors.push_back(record_neighbor{id, sim_.info(idx).addresses});
-  }
-  rec.recent_messages = p.recent_messages;
-  rec.timestamp_ms = static_cast<std::uint64_t>(p.seq);
-  auto sealed = nodes_[n].codec->seal(rec, identities_[n]);
-  if (!sealed) throw std::logic_error("tracker_swarm: sealing a record failed: " + sealed.error().message());
-  const record_slot& sl = slot(p.window, p.slot);
   dht::mutable_item item;
-  item.key = sl.key();
-  item.salt = sl.salt;
-  item.value = std::move(*sealed);
+  item.key = p.signer.public_key();
+  item.salt = p.salt;
+  item.value = std::move(p.value);
   item.seq = p.seq;
-  item.sig = sl.signer.sign(dht::detail::signed_buffer(item.salt, item.seq, item.value));
+  item.sig = p.signer.sign(dht::detail::signed_buffer(item.salt, item.seq, item.value));
   const core::duration latency = draw(dht_.put_min, dht_.put_max);
   const core::duration half = latency / 2;
   sim_.schedule(half, [this, n, req = p.request, item = std::move(item), rest = latency - half] {
     const bool ok = store_.put(item) == put_status::stored;
     ++(ok ? c_.puts_stored : c_.puts_refused);
-    later(n, rest, [this, n, req, ok] { feed(n, tracker::in::put_done{req, ok}); });
+    later(n, rest, [this, n, req, ok] {
+      std::vector<tracker::effect::effect> effects;
+      nodes_[n].drv->on_put(req, ok, clock(), effects);
+      perform(n, effects);
+    });
   });
 }
 

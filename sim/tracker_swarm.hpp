@@ -1,37 +1,40 @@
-// The tracker core (src/tracker) at every node of a simulation, over an
-// in-memory BEP 44 DHT with latency (DESIGN.md §3, "one simulator").
+// The auto-discovery driver (src/tracker/driver.hpp: the tracker core with
+// its record building, slot keys and record opening, the same code the node
+// runs) at every node of a simulation, over an in-memory BEP 44 DHT with
+// latency (DESIGN.md §3, "one simulator").
 //
-// For each tracker output the swarm does what the node's IO shell does:
+// The swarm performs the driver's effects the way the node's IO shell does,
+// in virtual time:
 //  - dht_get: after a lookup latency drawn from dht_model_config, read the
-//    slot from the shared bep44_store (at half the latency, so reads race
-//    puts as on a network), open the value with the node's real
-//    record_codec, and answer record / empty / invalid; a lookup slower than
-//    the get's timeout answers timeout at the timeout.
-//  - dht_put: build the record (our addresses, the listed neighbours with
-//    theirs, the message ids), seal it with the real codec and sign the
-//    BEP 44 item with the slot's key pair; the store applies BEP 44's rules
-//    at half the put latency (a lower seq is refused: put_done fails).
+//    item from the shared bep44_store (at half the latency, so reads race
+//    puts as on a network) and hand its value to the driver; a lookup slower
+//    than the get's timeout answers "incomplete, nothing" at the timeout.
+//  - dht_put: sign the BEP 44 item with the slot's key pair; the store
+//    applies BEP 44's rules at half the put latency (a lower seq is refused:
+//    the put fails).
 //  - dial: a probe that succeeds after one round trip if the peer is up and
 //    on our side of any partition, and fails after the link's dial failure
 //    delay otherwise.
 //  - join: in::join_peers into the node's gossip router.
 //  - schedule: a simulator event.
-// Router outputs reach the tracker through an output hook, one event later
+// Router outputs reach the driver through an output hook, one event later
 // (never re-entrantly): neighbour up/down and delivered message ids. A
 // node's own broadcasts are reported with broadcast().
 //
 // Records use real Ed25519 identities (one per node, from its index) because
 // the codec signs them; the simulator's node ids are not public keys, so the
-// swarm maps between the two. The DHT is global: partitions cut the overlay,
-// not the DHT (a split of the peers of a topic, not of the Internet).
+// swarm's directory maps between the two. The DHT is global: partitions cut
+// the overlay, not the DHT (a split of the peers of a topic, not of the
+// Internet).
 #pragma once
 
 #include "sim/bep44_store.hpp"
 #include "sim/simulator.hpp"
-#include "tracker/tracker.hpp"
+#include "tracker/driver.hpp"
 
 #include <topicswarm/record.hpp>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,9 +86,10 @@ class tracker_swarm {
   std::uint64_t node_puts(node_index n) const;
 
  private:
+  class node_directory;
   struct node_state {
-    std::unique_ptr<tracker::tracker> core;
-    std::shared_ptr<record_codec> codec;
+    std::unique_ptr<node_directory> dir;
+    std::unique_ptr<tracker::driver> drv;
     std::optional<core::instant> started, joined;
     std::uint64_t gets = 0, puts = 0;
     std::uint64_t incarnation = 0;  // answers for an earlier start are dropped
@@ -93,15 +97,12 @@ class tracker_swarm {
 
   tracker::clock clock() const;
   void feed(node_index n, tracker::in::input input);
-  void perform(node_index n, std::vector<tracker::out::output>& outs);
-  void do_get(node_index n, const tracker::out::dht_get& g);
-  void do_put(node_index n, const tracker::out::dht_put& p);
+  void perform(node_index n, std::vector<tracker::effect::effect>& effects);
+  void do_get(node_index n, const tracker::effect::dht_get& g);
+  void do_put(node_index n, tracker::effect::dht_put& p);
   void do_dial(node_index n, const core::peer_info& peer);
   // Schedules fn for node n's current incarnation (dropped if it stopped).
   void later(node_index n, core::duration after, std::function<void()> fn);
-  const record_slot& slot(std::uint64_t window, unsigned index);
-  std::optional<topic_record> open_cached(const record_codec& codec, const bytes& value, std::uint64_t window,
-                                          bool& invalid);
   node_index index_of_key(const node_id& key) const;
   core::duration draw(core::duration lo, core::duration hi);
 
@@ -113,12 +114,10 @@ class tracker_swarm {
   bep44_store store_;
   std::mt19937_64 rng_;
   std::vector<node_state> nodes_;
-  std::vector<identity> identities_;
+  std::deque<identity> identities_;  // stable addresses: drivers keep references
   std::map<node_id, node_index> by_key_;
-  std::map<std::string, std::shared_ptr<record_codec>> codecs_;  // by secret
-  std::map<std::pair<std::uint64_t, unsigned>, record_slot> slots_;
-  // Opened values, by (secret, window, value): every reader of a value opens it alike.
-  std::map<std::tuple<const record_codec*, std::uint64_t, bytes>, std::optional<topic_record>> opened_;
+  // Opened values, per secret: every reader of a value opens it alike.
+  std::map<std::string, std::shared_ptr<tracker::opened_values>> opened_;
   tracker_dht_counters c_;
 };
 

@@ -40,7 +40,10 @@ struct dht_op_config {
 // Finding the first neighbour.
 struct bootstrap_config {
   // Slots per window: the per-window cap on records (DHT slots are read and
-  // written per window; docs/PROTOCOL.md §7). At most 64.
+  // written per window; docs/PROTOCOL.md §7). At most 64. 0: read-only, as in
+  // distributed-topic-tracker: the node reads the default 5 slots and never
+  // publishes a record (it finds publishing peers; two read-only peers never
+  // find each other).
   std::size_t max_bootstrap_records = 5;
   // Wait before reading again when a read round found no record.
   std::chrono::milliseconds no_peers_retry_interval{1'500};

@@ -8,7 +8,10 @@
 #include <topicswarm/export.hpp>
 
 #include <cassert>
+#include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -71,12 +74,29 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 // An error: a code to branch on, and a detail for people.
 struct error {
+  // For errors about a size over a limit (errc::message_too_large from
+  // broadcast()): the size that was refused and the limit, in bytes, so a
+  // caller can split or shrink without parsing the message.
+  struct size_limit {
+    std::size_t size = 0;
+    std::size_t limit = 0;
+    friend bool operator==(const size_limit&, const size_limit&) = default;
+  };
+
   std::error_code code;
   std::string detail;
+  std::optional<size_limit> exceeded;
 
   error() = default;
   error(errc e, std::string d = {}) : code(make_error_code(e)), detail(std::move(d)) {}
   error(std::error_code c, std::string d = {}) : code(c), detail(std::move(d)) {}
+  // `size` bytes exceed `limit`: the detail says so, the fields carry both.
+  static error too_large(errc e, std::string_view what, std::size_t size, std::size_t limit) {
+    error r(e, std::string(what) + " of " + std::to_string(size) + " bytes exceeds the maximum of " +
+                   std::to_string(limit) + " bytes");
+    r.exceeded = size_limit{size, limit};
+    return r;
+  }
 
   // "<category message>: <detail>" (or just the category message).
   std::string message() const {

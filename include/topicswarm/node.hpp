@@ -135,6 +135,10 @@ struct node_config {
   std::vector<endpoint> advertise;
   gossip_config gossip;
   transport_config transport;
+  // Per-operation timeouts of every topic (join_peers, broadcast,
+  // broadcast_neighbors). A topic that runs auto-discovery uses the
+  // timeouts of its auto_discovery_config instead.
+  timeout_config timeouts;
   // Events buffered per receiver; a receiver further behind gets `lagged`.
   std::size_t event_queue_capacity = 4096;
   // Known peers and addresses kept for dialling.
@@ -162,8 +166,23 @@ struct received {
 // The receiver fell behind: `missed` events were dropped (oldest first). It
 // keeps working from the next one.
 struct lagged { std::uint64_t missed = 0; };
+
+// Node-wide events (node::events()): connections, whatever topic they serve.
+// A TLS connection to `peer` is established (dialled or accepted); a
+// replacement of a duplicate connection to the same peer is not reported.
+struct peer_connected { node_id peer; };
+// The connection to `peer` closed; `cause` says why (closed by the peer,
+// idle timeout, a send queue overflow, the topic no longer needing it, ...).
+struct peer_disconnected { node_id peer; error cause; };
+// Dialling `peer` failed before a connection existed (refused, unreachable,
+// timed out, the TLS identity was not the expected one, ...).
+struct dial_failed { node_id peer; error cause; };
 }  // namespace events
+// The events of a topic (topic::next(), receiver::next()).
 using event = std::variant<events::neighbor_up, events::neighbor_down, events::received, events::lagged>;
+// The events of the node (node::events()).
+using node_event =
+    std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged>;
 
 struct transport_stats {
   std::uint64_t accepted = 0, dialled = 0, dial_failures = 0;
@@ -236,34 +255,111 @@ namespace detail {
 class node_impl;
 struct topic_shared;
 struct receiver_state;
+template <class Event>
+class event_channel;
+
+// Opens a new cursor on a topic's or the node's events (defined in the library).
+TOPICSWARM_API std::shared_ptr<receiver_state> open_cursor(const std::shared_ptr<topic_shared>& topic);
+TOPICSWARM_API std::shared_ptr<event_channel<node_event>> open_cursor(const std::shared_ptr<node_impl>& node);
+
+// The cursor of an event stream, held by a handle. A copy is a new cursor: a
+// bounded queue of its own that gets the events from the moment of the copy
+// (copying a queue's backlog would deliver those events twice).
+template <class Owner, class Channel>
+class cursor {
+ public:
+  cursor() = default;
+  cursor(std::shared_ptr<Owner> o, std::shared_ptr<Channel> c) : owner_(std::move(o)), channel_(std::move(c)) {}
+  cursor(const cursor& other) : owner_(other.owner_), channel_(owner_ ? open_cursor(owner_) : nullptr) {}
+  cursor& operator=(const cursor& other) {
+    if (this != &other) {
+      owner_ = other.owner_;
+      channel_ = owner_ ? open_cursor(owner_) : nullptr;
+    }
+    return *this;
+  }
+  cursor(cursor&&) noexcept = default;
+  cursor& operator=(cursor&&) noexcept = default;
+
+  const std::shared_ptr<Owner>& owner() const noexcept { return owner_; }
+  const std::shared_ptr<Channel>& channel() const noexcept { return channel_; }
+  // Hands the queue over (split()): this cursor is empty afterwards.
+  std::shared_ptr<Channel> release() noexcept { return std::move(channel_); }
+
+ private:
+  std::shared_ptr<Owner> owner_;
+  std::shared_ptr<Channel> channel_;
+};
 }  // namespace detail
+
+// The node's own event stream (node::events()). Each copy is an independent
+// cursor with its own bounded queue (node_config::event_queue_capacity); a
+// cursor that falls behind gets events::lagged.
+class TOPICSWARM_API node_events_receiver {
+ public:
+  // The next event; errc::node_stopped once the node has stopped.
+  asio::awaitable<result<node_event>> next();
+
+ private:
+  friend class node;
+  explicit node_events_receiver(detail::cursor<detail::node_impl, detail::event_channel<node_event>> c)
+      : cursor_(std::move(c)) {}
+  detail::cursor<detail::node_impl, detail::event_channel<node_event>> cursor_;
+};
 
 class sender;
 class receiver;
 
-// A subscription to one topic. Copyable; see the lifetime note at the top.
-class TOPICSWARM_API topic {
+namespace detail {
+
+// What every handle of a topic can do; topic, sender and receiver share this
+// one implementation (and the subscription: the last handle leaves the topic).
+class TOPICSWARM_API topic_handle {
  public:
   const topic_id& id() const noexcept;
-
-  // Broadcast to every member of the topic (content ≤ max_message_size).
-  asio::awaitable<result<void>> broadcast(bytes content) const;
-  // Deliver to our direct neighbours only.
-  asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
-  // Join through more peers (addresses are remembered for dialling).
-  asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
-
   // Our current neighbours in this topic.
   std::vector<node_id> neighbors() const;
   bool is_joined() const;  // at least one neighbour
   // Waits until we have a neighbour (errc::timeout after `timeout`).
   asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
-
-  // The next event of this handle (from the moment of subscribing); see receiver::next().
-  asio::awaitable<result<event>> next();
-
   // What auto-discovery sees of this topic now.
   auto_discovery_status auto_discovery() const;
+
+ protected:
+  topic_handle() = default;
+  explicit topic_handle(std::shared_ptr<topic_shared> s) : shared_(std::move(s)) {}
+  std::shared_ptr<topic_shared> shared_;
+};
+
+// ...and what the handles that send can do (topic, sender).
+class TOPICSWARM_API sending_handle : public topic_handle {
+ public:
+  // Broadcast to every member of the topic (content ≤ max_message_size; a
+  // larger one fails with errc::message_too_large, error::exceeded holding
+  // the size and the limit). While a neighbour's connection is over its
+  // back-pressure level the broadcast waits, at most timeouts.broadcast_timeout
+  // (errc::timeout).
+  asio::awaitable<result<void>> broadcast(bytes content) const;
+  // Deliver to our direct neighbours only (timeouts.broadcast_neighbors_timeout).
+  asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
+  // Join through more peers (their addresses are remembered for dialling).
+  // Completes once one of them is our neighbour in this topic, or with
+  // errc::timeout after timeouts.join_peer_timeout if none became one.
+  asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
+
+ protected:
+  using topic_handle::topic_handle;
+};
+
+}  // namespace detail
+
+// A subscription to one topic. Copyable; see the lifetime note at the top.
+// Each copy is an independent cursor (like receiver): a copy gets the events
+// from the moment it was made, in a bounded queue of its own.
+class TOPICSWARM_API topic : public detail::sending_handle {
+ public:
+  // The next event of this handle (from the moment of subscribing); see receiver::next().
+  asio::awaitable<result<event>> next();
 
   // The sending and receiving halves; this handle is consumed and its
   // pending events move to the receiver.
@@ -276,53 +372,29 @@ class TOPICSWARM_API topic {
   friend class detail::node_impl;
   friend class node;
   topic(std::shared_ptr<detail::topic_shared> s, std::shared_ptr<detail::receiver_state> r);
-  std::shared_ptr<detail::topic_shared> shared_;
-  std::shared_ptr<detail::receiver_state> events_;  // the events of this handle
+  detail::cursor<detail::topic_shared, detail::receiver_state> events_;  // the events of this handle
   friend class receiver;
 };
 
 // The sending half of a topic. Copies share the subscription.
-class TOPICSWARM_API sender {
- public:
-  const topic_id& id() const noexcept;
-  asio::awaitable<result<void>> broadcast(bytes content) const;
-  asio::awaitable<result<void>> broadcast_neighbors(bytes content) const;
-  asio::awaitable<result<void>> join_peers(std::vector<peer_addr> peers) const;
-  std::vector<node_id> neighbors() const;
-  bool is_joined() const;
-  auto_discovery_status auto_discovery() const;
-  asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
-
+class TOPICSWARM_API sender : public detail::sending_handle {
  private:
   friend class topic;
-  explicit sender(std::shared_ptr<detail::topic_shared> s) : shared_(std::move(s)) {}
-  std::shared_ptr<detail::topic_shared> shared_;
+  explicit sender(std::shared_ptr<detail::topic_shared> s) : sending_handle(std::move(s)) {}
 };
 
 // The receiving half. Each copy is an independent cursor: it gets every event
 // from the moment it was made, with its own bounded queue.
-class TOPICSWARM_API receiver {
+class TOPICSWARM_API receiver : public detail::topic_handle {
  public:
-  receiver(const receiver& other);
-  receiver& operator=(const receiver& other);
-  receiver(receiver&&) noexcept = default;
-  receiver& operator=(receiver&&) noexcept = default;
-  ~receiver();
-
-  const topic_id& id() const noexcept;
   // The next event; errc::topic_closed / errc::node_stopped when there will be none.
   asio::awaitable<result<event>> next();
-  std::vector<node_id> neighbors() const;
-  bool is_joined() const;
-  auto_discovery_status auto_discovery() const;
-  asio::awaitable<result<void>> joined(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
  private:
   friend class topic;
   receiver(std::shared_ptr<detail::topic_shared> s, std::shared_ptr<detail::receiver_state> r)
-      : shared_(std::move(s)), state_(std::move(r)) {}
-  std::shared_ptr<detail::topic_shared> shared_;
-  std::shared_ptr<detail::receiver_state> state_;
+      : topic_handle(s), state_(std::move(s), std::move(r)) {}
+  detail::cursor<detail::topic_shared, detail::receiver_state> state_;
 };
 
 class TOPICSWARM_API node {
@@ -372,6 +444,10 @@ class TOPICSWARM_API node {
 
   // Remember addresses for a peer (used when the protocol asks to dial it).
   void add_peer_addresses(const peer_addr& peer);
+
+  // The node's event stream from now on: peers connected and disconnected
+  // (with the cause) and failed dials, whatever topic they serve.
+  node_events_receiver events() const;
 
   // A snapshot of the node's counters.
   asio::awaitable<node_stats> stats() const;

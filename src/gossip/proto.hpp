@@ -10,6 +10,7 @@
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/ids.hpp>
 
+#include "core/effects.hpp"
 #include "core/peer_info.hpp"
 #include "core/time.hpp"
 
@@ -136,15 +137,16 @@ using input = std::variant<received, join_peers, broadcast, quit, timer_fired, p
 // ------------------------------------------------------------------ outputs --
 
 namespace out {
-struct send { node_id to; wire::message msg; };
+// Shared effects (core/effects.hpp), with this core's message and timer types.
+using send = core::effect::send<wire::message>;
 struct neighbor_up { node_id peer; };
 struct neighbor_down { node_id peer; };
 // `round`: the PlumTree round the message arrived with: 0 when pushed by its
 // origin itself, so the number of hops it travelled is round + 1.
 struct received { bytes content; node_id delivered_from; scope sc = scope::swarm; message_id id; std::uint16_t round = 0; };
-struct schedule { duration after; timers::timer t; };
+using schedule = core::effect::schedule<timers::timer>;
 // This topic no longer needs a connection to `peer`.
-struct drop_peer { node_id peer; };
+using drop_peer = core::effect::close;
 // Learned dialling data for the address book.
 struct peer_data { peer_info info; };
 using output = std::variant<send, neighbor_up, neighbor_down, received, schedule, drop_peer, peer_data>;

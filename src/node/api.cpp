@@ -40,8 +40,7 @@ namespace {
 asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes content, gossip::scope sc) {
   const std::size_t max = s->node->max_message_size();
   if (content.size() > max)
-    co_return error{errc::message_too_large, "message of " + std::to_string(content.size()) +
-                                                 " bytes exceeds the maximum of " + std::to_string(max) + " bytes"};
+    co_return error::too_large(errc::message_too_large, "message", content.size(), max);
   auto op = [t = s->id, content = std::move(content), sc](node_impl& n, completion<result<void>> done) mutable {
     n.broadcast(t, std::move(content), sc, std::move(done));
   };
@@ -51,8 +50,7 @@ asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes con
 
 asio::awaitable<result<void>> join_on(std::shared_ptr<topic_shared> s, std::vector<peer_addr> peers) {
   auto op = [t = s->id, peers = std::move(peers)](node_impl& n, completion<result<void>> done) mutable {
-    n.join_peers(t, std::move(peers));
-    done(result<void>{});
+    n.join_peers(t, std::move(peers), std::move(done));
   };
   auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
   co_return co_await std::move(aw);
@@ -64,14 +62,16 @@ asio::awaitable<result<void>> joined_on(std::shared_ptr<topic_shared> s, std::ch
   co_return co_await std::move(aw);
 }
 
-// Waits for the receiver's next result; completes on the caller's executor.
-// The node thread (receiver_state::push / close) or a cancellation completes it.
-asio::awaitable<result<event>> wait_event(std::shared_ptr<receiver_state> r, std::uint64_t id) {
+// Waits for a channel's next result; completes on the caller's executor.
+// The node thread (event_channel::push / close) or a cancellation completes it.
+template <class Channel>
+asio::awaitable<result<typename Channel::event_type>> wait_event(std::shared_ptr<Channel> r, std::uint64_t id) {
+  using value = result<typename Channel::event_type>;
   auto init = [r, id](auto handler) {
     auto work = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    auto complete = [h, work, slot](result<event> v) mutable {
+    auto complete = [h, work, slot](value v) mutable {
       asio::post(work, [h, slot, v = std::move(v)]() mutable {
         if (slot.is_connected()) slot.clear();
         (*h)(std::move(v));
@@ -85,34 +85,35 @@ asio::awaitable<result<event>> wait_event(std::shared_ptr<receiver_state> r, std
       if (r->waiting()) return complete(error{errc::invalid_argument, "next() is already waiting on this receiver"});
     }
     if (slot.is_connected()) {
-      std::weak_ptr<receiver_state> weak = r;
+      std::weak_ptr<Channel> weak = r;
       slot.assign([weak, id](asio::cancellation_type) {
         if (auto s = weak.lock()) s->cancel(id);
       });
     }
   };
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(result<event>)>(std::move(init),
-                                                                                   asio::use_awaitable);
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(value)>(std::move(init), asio::use_awaitable);
+}
+
+// A channel's next result: a queued one is taken here, without a trip
+// through the node thread.
+template <class Channel>
+asio::awaitable<result<typename Channel::event_type>> next_from(std::shared_ptr<node_impl> n,
+                                                               std::shared_ptr<Channel> r) {
+  if (auto ready = r->try_take()) co_return std::move(*ready);
+  auto aw = wait_event(r, n->next_waiter_id());
+  co_return co_await std::move(aw);
 }
 
 asio::awaitable<result<event>> next_on(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r) {
   if (!r) co_return error{errc::topic_closed, "this handle has no events (it was split or moved from)"};
-  // Fast path: a queued event is taken here, without a trip through the node thread.
-  if (auto ready = r->try_take()) co_return std::move(*ready);
-  auto aw = wait_event(r, s->node->next_waiter_id());
+  auto aw = next_from(s->node, std::move(r));
   co_return co_await std::move(aw);
 }
 
-std::vector<node_id> neighbors_of(const std::shared_ptr<topic_shared>& s) {
-  if (!s) return {};
-  std::lock_guard lock(s->mirror->mu);
-  return s->mirror->neighbors;
-}
-
-auto_discovery_status auto_discovery_of(const std::shared_ptr<topic_shared>& s) {
-  if (!s) return {};
-  std::lock_guard lock(s->mirror->mu);
-  return auto_discovery_status{s->mirror->auto_discovery, s->mirror->records_seen};
+std::shared_ptr<detail::node_event_channel> new_node_channel(const std::shared_ptr<node_impl>& n) {
+  auto c = std::make_shared<detail::node_event_channel>(n->event_queue_capacity());
+  if (!n->post([n, c] { n->add_node_receiver(c); })) c->close(error{errc::node_stopped});
+  return c;
 }
 
 std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
@@ -124,75 +125,76 @@ std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>
 
 }  // namespace
 
-// -------------------------------------------------------------------- topic --
+// ------------------------------------------------------ shared handle parts --
 
-topic::topic(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r)
-    : shared_(std::move(s)), events_(std::move(r)) {}
+namespace detail {
 
-const topic_id& topic::id() const noexcept { return shared_->id; }
-asio::awaitable<result<void>> topic::broadcast(bytes content) const {
-  return send_on(shared_, std::move(content), gossip::scope::swarm);
+const topic_id& topic_handle::id() const noexcept { return shared_->id; }
+
+std::vector<node_id> topic_handle::neighbors() const {
+  if (!shared_) return {};
+  std::lock_guard lock(shared_->mirror->mu);
+  return shared_->mirror->neighbors;
 }
-asio::awaitable<result<void>> topic::broadcast_neighbors(bytes content) const {
-  return send_on(shared_, std::move(content), gossip::scope::neighbors);
+
+bool topic_handle::is_joined() const { return !neighbors().empty(); }
+
+auto_discovery_status topic_handle::auto_discovery() const {
+  if (!shared_) return {};
+  std::lock_guard lock(shared_->mirror->mu);
+  return auto_discovery_status{shared_->mirror->auto_discovery, shared_->mirror->records_seen};
 }
-asio::awaitable<result<void>> topic::join_peers(std::vector<peer_addr> peers) const {
-  return join_on(shared_, std::move(peers));
-}
-std::vector<node_id> topic::neighbors() const { return neighbors_of(shared_); }
-auto_discovery_status topic::auto_discovery() const { return auto_discovery_of(shared_); }
-bool topic::is_joined() const { return !neighbors_of(shared_).empty(); }
-asio::awaitable<result<void>> topic::joined(std::chrono::milliseconds timeout) const {
+
+asio::awaitable<result<void>> topic_handle::joined(std::chrono::milliseconds timeout) const {
   return joined_on(shared_, timeout);
 }
-asio::awaitable<result<event>> topic::next() { return next_on(shared_, events_); }
+
+asio::awaitable<result<void>> sending_handle::broadcast(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::swarm);
+}
+asio::awaitable<result<void>> sending_handle::broadcast_neighbors(bytes content) const {
+  return send_on(shared_, std::move(content), gossip::scope::neighbors);
+}
+asio::awaitable<result<void>> sending_handle::join_peers(std::vector<peer_addr> peers) const {
+  return join_on(shared_, std::move(peers));
+}
+
+}  // namespace detail
+
+// -------------------------------------------------------------------- topic --
+
+namespace detail {
+std::shared_ptr<receiver_state> open_cursor(const std::shared_ptr<topic_shared>& s) { return new_receiver(s); }
+std::shared_ptr<node_event_channel> open_cursor(const std::shared_ptr<node_impl>& n) { return new_node_channel(n); }
+}  // namespace detail
+
+topic::topic(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r)
+    : sending_handle(s), events_(std::move(s), std::move(r)) {}
+
+asio::awaitable<result<event>> topic::next() { return next_on(shared_, events_.channel()); }
 
 std::pair<sender, receiver> topic::split() && {
-  auto r = events_ ? std::move(events_) : new_receiver(shared_);
+  auto r = events_.channel() ? events_.release() : new_receiver(shared_);
   sender s(shared_);
   return {std::move(s), receiver(std::move(shared_), std::move(r))};
 }
 receiver topic::subscribe_events() const { return receiver(shared_, new_receiver(shared_)); }
 sender topic::make_sender() const { return sender(shared_); }
 
-// ------------------------------------------------------------------- sender --
-
-const topic_id& sender::id() const noexcept { return shared_->id; }
-asio::awaitable<result<void>> sender::broadcast(bytes content) const {
-  return send_on(shared_, std::move(content), gossip::scope::swarm);
-}
-asio::awaitable<result<void>> sender::broadcast_neighbors(bytes content) const {
-  return send_on(shared_, std::move(content), gossip::scope::neighbors);
-}
-asio::awaitable<result<void>> sender::join_peers(std::vector<peer_addr> peers) const {
-  return join_on(shared_, std::move(peers));
-}
-std::vector<node_id> sender::neighbors() const { return neighbors_of(shared_); }
-bool sender::is_joined() const { return !neighbors_of(shared_).empty(); }
-auto_discovery_status sender::auto_discovery() const { return auto_discovery_of(shared_); }
-asio::awaitable<result<void>> sender::joined(std::chrono::milliseconds timeout) const {
-  return joined_on(shared_, timeout);
-}
-
 // ----------------------------------------------------------------- receiver --
 
-receiver::receiver(const receiver& other) : shared_(other.shared_), state_(shared_ ? new_receiver(shared_) : nullptr) {}
-receiver& receiver::operator=(const receiver& other) {
-  if (this != &other) {
-    shared_ = other.shared_;
-    state_ = shared_ ? new_receiver(shared_) : nullptr;
-  }
-  return *this;
-}
-receiver::~receiver() = default;
+asio::awaitable<result<event>> receiver::next() { return next_on(shared_, state_.channel()); }
 
-const topic_id& receiver::id() const noexcept { return shared_->id; }
-asio::awaitable<result<event>> receiver::next() { return next_on(shared_, state_); }
-std::vector<node_id> receiver::neighbors() const { return neighbors_of(shared_); }
-bool receiver::is_joined() const { return !neighbors_of(shared_).empty(); }
-auto_discovery_status receiver::auto_discovery() const { return auto_discovery_of(shared_); }
-asio::awaitable<result<void>> receiver::joined(std::chrono::milliseconds timeout) const {
-  return joined_on(shared_, timeout);
+// ------------------------------------------------------------- node events --
+
+asio::awaitable<result<node_event>> node_events_receiver::next() {
+  if (!cursor_.channel()) co_return error{errc::invalid_argument, "this node events receiver was moved from"};
+  auto aw = next_from(cursor_.owner(), cursor_.channel());
+  co_return co_await std::move(aw);
+}
+
+node_events_receiver node::events() const {
+  return node_events_receiver(detail::cursor<node_impl, detail::node_event_channel>(impl_, new_node_channel(impl_)));
 }
 
 // --------------------------------------------------------------------- node --

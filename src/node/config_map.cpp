@@ -49,6 +49,10 @@ result<void> validate(const node_config& c) {
     return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
   if (t.send_backpressure_bytes == 0 || t.send_backpressure_bytes > t.max_send_queue_bytes)
     return {errc::invalid_argument, "transport.send_backpressure_bytes must be in (0, max_send_queue_bytes]"};
+  if (c.timeouts.join_peer_timeout.count() <= 0 || c.timeouts.broadcast_timeout.count() <= 0 ||
+      c.timeouts.broadcast_neighbors_timeout.count() <= 0)
+    return {errc::invalid_argument, "timeouts.join_peer_timeout, broadcast_timeout and broadcast_neighbors_timeout "
+                                    "must be positive"};
   if (c.event_queue_capacity == 0) return {errc::invalid_argument, "event_queue_capacity must be at least 1"};
   return {};
 }

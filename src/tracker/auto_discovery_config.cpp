@@ -29,43 +29,47 @@ result<void> not_negative(ms v, const char* field) {
 
 result<void> auto_discovery_config::validate() const {
   const auto& b = bootstrap;
-  if (b.max_bootstrap_records == 0 || b.max_bootstrap_records > max_slots)
-    return error(errc::invalid_argument, "bootstrap.max_bootstrap_records must be between 1 and " +
+  if (b.max_bootstrap_records > max_slots)
+    return error(errc::invalid_argument, "bootstrap.max_bootstrap_records must be between 0 (read-only) and " +
                                              std::to_string(max_slots) + " (got " +
                                              std::to_string(b.max_bootstrap_records) + ")");
   // Each check names the field as the README and the builder spell it.
-  const std::pair<ms, const char*> must_be_positive[] = {
-      {b.no_peers_retry_interval, "bootstrap.no_peers_retry_interval"},
-      {b.join_confirmation_wait_time, "bootstrap.join_confirmation_wait_time"},
-      {b.discovery_poll_interval, "bootstrap.discovery_poll_interval"},
-      {b.max_poll_interval, "bootstrap.max_poll_interval"},
-      {dht.get_timeout, "dht.get_timeout"},
-      {dht.put_timeout, "dht.put_timeout"},
-      {dht.base_retry_interval, "dht.base_retry_interval"},
-      {publisher.base_interval, "publisher.base_interval"},
-      {merge.bubble.base_interval, "merge.bubble.base_interval"},
-      {merge.message_overlap.base_interval, "merge.message_overlap.base_interval"},
-      {timeouts.join_peer_timeout, "timeouts.join_peer_timeout"},
-      {timeouts.broadcast_timeout, "timeouts.broadcast_timeout"},
-      {timeouts.broadcast_neighbors_timeout, "timeouts.broadcast_neighbors_timeout"},
-      {join_timeout, "join_timeout"},
+  // Durations that must be positive, and those that may be zero (off / none).
+  enum class least : bool { positive, zero };
+  struct duration_rule {
+    ms value;
+    const char* name;
+    least lowest;
   };
-  for (const auto& [v, name] : must_be_positive)
-    if (auto r = positive(v, name); !r) return r;
-  const std::pair<ms, const char*> must_not_be_negative[] = {
-      {b.per_peer_join_settle_time, "bootstrap.per_peer_join_settle_time"},
-      {b.post_join_check, "bootstrap.post_join_check"},
-      {dht.max_retry_jitter, "dht.max_retry_jitter"},
-      {publisher.initial_delay, "publisher.initial_delay"},
-      {publisher.max_jitter, "publisher.max_jitter"},
-      {merge.bubble.initial_interval, "merge.bubble.initial_interval"},
-      {merge.bubble.max_jitter, "merge.bubble.max_jitter"},
-      {merge.message_overlap.initial_interval, "merge.message_overlap.initial_interval"},
-      {merge.message_overlap.max_jitter, "merge.message_overlap.max_jitter"},
-      {unreachable_backoff, "unreachable_backoff"},
+  const duration_rule rules[] = {
+      {b.no_peers_retry_interval, "bootstrap.no_peers_retry_interval", least::positive},
+      {b.join_confirmation_wait_time, "bootstrap.join_confirmation_wait_time", least::positive},
+      {b.discovery_poll_interval, "bootstrap.discovery_poll_interval", least::positive},
+      {b.max_poll_interval, "bootstrap.max_poll_interval", least::positive},
+      {dht.get_timeout, "dht.get_timeout", least::positive},
+      {dht.put_timeout, "dht.put_timeout", least::positive},
+      {dht.base_retry_interval, "dht.base_retry_interval", least::positive},
+      {publisher.base_interval, "publisher.base_interval", least::positive},
+      {merge.bubble.base_interval, "merge.bubble.base_interval", least::positive},
+      {merge.message_overlap.base_interval, "merge.message_overlap.base_interval", least::positive},
+      {timeouts.join_peer_timeout, "timeouts.join_peer_timeout", least::positive},
+      {timeouts.broadcast_timeout, "timeouts.broadcast_timeout", least::positive},
+      {timeouts.broadcast_neighbors_timeout, "timeouts.broadcast_neighbors_timeout", least::positive},
+      {join_timeout, "join_timeout", least::positive},
+      {b.per_peer_join_settle_time, "bootstrap.per_peer_join_settle_time", least::zero},
+      {b.post_join_check, "bootstrap.post_join_check", least::zero},
+      {dht.max_retry_jitter, "dht.max_retry_jitter", least::zero},
+      {publisher.initial_delay, "publisher.initial_delay", least::zero},
+      {publisher.max_jitter, "publisher.max_jitter", least::zero},
+      {merge.bubble.initial_interval, "merge.bubble.initial_interval", least::zero},
+      {merge.bubble.max_jitter, "merge.bubble.max_jitter", least::zero},
+      {merge.message_overlap.initial_interval, "merge.message_overlap.initial_interval", least::zero},
+      {merge.message_overlap.max_jitter, "merge.message_overlap.max_jitter", least::zero},
+      {unreachable_backoff, "unreachable_backoff", least::zero},
   };
-  for (const auto& [v, name] : must_not_be_negative)
-    if (auto r = not_negative(v, name); !r) return r;
+  for (const auto& r : rules)
+    if (auto ok = r.lowest == least::positive ? positive(r.value, r.name) : not_negative(r.value, r.name); !ok)
+      return ok;
   if (b.max_poll_interval < b.no_peers_retry_interval || b.max_poll_interval < b.discovery_poll_interval)
     return error(errc::invalid_argument,
                  "bootstrap.max_poll_interval must be at least no_peers_retry_interval and discovery_poll_interval");

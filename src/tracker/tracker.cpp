@@ -23,7 +23,14 @@ duration to_duration(std::chrono::milliseconds ms) { return std::chrono::duratio
 }  // namespace
 
 tracker::tracker(node_id me, const auto_discovery_config& cfg, std::uint64_t seed)
-    : me_(me), cfg_(cfg), k_(std::max<std::size_t>(1, cfg.bootstrap.max_bootstrap_records)), rng_(seed) {}
+    : me_(me),
+      cfg_(cfg),
+      // Read-only (max_bootstrap_records = 0, as in distributed-topic-tracker):
+      // read the slots writers use by default, never write one.
+      k_(cfg.bootstrap.max_bootstrap_records == 0 ? bootstrap_config{}.max_bootstrap_records
+                                                  : cfg.bootstrap.max_bootstrap_records),
+      read_only_(cfg.bootstrap.max_bootstrap_records == 0),
+      rng_(seed) {}
 
 void tracker::handle(in::input input, const clock& c, std::vector<out::output>& out) {
   std::visit(
@@ -91,9 +98,7 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
     if (j->gen == judge_gen_ && phase_ == phase::bootstrapping) judge_round(c, out);
   } else if (auto* pb = std::get_if<timers::publish>(&t)) {
     if (pb->gen != gen_ || phase_ != phase::joined) return;
-    schedule(jittered(std::max(to_duration(cfg_.publisher.base_interval), duration(std::chrono::seconds(1))),
-                      to_duration(cfg_.publisher.max_jitter)),
-             timers::publish{gen_}, out);
+    tick_again(cfg_.publisher.base_interval, cfg_.publisher.max_jitter, timers::publish{gen_}, out);
     if (capped_window_ == w) return;  // every slot of this window is another publisher's until it ends
     if (own_window_ == w && own_slot_) {
       publish(false, c, out);  // refresh our slot in place: no read needed
@@ -113,17 +118,13 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
   } else if (auto* b = std::get_if<timers::bubble>(&t)) {
     if (b->gen != gen_ || phase_ != phase::joined) return;
     const auto& bc = cfg_.merge.bubble;
-    schedule(jittered(std::max(to_duration(bc.base_interval), duration(std::chrono::seconds(1))),
-                      to_duration(bc.max_jitter)),
-             timers::bubble{gen_}, out);
+    tick_again(bc.base_interval, bc.max_jitter, timers::bubble{gen_}, out);
     // Only a node short of neighbours reads: a healthy one costs the DHT nothing.
     if (neighbors_.size() < bc.min_neighbors) request_read(p_bubble, {w, w - 1}, reuse_max_age_ms, c, out);
   } else if (auto* o = std::get_if<timers::overlap>(&t)) {
     if (o->gen != gen_ || phase_ != phase::joined) return;
     const auto& oc = cfg_.merge.message_overlap;
-    schedule(jittered(std::max(to_duration(oc.base_interval), duration(std::chrono::seconds(1))),
-                      to_duration(oc.max_jitter)),
-             timers::overlap{gen_}, out);
+    tick_again(oc.base_interval, oc.max_jitter, timers::overlap{gen_}, out);
     // The island test needs our gossip views: ask, and decide when they come.
     overlap_tick_pending_ = true;
     out.push_back(out::view_wanted{});
@@ -493,7 +494,7 @@ void tracker::become_joined(const clock& c, std::vector<out::output>& out) {
   reread_after_put_ = false;
   join_judge_pending_ = false;
   out.push_back(out::joined{});
-  if (cfg_.publisher.enabled) schedule(to_duration(cfg_.publisher.initial_delay), timers::publish{gen_}, out);
+  if (cfg_.publisher.enabled && !read_only_) schedule(to_duration(cfg_.publisher.initial_delay), timers::publish{gen_}, out);
   if (cfg_.merge.bubble.enabled) schedule(to_duration(cfg_.merge.bubble.initial_interval), timers::bubble{gen_}, out);
   if (cfg_.merge.message_overlap.enabled)
     schedule(to_duration(cfg_.merge.message_overlap.initial_interval), timers::overlap{gen_}, out);
@@ -543,7 +544,16 @@ std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
   return std::nullopt;
 }
 
+void tracker::tick_again(std::chrono::milliseconds base, std::chrono::milliseconds jitter, timers::timer t,
+                         std::vector<out::output>& out) {
+  // The crate's rule for the publisher and both merges: base + uniform
+  // [0, jitter), the base clamped to at least 1 s.
+  schedule(jittered(std::max(to_duration(base), duration(std::chrono::seconds(1))), to_duration(jitter)), std::move(t),
+           out);
+}
+
 bool tracker::publish(bool bootstrap, const clock& c, std::vector<out::output>& out) {
+  if (read_only_) return false;
   const std::uint64_t w = window_of(c.unix_ms);
   const auto slot = choose_slot(w);
   if (!slot) return false;

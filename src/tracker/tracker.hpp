@@ -29,8 +29,8 @@
 #include <topicswarm/ids.hpp>
 #include <topicswarm/record.hpp>
 
+#include "core/effects.hpp"
 #include "core/time.hpp"
-#include "gossip/proto.hpp"
 #include "core/rng.hpp"
 
 #include <cstdint>
@@ -147,16 +147,11 @@ struct dht_put {
   std::vector<message_id> recent_messages;
   duration timeout;
 };
-struct dial {
-  core::peer_info peer;
-};
+using dial = core::effect::dial;  // shared effects (core/effects.hpp)
 struct join {
   std::vector<core::peer_info> peers;
 };
-struct schedule {
-  duration after;
-  timers::timer t;
-};
+using schedule = core::effect::schedule<timers::timer>;
 struct joined {};
 // Feed in::view now (the message-overlap merge's island test needs it).
 struct view_wanted {};
@@ -288,13 +283,17 @@ class tracker {
                       std::vector<out::output>& out, std::uint64_t& counter);
 
   duration jittered(duration base, duration jitter);
+  // Re-arms a periodic tick (publisher, merges).
+  void tick_again(std::chrono::milliseconds base, std::chrono::milliseconds jitter, timers::timer t,
+                  std::vector<out::output>& out);
   void schedule(duration after, timers::timer t, std::vector<out::output>& out) {
     out.push_back(out::schedule{after, std::move(t)});
   }
 
   node_id me_;
   auto_discovery_config cfg_;
-  std::size_t k_;
+  std::size_t k_;         // slots per window read (and written)
+  bool read_only_;        // max_bootstrap_records = 0: never publish
   core::rng rng_;
   phase phase_ = phase::idle;
   counters c_;

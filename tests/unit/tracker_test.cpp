@@ -167,6 +167,33 @@ TEST(Tracker, StartReadsEverySlotOfBothWindowsAtOnce) {
   EXPECT_EQ(h.t.current_phase(), phase::bootstrapping);
 }
 
+TEST(Tracker, ReadOnlyReadsTheDefaultSlotsFindsPeersAndNeverPublishes) {
+  auto cfg = *auto_discovery_config::builder().max_bootstrap_records(0).build();
+  harness h(cfg);
+  h.feed(in::start{});
+  ASSERT_EQ(h.gets.size(), 10u);  // the 5 slots writers use by default, both windows
+  // Nothing anywhere: a writer would publish now; a read-only node polls on.
+  h.answer_gets();
+  h.run_for(120s);
+  h.answer_gets();
+  EXPECT_TRUE(h.puts.empty());
+  EXPECT_EQ(h.t.stats().puts, 0u);
+  // A writer's record appears: the read-only node dials and joins it.
+  h.run_for(20s);
+  ASSERT_FALSE(h.gets.empty());
+  const auto w = window_of(h.unix_ms);
+  h.answer_gets({{{w, 2}, record_of(7, w)}});
+  EXPECT_TRUE(dialled(h.dials, 7));
+  h.feed(in::dial_done{nid(7), true});
+  h.feed(in::neighbor_up{nid(7)});
+  EXPECT_EQ(h.t.current_phase(), phase::joined);
+  // Joined: still no publisher ticks and no puts.
+  h.run_for(10min);
+  h.answer_gets();
+  EXPECT_TRUE(h.puts.empty());
+  EXPECT_EQ(h.timers_of<timers::publish>(), 0u);
+}
+
 TEST(Tracker, NothingFoundPublishesOnceThenReadsAgainRightAfterThePut) {
   harness h;
   h.feed(in::start{});
@@ -772,7 +799,9 @@ TEST(AutoDiscoveryConfig, BuilderValidatesAndNamesTheField) {
   EXPECT_EQ(zero.error().code, make_error_code(errc::invalid_argument));
   EXPECT_NE(zero.error().message().find("discovery_poll_interval"), std::string::npos);
 
-  auto slots = auto_discovery_config::builder().max_bootstrap_records(0).build();
+  // 0 is read-only (issue 12, as in the crate); beyond 64 slots is refused.
+  EXPECT_TRUE(auto_discovery_config::builder().max_bootstrap_records(0).build());
+  auto slots = auto_discovery_config::builder().max_bootstrap_records(65).build();
   ASSERT_FALSE(slots);
   EXPECT_NE(slots.error().message().find("max_bootstrap_records"), std::string::npos);
 
