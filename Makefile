@@ -45,8 +45,23 @@ test-asan: build-asan
 install-check: build
 	scripts/install-check.sh $(BUILD_DEV)
 
-demo: build
-	$(CLI) demo
+# The demo's output and nothing of the build: only the CLI is built, its
+# output goes to a log that is shown if the build fails; one line says when a
+# build is about to take a while (the first one, or after sources changed).
+DEMO_BUILD_LOG := $(BUILD_DEV)/demo-build.log
+demo:
+	@scripts/install-deps.sh --quiet
+	@if [ ! -x $(CLI) ]; then \
+	  echo "building topicswarm (first time: a few minutes; log in $(DEMO_BUILD_LOG))..."; \
+	elif [ -n "$$(find CMakeLists.txt CMakePresets.json include src sim bench -newer $(CLI) -print -quit)" ]; then \
+	  echo "building topicswarm (sources changed since the last build)..."; \
+	fi
+	@mkdir -p $(BUILD_DEV)
+	@if ! { cmake --preset dev && cmake --build --preset dev -j $(JOBS) --target topicswarm_cli; } \
+	    >$(DEMO_BUILD_LOG) 2>&1; then \
+	  cat $(DEMO_BUILD_LOG); echo "make demo: the build failed (log: $(DEMO_BUILD_LOG))" >&2; exit 1; \
+	fi
+	@$(CLI) demo
 
 bench: build-release
 	$(BUILD_REL)/topicswarm bench dht --nodes 16 --ops 200 --json

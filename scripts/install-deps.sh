@@ -2,7 +2,11 @@
 # Installs exactly the Debian packages topicswarm needs to build, test, fuzz and
 # benchmark. Idempotent: runs `apt-get update` and `apt-get install` only when
 # a package is missing. Needs root (or sudo) only in that case.
+# --quiet: print nothing when every package is present.
 set -euo pipefail
+
+quiet=false
+[ "${1:-}" = "--quiet" ] && quiet=true
 
 packages=(
   build-essential cmake make pkg-config git
@@ -26,7 +30,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
+  $quiet || echo "install-deps: all ${#packages[@]} packages present"
   exit 0
 fi
 

@@ -14,7 +14,9 @@
 // minute even when something fails, and the nodes and the testnet are always
 // stopped (nodes first: their DHT clients talk to the testnet until then).
 #include "cli/commands.hpp"
-#include "cli/overlay_support.hpp"
+#include "cli/support/coroutines.hpp"
+#include "cli/support/local_swarm.hpp"
+#include "cli/support/stopwatch.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
 #include <topicswarm/node.hpp>
@@ -36,7 +38,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -45,7 +46,6 @@ namespace topicswarm::cli {
 namespace {
 
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 
 struct demo_options {
   int peers = 8;
@@ -57,10 +57,6 @@ struct demo_options {
 // The secret of the extra peer that must stay alone. Any other value would do.
 constexpr const char* wrong_secret = "not-the-secret";
 
-// A peer joins once its DHT client knows this many DHT nodes (or fewer on a
-// tiny testnet): lookups then start from a filled routing table, as they do
-// for a node that has been running for a while.
-constexpr int dht_ready_nodes = 4;
 // Bounds of every wait. A run that works takes a few seconds; one where every
 // wait runs to its end still ends within about a minute (15 + 10 + 20 + 10 +
 // 5 s).
@@ -90,11 +86,6 @@ constexpr const char* message_prefix = "topicswarm demo broadcast #";
 // The values of the integration tests' quick() (and `topicswarm bench join`),
 // except the join timeout, which is the demo's own bound.
 auto_discovery_config loopback_auto_discovery() { return loopback_discovery_config(join_timeout); }
-
-double ms_between(clock_type::time_point from, clock_type::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-double ms_since(clock_type::time_point t) { return ms_between(t, clock_type::now()); }
 
 void say(const char* fmt, auto... args) {
   std::printf(fmt, args...);
@@ -226,7 +217,7 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
   live_count live;
 
   // Step 2b: every DHT client knows a few DHT nodes (all peers at once).
-  const int min_nodes = std::min(dht_ready_nodes, o.dht_nodes - 1);
+  const int min_nodes = dht_ready_nodes(o.dht_nodes);
   for (auto& p : peers) {
     ++live.n;
     asio::co_spawn(ex, bootstrap_dht(p, min_nodes, live), asio::detached);
@@ -410,14 +401,6 @@ void print_summary(const std::vector<peer>& peers, std::size_t count) {
   }
 }
 
-// Stops every node at once (each gives its connections a moment to flush).
-void stop_all(std::vector<peer>& peers) {
-  std::vector<std::thread> stoppers;
-  for (auto& p : peers)
-    if (p.n) stoppers.emplace_back([&p] { p.n->stop(); });
-  for (auto& s : stoppers) s.join();
-}
-
 void run_demo_command(const demo_options& o) {
   const auto started = clock_type::now();
   say("topicswarm demo: %d peers find each other by topic name through a local Mainline DHT testnet\n", o.peers);
@@ -443,7 +426,7 @@ void run_demo_command(const demo_options& o) {
 
   say("\n[2/6] starting %d peers and 1 with the wrong secret (TLS and DHT on 127.0.0.1); each waits until its DHT "
       "client knows %d DHT nodes",
-      o.peers, std::min(dht_ready_nodes, o.dht_nodes - 1));
+      o.peers, dht_ready_nodes(o.dht_nodes));
   std::vector<peer> peers(static_cast<std::size_t>(o.peers) + 1);
   demo_outcome out;
   bool started_all = true;
@@ -451,8 +434,7 @@ void run_demo_command(const demo_options& o) {
     auto& p = peers[i];
     p.wrong_secret = i + 1 == peers.size();
     p.name = p.wrong_secret ? "eve" : "peer " + std::to_string(i + 1);
-    node_config c;
-    c.listen = {*endpoint::parse("127.0.0.1:0")};
+    auto c = loopback_node_config();
     c.attach_testnet(**net);
     auto n = node::start(std::move(c));
     if (!n) {
@@ -480,7 +462,10 @@ void run_demo_command(const demo_options& o) {
     out.failures.push_back("not every peer started");
   }
 
-  stop_all(peers);
+  std::vector<node*> running;
+  for (auto& p : peers)
+    if (p.n) running.push_back(&*p.n);
+  stop_all(running);
   peers.clear();  // handles of stopped nodes; nothing left to tell anyone
   net->reset();
 
@@ -503,14 +488,15 @@ void register_demo_command(CLI::App& app) {
   static demo_options o;
   auto* cmd = app.add_subcommand(
       "demo", "Run the main job on an embedded local DHT testnet: peers find each other by topic name alone");
-  cmd->footer(
+  const std::string what =
       "Starts a local DHT testnet and N peers (in this process, TLS and DHT on 127.0.0.1) that join one topic with "
       "auto-discovery and no peer addresses, checks that they form one gossip overlay and that a broadcast reaches "
       "every peer, and that one more peer with the wrong secret stays alone. Exit status 0 only if all of that "
-      "holds.\n\nAuto-discovery uses loopback timings (the defaults are for the public DHT): DHT get/put timeout "
-      "3 s, no_peers_retry_interval 200 ms, discovery_poll_interval 300 ms, max_poll_interval 1 s, join timeout "
-      "15 s; every other setting is the default. Bounds: overlay connected within 20 s of the join calls, broadcast "
-      "delivered within 10 s (a fresh message is sent after 2.5 s without full delivery, at most 4 in all).");
+      "holds.";
+  cmd->footer(what + "\n\n" + describe_loopback_timings(loopback_auto_discovery()) +
+              "; every other setting is the default. Bounds: overlay connected within 20 s of the join calls, "
+              "broadcast delivered within 10 s (a fresh message is sent after 2.5 s without full delivery, at most 4 "
+              "in all).");
   cmd->add_option("--peers", o.peers, "Peers with the right secret")->check(CLI::Range(2, 50));
   cmd->add_option("--dht-nodes", o.dht_nodes, "DHT nodes in the testnet")->check(CLI::Range(4, 128));
   cmd->add_option("--topic", o.topic, "Topic name");

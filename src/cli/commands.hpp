@@ -8,21 +8,19 @@ class App;
 
 namespace topicswarm::cli {
 
-// dht-node, testnet, bench dht
-void register_dht_commands(CLI::App& app, CLI::App& bench);
-// id (identity tools), record (encode/decode helpers)
+// dht-node, testnet — cmd_dht.cpp
+void register_dht_commands(CLI::App& app);
+// id (identity tools) — cmd_identity.cpp
 void register_identity_commands(CLI::App& app);
-// demo
+// demo — cmd_demo.cpp
 void register_demo_command(CLI::App& app);
-// sim (the deterministic simulator's scenarios)
+// sim (the deterministic simulator's scenarios) — cmd_sim.cpp
 void register_sim_command(CLI::App& app);
 // join (a node in one topic: events out, stdin lines broadcast) — cmd_join.cpp
 void register_join_command(CLI::App& app);
-// bench broadcast (gossip throughput and latency over real nodes) — cmd_bench_broadcast.cpp
-void register_broadcast_bench(CLI::App& bench);
-// bench join (auto-discovery join times over a local DHT testnet) — cmd_bench_join.cpp
-void register_join_bench(CLI::App& bench);
 // chat (auto-discovery on the public DHT, interactive) — cmd_join.cpp
 void register_chat_command(CLI::App& app);
+// bench dht, bench broadcast, bench join (run by bench/macro) — cmd_bench.cpp
+void register_bench_commands(CLI::App& bench);
 
 }  // namespace topicswarm::cli

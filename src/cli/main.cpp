@@ -17,13 +17,12 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "Run a benchmark and print its figures as JSON");
   bench->require_subcommand(1);
 
-  topicswarm::cli::register_dht_commands(app, *bench);
+  topicswarm::cli::register_bench_commands(*bench);
+  topicswarm::cli::register_dht_commands(app);
   topicswarm::cli::register_identity_commands(app);
   topicswarm::cli::register_demo_command(app);
   topicswarm::cli::register_sim_command(app);
   topicswarm::cli::register_join_command(app);
-  topicswarm::cli::register_broadcast_bench(*bench);
-  topicswarm::cli::register_join_bench(*bench);
   topicswarm::cli::register_chat_command(app);
 
   try {

@@ -1,14 +1,22 @@
-// Running one coroutine to its end from plain code (the CLI's commands).
+// Coroutine helpers of the commands and the macro benchmarks: running one
+// coroutine to its end from plain code, sleeping, and waiting for a set of
+// detached coroutines to end.
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <future>
 #include <optional>
+#include <utility>
 
 namespace topicswarm::cli {
 
@@ -29,6 +37,22 @@ T run_to_end(asio::io_context& io, asio::awaitable<T> aw) {
     io.run_one_for(std::chrono::milliseconds(20));  // returns after each handler
   }
   return std::move(*fut.get());
+}
+
+// Counts coroutines still running so the caller can wait for them: each one
+// refers to state that must outlive it.
+struct live_count {
+  std::size_t n = 0;
+};
+
+inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+// Returns once every coroutine counted by `live` has ended, checking every `step`.
+inline asio::awaitable<void> wait_until_done(const live_count& live, std::chrono::steady_clock::duration step) {
+  while (live.n > 0) co_await sleep_for(step);
 }
 
 }  // namespace topicswarm::cli

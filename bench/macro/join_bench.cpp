@@ -23,15 +23,18 @@
 //
 // Everything runs on one io_context on the main thread; every wait has a
 // deadline, and the nodes are stopped before their testnet.
-#include "cli/commands.hpp"
-#include "cli/machine_info.hpp"
-#include "cli/overlay_support.hpp"
+#include "bench/macro/join_bench.hpp"
+
+#include "bench/macro/figures.hpp"
+#include "bench/macro/report.hpp"
+#include "cli/support/coroutines.hpp"
+#include "cli/support/local_swarm.hpp"
+#include "cli/support/stopwatch.hpp"
 
 #include <topicswarm/dht_client.hpp>
 #include <topicswarm/dht_testnet.hpp>
 #include <topicswarm/node.hpp>
 
-#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -42,12 +45,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
-#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -55,26 +55,19 @@
 #include <utility>
 #include <vector>
 
-namespace topicswarm::cli {
+namespace topicswarm::bench {
 namespace {
 
+using cli::clock_type;
+using cli::live_count;
+using cli::ms_between;
+using cli::ms_since;
+using cli::sleep_for;
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;  // keys in insertion order: parameters, runs, summary, machine
 
-struct join_options {
-  int peers = 10;
-  int dht_nodes = 16;
-  std::string mode = "sequential";
-  int runs = 1;
-  // bootstrap_config::post_join_check; the library's default unless given.
-  std::int64_t post_join_check_ms = std::chrono::milliseconds(bootstrap_config{}.post_join_check).count();
-  bool json = false;
-};
-
-// A DHT client counts as bootstrapped once it knows this many DHT nodes (or
-// all but one on a tiny testnet), as in `topicswarm demo` and the tests.
-constexpr int dht_ready_nodes = 4;
+// A DHT client counts as bootstrapped once it knows cli::dht_ready_nodes DHT
+// nodes, as in `topicswarm demo` and the tests.
 constexpr auto dht_ready_timeout = 15s;
 // Bounds of one phase: each peer's wait for its first neighbour, and the whole
 // phase from its first join call until the overlay is connected.
@@ -91,21 +84,7 @@ constexpr double simultaneous_p50_target_ms = 300;
 constexpr double simultaneous_connected_target_ms = 1000;
 constexpr int simultaneous_target_peers = 10;
 
-// Auto-discovery for loopback: the defaults are tuned for the public DHT
-// (10 s DHT deadlines, 1.5 s / 2 s polls). The same values as the integration
-// tests' quick() and `topicswarm demo`, plus post_join_check from the
-// command line (the library's default unless given); the JSON lists them.
-auto_discovery_config loopback_auto_discovery(const join_options& o) {
-  auto c = loopback_discovery_config(join_timeout);
-  c.bootstrap.post_join_check = std::chrono::milliseconds(o.post_join_check_ms);
-  return c;
-}
 
-double ms_between(clock_type::time_point from, clock_type::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-double ms_since(clock_type::time_point t) { return ms_between(t, clock_type::now()); }
-double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 std::int64_t to_ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
 
 // ---------------------------------------------------------------- peers ---
@@ -127,8 +106,7 @@ struct bench_peer {
 asio::awaitable<void> wait_until_done(const live_count& live) { return cli::wait_until_done(live, poll_step); }
 
 result<void> start_peer(bench_peer& p, const dht::testnet& net) {
-  node_config c;
-  c.listen = {*endpoint::parse("127.0.0.1:0")};
+  auto c = cli::loopback_node_config();
   c.attach_testnet(net);
   p.start_called = clock_type::now();
   auto n = node::start(std::move(c));
@@ -184,7 +162,7 @@ std::vector<std::size_t> components(const std::vector<bench_peer>& peers) {
     ids.push_back(p.n ? p.n->id() : node_id{});
     neighbors.push_back(p.t ? p.t->neighbors() : std::vector<node_id>{});
   }
-  return components_of(ids, neighbors).sizes;
+  return cli::components_of(ids, neighbors).sizes;
 }
 
 // --------------------------------------------------------------- phases ---
@@ -204,8 +182,8 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
   auto ex = co_await asio::this_coro::executor;
   auto& peers = r.peers;
   const bool sequential = o.mode == "sequential";
-  const int min_nodes = std::min(dht_ready_nodes, o.dht_nodes - 1);
-  const auto cfg = loopback_auto_discovery(o);
+  const int min_nodes = cli::dht_ready_nodes(o.dht_nodes);
+  const auto cfg = join_discovery_config(o);
   const std::string secret = "bench-join-secret";
   // A fresh topic per phase: nothing of an earlier phase can be found under it.
   const auto t = topic_id_from_name("topicswarm-bench-join-" + std::to_string(std::random_device{}()));
@@ -329,13 +307,6 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
   co_await wait_until_done(live);
 }
 
-void stop_all(std::vector<bench_peer>& peers) {
-  std::vector<std::thread> stoppers;
-  for (auto& p : peers)
-    if (p.n) stoppers.emplace_back([&p] { p.n->stop(); });
-  for (auto& s : stoppers) s.join();
-}
-
 phase_result run_phase_on_fresh_testnet(const join_options& o, bool cold) {
   phase_result r;
   r.cold = cold;
@@ -360,7 +331,10 @@ phase_result run_phase_on_fresh_testnet(const join_options& o, bool cold) {
     });
     io.run();
   }
-  stop_all(r.peers);
+  std::vector<node*> running;
+  for (auto& p : r.peers)
+    if (p.n) running.push_back(&*p.n);
+  cli::stop_all(running);
   for (auto& p : r.peers) {
     p.t.reset();
     p.n.reset();
@@ -375,10 +349,7 @@ phase_result run_phase_on_fresh_testnet(const join_options& o, bool cold) {
 json summary_of(std::vector<double> v) {
   if (v.empty()) return {{"samples", 0}};
   std::sort(v.begin(), v.end());
-  auto pct = [&](double p) {
-    auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-    return round3(v[std::clamp<std::size_t>(rank, 1, v.size()) - 1]);
-  };
+  auto pct = [&](double p) { return round3(nearest_rank(v, p)); };
   double sum = 0;
   for (auto x : v) sum += x;
   return {{"samples", v.size()},
@@ -521,11 +492,22 @@ void print_phase(const char* title, const json& j, bool sequential) {
   if (j.contains("failure")) std::printf("        FAILED: %s\n", j["failure"].get<std::string>().c_str());
 }
 
-void run_join_bench(const join_options& o) {
-  double load = 0;
-  ::getloadavg(&load, 1);
+}  // namespace
+
+// Auto-discovery for loopback: the defaults are tuned for the public DHT
+// (10 s DHT deadlines, 1.5 s / 2 s polls). The same values as the integration
+// tests' quick() and `topicswarm demo`, plus post_join_check from the
+// command line (the library's default unless given); the JSON lists them.
+auto_discovery_config join_discovery_config(const join_options& o) {
+  auto c = cli::loopback_discovery_config(join_timeout);
+  c.bootstrap.post_join_check = std::chrono::milliseconds(o.post_join_check_ms);
+  return c;
+}
+
+int run_join(const join_options& o) {
+  const double load = load_average_1m();
   const bool sequential = o.mode == "sequential";
-  const auto cfg = loopback_auto_discovery(o);
+  const auto cfg = join_discovery_config(o);
 
   json runs = json::array();
   std::vector<double> warm_all, cold_all, warm_connected, cold_connected;
@@ -541,26 +523,24 @@ void run_join_bench(const join_options& o) {
     runs.push_back({{"run", run}, {"warm", phase_json(warm, sequential)}, {"cold", phase_json(cold, sequential)}});
   }
 
-  json j;
-  j["benchmark"] = "join";
-  j["parameters"] = {{"peers", o.peers},
-                     {"dht_nodes", o.dht_nodes},
-                     {"mode", o.mode},
-                     {"runs", o.runs},
-                     {"dht_bootstrapped_at_nodes", std::min(dht_ready_nodes, o.dht_nodes - 1)},
-                     {"fresh_testnet_per_phase", true},
-                     {"first_peer_excluded", sequential},
-                     {"auto_discovery",
-                      {{"dht_get_timeout_ms", to_ms(cfg.dht.get_timeout)},
-                       {"dht_put_timeout_ms", to_ms(cfg.dht.put_timeout)},
-                       {"no_peers_retry_interval_ms", to_ms(cfg.bootstrap.no_peers_retry_interval)},
-                       {"discovery_poll_interval_ms", to_ms(cfg.bootstrap.discovery_poll_interval)},
-                       {"max_poll_interval_ms", to_ms(cfg.bootstrap.max_poll_interval)},
-                       {"per_peer_join_settle_time_ms", to_ms(cfg.bootstrap.per_peer_join_settle_time)},
-                       {"join_confirmation_wait_time_ms", to_ms(cfg.bootstrap.join_confirmation_wait_time)},
-                       {"max_bootstrap_records", cfg.bootstrap.max_bootstrap_records},
-                       {"post_join_check_ms", to_ms(cfg.bootstrap.post_join_check)},
-                       {"join_timeout_ms", to_ms(cfg.join_timeout)}}}};
+  auto j = report_frame("join", {{"peers", o.peers},
+                                 {"dht_nodes", o.dht_nodes},
+                                 {"mode", o.mode},
+                                 {"runs", o.runs},
+                                 {"dht_bootstrapped_at_nodes", cli::dht_ready_nodes(o.dht_nodes)},
+                                 {"fresh_testnet_per_phase", true},
+                                 {"first_peer_excluded", sequential},
+                                 {"auto_discovery",
+                                  {{"dht_get_timeout_ms", to_ms(cfg.dht.get_timeout)},
+                                   {"dht_put_timeout_ms", to_ms(cfg.dht.put_timeout)},
+                                   {"no_peers_retry_interval_ms", to_ms(cfg.bootstrap.no_peers_retry_interval)},
+                                   {"discovery_poll_interval_ms", to_ms(cfg.bootstrap.discovery_poll_interval)},
+                                   {"max_poll_interval_ms", to_ms(cfg.bootstrap.max_poll_interval)},
+                                   {"per_peer_join_settle_time_ms", to_ms(cfg.bootstrap.per_peer_join_settle_time)},
+                                   {"join_confirmation_wait_time_ms", to_ms(cfg.bootstrap.join_confirmation_wait_time)},
+                                   {"max_bootstrap_records", cfg.bootstrap.max_bootstrap_records},
+                                   {"post_join_check_ms", to_ms(cfg.bootstrap.post_join_check)},
+                                   {"join_timeout_ms", to_ms(cfg.join_timeout)}}}});
   j["runs"] = runs;
   j["summary"] = {{"complete", complete},
                   {"warm_first_neighbor", summary_of(warm_all)},
@@ -598,9 +578,7 @@ void run_join_bench(const join_options& o) {
     j["targets"]["defined_for_peers"] = simultaneous_target_peers;
     j["targets"]["applies"] = o.peers == simultaneous_target_peers;
   }
-  j["machine"] = {{"nproc", std::thread::hardware_concurrency()},
-                  {"cpu_model", cpu_model()},
-                  {"loadavg_1m_at_start", round3(load)}};
+  j["machine"] = machine_json(load);
 
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
@@ -636,39 +614,7 @@ void run_join_bench(const join_options& o) {
     if (!complete) std::printf("\nincomplete: see the failures above\n");
   }
   std::fflush(stdout);
-  if (!complete) throw CLI::RuntimeError(1);
+  return complete ? 0 : 1;
 }
 
-}  // namespace
-
-void register_join_bench(CLI::App& bench) {
-  static join_options opts;
-  auto* b = bench.add_subcommand(
-      "join", "Auto-discovery join times: peers on 127.0.0.1 find each other through a local DHT testnet");
-  b->footer(
-      "Each run has a warm phase (nodes running, DHT clients bootstrapped; times from the join call) and a cold "
-      "phase (times from node::start: start + DHT bootstrap + join), each with fresh nodes on a fresh testnet. "
-      "sequential: each peer joins once the previous one has a neighbour, the first peer (alone until the second "
-      "finds it) is left out of the percentiles; simultaneous: all join calls at once. The overlay counts as "
-      "connected when the union of every peer's neighbours is one component.\n\nAuto-discovery uses loopback "
-      "timings (the defaults are for the public DHT): DHT get/put timeout 3 s, no_peers_retry_interval 200 ms, "
-      "discovery_poll_interval 300 ms, max_poll_interval 1 s, join timeout 20 s, post_join_check from "
-      "--post-join-check-ms (default: the library's 5 s); every other setting is the default.\n\nTargets "
-      "(warm): sequential p50 <= 20 ms to the first neighbour; simultaneous with 10 peers p50 <= 300 ms and the "
-      "overlay connected within 1000 ms.");
-  b->add_option("--peers", opts.peers, "Peers that join the topic")->check(CLI::Range(2, 50));
-  b->add_option("--dht-nodes", opts.dht_nodes, "DHT nodes in each testnet")->check(CLI::Range(4, 128));
-  b->add_option("--mode", opts.mode,
-                "sequential: each peer joins once the previous one has a neighbour (the first peer is left out of "
-                "the percentiles); simultaneous: all join calls at once")
-      ->check(CLI::IsMember({"sequential", "simultaneous"}));
-  b->add_option("--runs", opts.runs, "Runs, each with fresh testnets and nodes")->check(CLI::Range(1, 20));
-  b->add_option("--post-join-check-ms", opts.post_join_check_ms,
-                "Auto-discovery's one early merge check after joining (bootstrap_config::post_join_check; 0: off). "
-                "Islands formed by simultaneous joins are usually joined by it")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{600'000}));
-  b->add_flag("--json", opts.json, "Print the figures as one JSON object");
-  b->callback([] { run_join_bench(opts); });
-}
-
-}  // namespace topicswarm::cli
+}  // namespace topicswarm::bench

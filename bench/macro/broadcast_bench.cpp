@@ -11,9 +11,12 @@
 // (sends on an absolute schedule). Figures are read only after every receiver
 // loop has ended, so nothing here races with the receiver threads except the
 // atomic progress counters the main thread polls.
-#include "cli/commands.hpp"
-#include "cli/machine_info.hpp"
-#include "cli/run_support.hpp"
+#include "bench/macro/broadcast_bench.hpp"
+
+#include "bench/macro/figures.hpp"
+#include "bench/macro/report.hpp"
+#include "cli/support/coroutines.hpp"
+#include "cli/support/local_swarm.hpp"
 
 #include <topicswarm/node.hpp>
 
@@ -25,7 +28,6 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
@@ -38,29 +40,23 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <future>
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <variant>
 #include <vector>
 
-namespace topicswarm::cli {
+namespace topicswarm::bench {
 namespace {
 
+using cli::run_to_end;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 // Keys in insertion order: the report reads top-down (parameters, phases, machine).
 using json = nlohmann::ordered_json;
-
-// Largest --size: the gossip codec's ceiling (gossip::limits::max_content_size);
-// node::start() rejects a larger gossip.max_message_size.
-constexpr std::size_t max_size_limit = std::size_t{1} << 20;
-// Memory is O(count x receivers) (one arrival time per message and receiver).
-constexpr std::uint64_t max_count = 10'000'000;
 
 // The overlay must have formed (every node has a neighbour) this long after the
 // nodes started, and then carry the warm-up messages to everyone within
@@ -77,38 +73,14 @@ constexpr auto drain_timeout = 10s;
 // A paced send this far behind its schedule counts as late.
 constexpr auto late_threshold = 1ms;
 
-struct broadcast_options {
-  int nodes = 10;
-  std::size_t size = 1024;
-  std::uint64_t count = 100'000;
-  double rate = 1000;
-  std::uint64_t rate_count = 5000;
-  // One thread for all receiver loops: measured slightly cheaper than one per
-  // node (about 3% less CPU per message at 1,500 msgs/s on 2 cores), since a
-  // busy shared thread takes completions without being woken for each.
-  int receiver_threads = 1;
-  // The library's defaults; exposed so that receiver lag and the publisher's
-  // back-pressure can be told apart from the overlay's own capacity.
-  std::size_t event_queue = node_config{}.event_queue_capacity;
-  std::size_t backpressure = node_config{}.transport.send_backpressure_bytes;
-  std::uint32_t graft_timeout_ms = static_cast<std::uint32_t>(node_config{}.gossip.graft_timeout_1.count());
-  std::uint64_t seed = 0;
-  bool json = false;
-};
-
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "topicswarm: %s\n", what.c_str());
-  throw CLI::RuntimeError(1);
-}
+// The benchmark cannot measure what it was asked to: the caller reports why.
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
 }
 
 double seconds(std::int64_t ns) { return static_cast<double>(ns) / 1e9; }
-
-// Figures print with 3 decimals: more is noise on a shared machine.
-double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 // ------------------------------------------------------------- messages ---
 
@@ -117,7 +89,7 @@ double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 // content hashes, so the header is what keeps every message distinct.
 enum class phase : std::uint8_t { warm_up = 0, full_speed = 1, fixed_rate = 2 };
 constexpr std::size_t phase_count = 3;
-constexpr std::size_t header_bytes = 16;
+constexpr std::size_t header_bytes = broadcast_header_bytes;
 constexpr int phase_shift = 56;
 constexpr std::uint64_t index_mask = (std::uint64_t{1} << phase_shift) - 1;
 
@@ -276,10 +248,7 @@ json latency_summary(std::vector<std::int64_t>& ns) {
   if (ns.empty()) return {{"samples", 0}};
   std::sort(ns.begin(), ns.end());
   auto ms = [](std::int64_t v) { return round3(static_cast<double>(v) / 1e6); };
-  auto pct = [&](double p) {
-    auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(ns.size())));
-    return ms(ns[std::clamp<std::size_t>(rank, 1, ns.size()) - 1]);
-  };
+  auto pct = [&](double p) { return ms(nearest_rank(ns, p)); };
   long double sum = 0;
   for (auto v : ns) sum += static_cast<long double>(v);
   return {{"samples", ns.size()},
@@ -338,8 +307,7 @@ class broadcast_bench {
     const auto started = clock::now();
     const auto n = static_cast<std::size_t>(o_.nodes);
     for (std::size_t i = 0; i < n; ++i) {
-      node_config c;
-      c.listen = {*endpoint::parse("127.0.0.1:0")};
+      auto c = cli::loopback_node_config();
       // Every node must accept what node 0 sends (receivers drop larger frames).
       c.gossip.max_message_size = std::max<std::size_t>(4096, o_.size);
       c.event_queue_capacity = o_.event_queue;
@@ -439,10 +407,9 @@ class broadcast_bench {
   void shutdown() {
     if (stopped_) return;
     stopped_ = true;
-    // In parallel: each stop gives its connections up to 250 ms to flush.
-    std::vector<std::thread> stoppers;
-    for (auto& n : nodes_) stoppers.emplace_back([&n] { n.stop(); });
-    for (auto& s : stoppers) s.join();
+    std::vector<node*> all;
+    for (auto& n : nodes_) all.push_back(&n);
+    cli::stop_all(all);
     for (auto& g : guards_) g.reset();
     // Every loop ends with node_stopped; should one not, stop its context
     // rather than hang.
@@ -683,9 +650,10 @@ bool clean(const json& phase) {
          phase["totals"]["duplicates"].get<std::uint64_t>() == 0 && !phase["send"].contains("error");
 }
 
-void run_broadcast_bench(const broadcast_options& o) {
-  double load = 0;
-  ::getloadavg(&load, 1);
+}  // namespace
+
+int run_broadcast(const broadcast_options& o) {
+  const double load = load_average_1m();
   broadcast_bench b(o);
   b.form_overlay();
   b.warm_up();
@@ -694,26 +662,22 @@ void run_broadcast_bench(const broadcast_options& o) {
   if (o.rate_count > 0) fixed = b.run_phase(phase::fixed_rate, o.rate_count, o.rate);
   b.shutdown();
 
-  json j;
-  j["benchmark"] = "broadcast";
-  j["parameters"] = {{"nodes", o.nodes},
-                     {"size", o.size},
-                     {"count", o.count},
-                     {"rate", o.rate},
-                     {"rate_count", o.rate_count},
-                     {"receiver_threads", std::min(o.receiver_threads, o.nodes - 1)},
-                     {"event_queue", o.event_queue},
-                     {"backpressure_bytes", o.backpressure},
-                     {"graft_timeout_ms", o.graft_timeout_ms},
-                     {"warm_up_messages", warm_up_count},
-                     {"drain_timeout_s", drain_timeout.count()},
-                     {"seed", b.seed()}};
+  auto j = report_frame("broadcast", {{"nodes", o.nodes},
+                                      {"size", o.size},
+                                      {"count", o.count},
+                                      {"rate", o.rate},
+                                      {"rate_count", o.rate_count},
+                                      {"receiver_threads", std::min(o.receiver_threads, o.nodes - 1)},
+                                      {"event_queue", o.event_queue},
+                                      {"backpressure_bytes", o.backpressure},
+                                      {"graft_timeout_ms", o.graft_timeout_ms},
+                                      {"warm_up_messages", warm_up_count},
+                                      {"drain_timeout_s", drain_timeout.count()},
+                                      {"seed", b.seed()}});
   j["overlay"] = {{"form_ms", round3(b.overlay_ms())}, {"neighbors", b.neighbors()}};
   j["phases"][phase_name(phase::full_speed)] = b.report(full);
   if (fixed) j["phases"][phase_name(phase::fixed_rate)] = b.report(*fixed);
-  j["machine"] = {{"nproc", std::thread::hardware_concurrency()},
-                  {"cpu_model", cpu_model()},
-                  {"loadavg_1m_at_start", round3(load)}};
+  j["machine"] = machine_json(load);
 
   const auto receivers = static_cast<std::size_t>(o.nodes - 1);
   if (o.json) {
@@ -733,37 +697,7 @@ void run_broadcast_bench(const broadcast_options& o) {
   std::fflush(stdout);
   bool ok = clean(j["phases"]["full_speed"]);
   if (fixed) ok = ok && clean(j["phases"]["fixed_rate"]);
-  if (!ok) throw CLI::RuntimeError(2);
+  return ok ? 0 : 2;
 }
 
-}  // namespace
-
-void register_broadcast_bench(CLI::App& bench) {
-  static broadcast_options opts;
-  auto* b = bench.add_subcommand(
-      "broadcast", "Gossip throughput and latency: one publisher, N-1 receivers, in-process nodes on 127.0.0.1");
-  b->add_option("--nodes", opts.nodes, "Nodes in the overlay (node 0 publishes)")->check(CLI::Range(2, 50));
-  b->add_option("--size", opts.size, "Bytes per message (gossip.max_message_size is set to max(4096, size))")
-      ->check(CLI::Range(header_bytes, max_size_limit));
-  b->add_option("--count", opts.count, "Messages in the full-speed phase")->check(CLI::Range(std::uint64_t{1}, max_count));
-  b->add_option("--rate", opts.rate, "Messages per second in the fixed-rate phase")->check(CLI::Range(1.0, 1e6));
-  b->add_option("--rate-count", opts.rate_count, "Messages in the fixed-rate phase (0: skip it)")
-      ->check(CLI::Range(std::uint64_t{0}, max_count));
-  b->add_option("--receiver-threads", opts.receiver_threads,
-                "Threads running the receiver loops (receivers are spread over them)")
-      ->check(CLI::Range(1, 50));
-  b->add_option("--event-queue", opts.event_queue,
-                "Events buffered per receiver before it gets `lagged` (node_config::event_queue_capacity)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
-  b->add_option("--backpressure", opts.backpressure,
-                "Bytes queued on a connection above which broadcast() waits (transport.send_backpressure_bytes)")
-      ->check(CLI::Range(std::size_t{1}, node_config{}.transport.max_send_queue_bytes));
-  b->add_option("--graft-timeout-ms", opts.graft_timeout_ms,
-                "PlumTree's first graft wait (gossip.graft_timeout_1); a long one shows the data path without repairs")
-      ->check(CLI::Range(1u, 60'000u));
-  b->add_option("--seed", opts.seed, "Seed of the overlay's shape and the nodes' RNGs (0: random)");
-  b->add_flag("--json", opts.json, "Print the figures as one JSON object");
-  b->callback([] { run_broadcast_bench(opts); });
-}
-
-}  // namespace topicswarm::cli
+}  // namespace topicswarm::bench
