@@ -60,6 +60,8 @@ tracker_swarm::tracker_swarm(simulator& sim, topic_index topic, auto_discovery_c
   });
 }
 
+tracker_swarm::~tracker_swarm() = default;
+
 std::uint64_t tracker_swarm::unix_ms() const {
   return dht_.unix_ms_at_zero + static_cast<std::uint64_t>(core::to_micros(sim_.now()) / 1000);
 }

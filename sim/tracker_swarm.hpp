@@ -64,6 +64,7 @@ struct tracker_dht_counters {
 class tracker_swarm {
  public:
   tracker_swarm(simulator& sim, topic_index topic, auto_discovery_config cfg, dht_model_config dht = {});
+  ~tracker_swarm();
   tracker_swarm(const tracker_swarm&) = delete;
   tracker_swarm& operator=(const tracker_swarm&) = delete;
 

@@ -283,8 +283,12 @@ class cursor {
 
   const std::shared_ptr<Owner>& owner() const noexcept { return owner_; }
   const std::shared_ptr<Channel>& channel() const noexcept { return channel_; }
-  // Hands the queue over (split()): this cursor is empty afterwards.
-  std::shared_ptr<Channel> release() noexcept { return std::move(channel_); }
+  // Hands the queue over (split()): this cursor is empty afterwards and no
+  // longer keeps its owner alive.
+  std::shared_ptr<Channel> release() noexcept {
+    owner_.reset();
+    return std::move(channel_);
+  }
 
  private:
   std::shared_ptr<Owner> owner_;

@@ -184,7 +184,7 @@ void auto_discovery_driver::do_sweep(const node_id& peer) {
   auto& tr = sh_.transport();
   if (sh_.stopped() || !tr.connected(peer) || probes_.contains(peer)) return;
   if (gossip_.in_active_view(peer)) return;
-  tr.close_after_flush(peer);
+  sh_.close(peer, "closed by us: an auto-discovery probe no topic adopted");
 }
 
 void auto_discovery_driver::fire_timers(core::instant now) {

@@ -321,7 +321,7 @@ void gossip_driver::process() {
           } else if constexpr (std::is_same_v<T, gossip::out::schedule>) {
             timers_.add(sh_.now() + o.after, timer_token{r.topic, std::move(o.t)});
           } else if constexpr (std::is_same_v<T, gossip::out::drop_peer>) {
-            sh_.transport().close_after_flush(o.peer);
+            sh_.close(o.peer, "closed by us: no topic needs the peer any more");
           } else if constexpr (std::is_same_v<T, gossip::out::peer_data>) {
             if (o.info.id != sh_.me().id) sh_.book().add(o.info.id, o.info.addresses);
           }

@@ -243,6 +243,12 @@ void node_impl::on_send_ready() {
 
 // ------------------------------------------------------------- node events --
 
+void node_impl::close(const node_id& peer, const char* why) {
+  // The transport reports only closes it did not start: report ours here.
+  transport_->close_after_flush(peer);
+  if (connected_.erase(peer) > 0) emit(events::peer_disconnected{peer, error{errc::connection_closed, why}});
+}
+
 void node_impl::add_node_receiver(std::shared_ptr<node_event_channel> c) {
   if (stopped_) return c->close(error{errc::node_stopped});
   node_receivers_.push_back(std::move(c));

@@ -103,6 +103,7 @@ class node_impl final : public shell,
   const core::peer_info& me() const override { return me_; }
   const identity& self() const override { return identity_; }
   std::vector<endpoint> record_addresses() const override;
+  void close(const node_id& peer, const char* why) override;
   bool post(std::function<void()> f) override;
   bool stopped() const override { return stopped_; }
   void timers_changed() override { arm_timer(); }

@@ -42,6 +42,10 @@ class shell {
   // The DHT client's view of our external address with our listening port.
   virtual std::vector<endpoint> record_addresses() const = 0;
 
+  // Closes the connection to `peer` once what is queued for it is written
+  // (the close effect). `why` is the cause node events report.
+  virtual void close(const node_id& peer, const char* why) = 0;
+
   // Runs `f` on a later turn of the node's loop; false once stopped.
   // (Any thread.)
   virtual bool post(std::function<void()> f) = 0;
