@@ -128,9 +128,12 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   if (auto v = validate(cfg); !v) return v.error();
   std::shared_ptr<node_impl> n(new node_impl(std::move(cfg)));
   const std::size_t max_payload = 1 + gossip::max_encoded_size(n->gcfg_.max_message_size);
-  auto t = net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, n->cfg_.transport, max_payload, *n);
+  auto t =
+      net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, to_net(n->cfg_.transport, max_payload), *n);
   if (!t) return t.error();
   n->transport_ = std::move(*t);
+  n->transport_->handle_kind(net::frame_kind::gossip,
+                             [raw = n.get()](const node_id& p, byte_span b) { raw->on_gossip(p, b); });
   n->listen_ = n->transport_->local_endpoints();
   n->me_.id = n->identity_.id();
   if (!n->cfg_.advertise.empty()) {
@@ -640,7 +643,7 @@ void node_impl::finish_stop() {
 
 node_stats node_impl::stats() const {
   node_stats s;
-  s.transport = transport_->stats();
+  s.transport = from_net(transport_->stats());
   if (dht_) s.dht = dht_->stats();
   s.unknown_topic_messages = unknown_topic_;
   s.undecodable_messages = undecodable_;

@@ -166,7 +166,7 @@ class node_impl final : public net::transport_handler, public std::enable_shared
 
   // ---- transport_handler ----
   void on_connected(const node_id& peer) override;
-  void on_gossip(const node_id& peer, byte_span body) override;
+  void on_gossip(const node_id& peer, byte_span body);  // frames of kind gossip (registered in create())
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
 
