@@ -4,10 +4,11 @@
 //    delivered in reads of that size (as a socket might) and, separately, all
 //    at once. Both must yield the same frames and the same final error:
 //    framing must not depend on how the stream was split.
-//  - Every frame is non-empty and within the maximum; gossip frames go through
-//    the codec (which must not crash on any of them).
+//  - Every frame is non-empty and within the maximum; gossip and hello frames
+//    go through their decoders (which must not crash on any of them).
 #include "gossip/codec.hpp"
 #include "net/frame.hpp"
+#include "net/hello.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -48,6 +49,8 @@ outcome run(byte_span stream, std::size_t read_size) {
       o.frames.emplace_back(payload.begin(), payload.end());
       if (static_cast<net::frame_kind>(payload[0]) == net::frame_kind::gossip)
         (void)gossip::decode(payload.subspan(1), max_message);
+      else if (static_cast<net::frame_kind>(payload[0]) == net::frame_kind::hello)
+        (void)net::decode_hello(payload.subspan(1));
     }
   }
   return o;

@@ -87,8 +87,8 @@ struct transport_config {
   std::size_t max_connections = 256;         // established + handshaking
   std::size_t max_pending_handshakes = 32;   // inbound handshakes in progress
   std::chrono::milliseconds connect_timeout{3'000};    // per address, TCP connect
-  std::chrono::milliseconds handshake_timeout{5'000};  // TLS handshake, each direction
-  std::chrono::milliseconds idle_timeout{30'000};      // nothing received for this long: close
+  std::chrono::milliseconds handshake_timeout{5'000};  // TLS handshake; then again for the peer's hello
+  std::chrono::milliseconds idle_timeout{30'000};      // no whole frame received for this long: close
   std::chrono::milliseconds keepalive_interval{10'000};  // send a keepalive after this much silence
   // When two peers dial each other at once, the losing connection is kept
   // for this long (still read, no longer written) so nothing in flight on it
@@ -192,8 +192,14 @@ struct transport_stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
+  // Connections closed during the hello exchange (docs/PROTOCOL.md §10.5):
+  // no hello in time; a frame before it or a second one; a hello that does
+  // not decode; a peer of another major version.
+  std::uint64_t hello_timeouts = 0, hello_violations = 0, hello_malformed = 0, version_mismatches = 0;
+  // Frames of a kind this node does not speak: dropped, the connection stays.
+  std::uint64_t frames_unknown_kind = 0;
   std::size_t connections = 0;         // established (including ones being retired)
-  std::size_t handshakes_in_progress = 0;
+  std::size_t handshakes_in_progress = 0;  // TLS handshakes and hello exchanges
   std::size_t queued_bytes = 0;        // waiting to be written, all connections
 };
 
@@ -253,6 +259,7 @@ struct auto_discovery_status {
 
 namespace detail {
 class node_impl;
+struct node_access;  // the library's and its tests' way to a node's internals
 struct topic_shared;
 struct receiver_state;
 template <class Event>
@@ -464,6 +471,7 @@ class TOPICSWARM_API node {
   void stop();
 
  private:
+  friend struct detail::node_access;
   explicit node(std::shared_ptr<detail::node_impl> i) : impl_(std::move(i)) {}
   std::shared_ptr<detail::node_impl> impl_;
 };

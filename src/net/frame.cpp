@@ -5,6 +5,36 @@
 
 namespace topicswarm::net {
 
+const char* kind_name(frame_kind kind) noexcept {
+  switch (kind) {
+    case frame_kind::gossip:
+      return "gossip";
+    case frame_kind::keepalive:
+      return "keepalive";
+    case frame_kind::hello:
+      return "hello";
+    case frame_kind::ping:
+      return "ping";
+    case frame_kind::pong:
+      return "pong";
+    case frame_kind::catalog:
+      return "catalog";
+    case frame_kind::admission:
+      return "admission";
+    case frame_kind::nat:
+      return "nat";
+    case frame_kind::relay:
+      return "relay";
+    default:
+      break;
+  }
+  return kind >= frame_kind::experimental_first ? "experimental" : "unassigned";
+}
+
+std::string describe(frame_kind kind) {
+  return "kind " + std::to_string(static_cast<unsigned>(kind)) + " (" + kind_name(kind) + ")";
+}
+
 std::size_t begin_frame(bytes& out, frame_kind kind) {
   const std::size_t start = out.size();
   out.resize(start + frame_header_size);

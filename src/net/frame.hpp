@@ -3,11 +3,12 @@
 //   frame   = length:u32be payload            (1 ≤ length ≤ max_payload)
 //   payload = kind:u8 body
 //
-// kind 0 carries one gossip message (the codec of gossip/codec.hpp: topic,
-// type, fields); kind 1 is a keepalive with an empty body. The reader is
-// sans-IO: the connection appends what the socket delivered and takes whole
-// payloads out; a length of 0 or over the maximum is an error that closes the
-// connection (the stream cannot be resynchronised after it).
+// The kind says which layer a frame is for; the transport routes each frame
+// to the handler registered for its kind and knows the body of only its own
+// two kinds (keepalive, hello). The reader is sans-IO: the connection appends
+// what the socket delivered and takes whole payloads out; a length of 0 or
+// over the maximum is an error that closes the connection (the stream cannot
+// be resynchronised after it).
 #pragma once
 
 #include <topicswarm/bytes.hpp>
@@ -17,10 +18,34 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 namespace topicswarm::net {
 
-enum class frame_kind : std::uint8_t { gossip = 0, keepalive = 1 };
+// Every frame kind, assigned once and never reused (the same table is in
+// docs/PROTOCOL.md §10.3). A receiver drops and counts a frame of a kind it
+// has no handler for, so a node may send a kind its peer does not speak (it
+// can ask transport::peer_speaks first); only the numbers below are fixed,
+// a kind marked "reserved" has no handler in this version.
+enum class frame_kind : std::uint8_t {
+  gossip = 0,     // one gossip message (gossip/codec.hpp, §9)
+  keepalive = 1,  // empty body; sent after keepalive_interval of silence (transport's own)
+  hello = 2,      // protocol version and kinds spoken; the first frame each way (net/hello.hpp; transport's own)
+  ping = 3,       // reserved: network layer, liveness and round-trip probe
+  pong = 4,       // reserved: the answer to a ping
+  catalog = 5,    // reserved: peer catalog; announce / digest / fetch / entries, sub-type in the first body byte
+  admission = 6,  // reserved: topic admission proof (a MAC over the TLS exporter, both ids, the wire topic id)
+  nat = 7,        // reserved: observed address, reachability, hole-punch coordination
+  relay = 8,      // reserved: traffic relayed for peers that cannot reach each other directly
+  // 9 ..= 0xdf: unassigned, for later kinds of the protocol (each one a docs/PROTOCOL.md change).
+  experimental_first = 0xe0,  // 0xe0 ..= 0xff: experiments and tests; never assigned to a
+  experimental_last = 0xff,   // protocol kind, so experiments cannot collide with a release
+};
+
+// "gossip", "catalog", ... or "unassigned" / "experimental", for error messages.
+const char* kind_name(frame_kind kind) noexcept;
+// "kind 5 (catalog)".
+std::string describe(frame_kind kind);
 
 inline constexpr std::size_t frame_header_size = 4;
 

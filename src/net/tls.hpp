@@ -9,6 +9,8 @@
 // acceptor learns the id from it).
 #pragma once
 
+#include "net/hello.hpp"
+
 #include <topicswarm/error.hpp>
 #include <topicswarm/identity.hpp>
 #include <topicswarm/ids.hpp>
@@ -20,8 +22,12 @@
 
 namespace topicswarm::net {
 
-// ALPN protocol id: our protocol and its version (docs/PROTOCOL.md §10).
+// ALPN protocol id: our protocol and its major version (docs/PROTOCOL.md
+// §10.1). Peers of another major version fail the TLS handshake; the minor
+// version travels in the hello.
 inline constexpr std::string_view alpn_protocol = "topicswarm/1";
+static_assert(alpn_protocol.size() == 12 && alpn_protocol.back() - '0' == protocol_version_current.major,
+              "the ALPN id names the hello's major version");
 
 // A TLS 1.3-only context for both roles (dial and accept) that presents a
 // certificate for `keys`, requires one from the peer, and offers / selects

@@ -1,5 +1,6 @@
 #include "net/transport.hpp"
 
+#include "net/hello.hpp"
 #include "net/tls.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -13,6 +14,8 @@
 #include <asio/write.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <chrono>
 #include <map>
 #include <set>
@@ -59,7 +62,11 @@ struct task_count {
   std::size_t& n_;
 };
 
-enum class conn_state { handshaking, active, retired, flushing, closed };
+// handshaking: TCP connect and TLS. greeting: TLS is up, our hello is
+// queued, the peer's has not arrived; nothing else is read or sent yet.
+// active: the peer's connection, written and read. retired / flushing: read,
+// no longer written (a losing duplicate; a connection being closed).
+enum class conn_state { handshaking, greeting, active, retired, flushing, closed };
 
 struct connection {
   ssl_stream stream;
@@ -69,6 +76,8 @@ struct connection {
   node_id peer;
   node_id dialer;  // who dialled: decides which duplicate survives
   bool outbound = false;
+  bool established = false;           // the peer's hello arrived and was accepted
+  bool holds_handshake_slot = false;  // counted in inbound_handshakes_ (until established or closed)
   bool writer_waiting = false;
   bool write_in_progress = false;
   steady::time_point write_started{};
@@ -76,6 +85,9 @@ struct connection {
   bytes writing;  // frames being written
   std::size_t written = 0;  // bytes of `writing` already handed to the socket
   steady::time_point last_rx{}, last_tx{}, close_at{};
+  steady::time_point hello_deadline{};  // greeting: closed if the peer's hello is not in by then
+  kind_set peer_kinds;                  // from the peer's hello
+  error close_reason;                   // set by close_connection (a failed dial reports it)
   frame_reader reader;
 
   explicit connection(asio::io_context& io, asio::ssl::context& ctx, std::size_t max_payload)
@@ -87,9 +99,8 @@ struct connection {
 
 class transport::impl : public std::enable_shared_from_this<transport::impl> {
  public:
-  impl(asio::io_context& io, asio::ssl::context ctx, node_id me, transport_config cfg, std::size_t max_payload,
-       transport_handler& handler)
-      : io_(io), ctx_(std::move(ctx)), me_(me), cfg_(cfg), max_payload_(max_payload), handler_(handler), tick_(io) {}
+  impl(asio::io_context& io, asio::ssl::context ctx, node_id me, config cfg, transport_handler& handler)
+      : io_(io), ctx_(std::move(ctx)), me_(me), cfg_(cfg), handler_(handler), tick_(io) {}
 
   result<void> bind(const std::vector<endpoint>& listen) {
     for (const auto& l : listen) {
@@ -107,7 +118,22 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return {};
   }
 
+  void handle_kind(frame_kind kind, frame_handler h) {
+    // Programming errors, not input: the hello is built once in run(), and
+    // the transport's own kinds are answered here.
+    assert(!running_ && "handle_kind() after run(): the hello is already fixed");
+    assert(kind != frame_kind::hello && kind != frame_kind::keepalive);
+    assert(!handlers_[static_cast<std::uint8_t>(kind)] && "one handler per kind");
+    handlers_[static_cast<std::uint8_t>(kind)] = std::move(h);
+  }
+
   void run() {
+    running_ = true;
+    hello ours{protocol_version_current, {frame_kind::keepalive, frame_kind::hello}};
+    for (std::size_t k = 0; k < handlers_.size(); ++k)
+      if (handlers_[k]) ours.kinds.insert(static_cast<frame_kind>(k));
+    assert(ours.kinds.size() <= max_hello_kinds);
+    append_hello(hello_frame_, ours);
     auto self = shared_from_this();
     for (std::size_t i = 0; i < acceptors_.size(); ++i)
       asio::co_spawn(io_, accept_loop(self, i), asio::detached);
@@ -168,6 +194,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   bool connected(const node_id& peer) const { return active_.contains(peer); }
+  bool peer_speaks(const node_id& peer, frame_kind kind) const {
+    auto it = active_.find(peer);
+    return it != active_.end() && it->second->peer_kinds.contains(kind);
+  }
   bool dialling(const node_id& peer) const { return dialling_.contains(peer); }
   std::vector<node_id> connected_peers() const {
     std::vector<node_id> out;
@@ -181,13 +211,13 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return true;
   }
 
-  transport_stats stats() const {
-    transport_stats s = stats_;
+  net::stats stats() const {
+    net::stats s = stats_;
     s.connections = 0;
     s.handshakes_in_progress = 0;
     s.queued_bytes = 0;
     for (const auto& c : all_) {
-      if (c->st == conn_state::handshaking)
+      if (!c->established)
         ++s.handshakes_in_progress;
       else
         ++s.connections;
@@ -202,7 +232,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
  private:
   using conn_ptr = std::shared_ptr<connection>;
 
-  conn_ptr make_connection() { return std::make_shared<connection>(io_, ctx_, max_payload_); }
+  conn_ptr make_connection() { return std::make_shared<connection>(io_, ctx_, cfg_.max_frame_payload); }
 
   // Closes the socket when `after` passes before the operation in progress
   // ends (the caller cancels the timer when it does).
@@ -255,10 +285,12 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     task_count live(tasks_);
     all_.insert(c);
     tune_socket(c);
+    // The slot is held through the hello too: a peer that completes TLS
+    // (any fresh key does) but never says hello must not escape the cap.
     ++inbound_handshakes_;
+    c->holds_handshake_slot = true;
     arm_deadline(c, cfg_.handshake_timeout);
     auto [ec] = co_await c->stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
-    --inbound_handshakes_;
     c->deadline.cancel();
     if (c->st == conn_state::closed) co_return;
     if (stopped_) co_return close_connection(c, error{errc::node_stopped});
@@ -271,11 +303,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       ++stats_.handshake_failures;
       co_return close_connection(c, peer ? error{errc::handshake_failed, "peer has our own id"} : peer.error());
     }
-    ++stats_.accepted;
     c->peer = *peer;
     c->dialer = *peer;
     c->outbound = false;
-    adopt(c);
+    begin_greeting(c);
     co_await read_loop(c);
   }
 
@@ -332,13 +363,16 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         close_connection(c, last);
         continue;
       }
-      ++stats_.dialled;
       c->peer = peer;
       c->dialer = me_;
-      adopt(c);  // takes the frames queued while dialling
-      dialling_.erase(peer);
-      co_await read_loop(c);
-      co_return;
+      begin_greeting(c);
+      co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
+      if (c->established || stopped_) co_return;
+      // The peer is who we dialled but the hello exchange failed (another
+      // major version, a bad hello, none in time): its other addresses lead
+      // to the same node, so the dial fails here.
+      last = c->close_reason;
+      break;
     }
     if (stopped_) co_return;
     auto d = dialling_.find(peer);
@@ -361,10 +395,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       c->st = conn_state::active;
       active_.emplace(c->peer, c);
       if (auto d = dialling_.find(c->peer); d != dialling_.end() && !d->second.empty()) {
-        c->out = std::move(d->second);
+        // Behind our hello, if that is still queued.
+        c->out.insert(c->out.end(), d->second.begin(), d->second.end());
         d->second.clear();
+        if (c->writer_waiting) c->wake.cancel();
       }
-      asio::co_spawn(io_, write_loop(shared_from_this(), c), asio::detached);
       handler_.on_connected(c->peer);
       return;
     }
@@ -375,7 +410,6 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       c->st = conn_state::active;
       it->second = c;
       retire(old);
-      asio::co_spawn(io_, write_loop(shared_from_this(), c), asio::detached);
     } else {
       retire(c);
     }
@@ -384,6 +418,61 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   void retire(const conn_ptr& c) {
     c->st = conn_state::retired;
     c->close_at = steady::now() + cfg_.duplicate_grace;
+  }
+
+  // TLS is up and the peer authenticated: send our hello and start the
+  // writer; the reader waits for the peer's hello (see on_first_frame).
+  void begin_greeting(const conn_ptr& c) {
+    c->st = conn_state::greeting;
+    c->hello_deadline = steady::now() + cfg_.handshake_timeout;
+    enqueue(c, hello_frame_);
+    asio::co_spawn(io_, write_loop(shared_from_this(), c), asio::detached);
+  }
+
+  // The first frame of a greeting connection: it must be an acceptable
+  // hello. False when the connection was closed instead.
+  bool on_first_frame(const conn_ptr& c, frame_kind kind, byte_span body) {
+    if (kind != frame_kind::hello) {
+      ++stats_.hello_violations;
+      close_connection(c,
+                       error{errc::handshake_failed, "peer sent a frame of " + describe(kind) + " before its hello"});
+      return false;
+    }
+    auto h = decode_hello(body);
+    if (!h) {
+      ++stats_.hello_malformed;
+      close_connection(c, error{h.error().code, "peer's hello: " + h.error().detail});
+      return false;
+    }
+    if (h->version.major != protocol_version_current.major) {
+      ++stats_.version_mismatches;
+      close_connection(c, error{errc::handshake_failed, "peer speaks protocol version " + version_string(h->version) +
+                                                            ", we speak " + version_string(protocol_version_current) +
+                                                            " (major versions must match)"});
+      return false;
+    }
+    c->peer_kinds = h->kinds;
+    c->established = true;
+    release_handshake_slot(c);
+    if (c->outbound) {
+      ++stats_.dialled;
+      adopt(c);  // takes the frames queued while dialling
+      dialling_.erase(c->peer);
+    } else {
+      ++stats_.accepted;
+      adopt(c);
+    }
+    return c->st != conn_state::closed;
+  }
+
+  static std::string version_string(protocol_version v) {
+    return std::to_string(v.major) + "." + std::to_string(v.minor);
+  }
+
+  void release_handshake_slot(const conn_ptr& c) {
+    if (!c->holds_handshake_slot) return;
+    c->holds_handshake_slot = false;
+    --inbound_handshakes_;
   }
 
   void enqueue(const conn_ptr& c, byte_span frame) {
@@ -449,7 +538,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       if (ec) co_return close_connection(c, error{errc::connection_closed, ec.message()});
       c->reader.commit(n);
       stats_.bytes_in += n;
-      c->last_rx = steady::now();
+      const auto now = steady::now();
       for (;;) {
         auto f = c->reader.next();
         if (!f) {
@@ -462,13 +551,27 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (!*f) break;
         const byte_span payload = **f;
         ++stats_.frames_in;
+        // Only whole frames count as a sign of life: a peer trickling one
+        // byte at a time cannot hold a connection open forever.
+        c->last_rx = now;
         const auto kind = static_cast<frame_kind>(payload[0]);
-        if (kind == frame_kind::gossip) {
-          if (!stopped_) handler_.on_gossip(c->peer, payload.subspan(1));
-        } else if (kind != frame_kind::keepalive || payload.size() != 1) {
-          ++stats_.malformed_frames;
-          co_return close_connection(
-              c, error{errc::malformed_message, "unknown frame kind " + std::to_string(std::to_integer<int>(payload[0]))});
+        const byte_span body = payload.subspan(1);
+        if (!c->established) {
+          if (!on_first_frame(c, kind, body)) co_return;
+        } else if (kind == frame_kind::hello) {
+          ++stats_.hello_violations;
+          co_return close_connection(c, error{errc::malformed_message, "peer sent a second hello"});
+        } else if (kind == frame_kind::keepalive) {
+          if (!body.empty()) {
+            ++stats_.malformed_frames;
+            co_return close_connection(c, error{errc::malformed_message, "keepalive frame with a body"});
+          }
+        } else if (const auto& handler = handlers_[static_cast<std::uint8_t>(kind)]) {
+          if (!stopped_) handler(c->peer, body);
+        } else {
+          // A kind of a later version or an experiment: the peer may send
+          // what we do not speak (docs/PROTOCOL.md §10.5).
+          ++stats_.frames_unknown_kind;
         }
         if (c->st == conn_state::closed || stopped_) co_return;
       }
@@ -479,6 +582,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   void close_connection(const conn_ptr& c, const error& why) {
     if (c->st == conn_state::closed) return;
     c->st = conn_state::closed;
+    c->close_reason = why;
+    release_handshake_slot(c);
     std::error_code ignored;
     c->stream.lowest_layer().close(ignored);
     c->wake.cancel();
@@ -504,6 +609,15 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       const auto now = steady::now();
       for (auto& c : std::vector<conn_ptr>(all_.begin(), all_.end())) {
         if (c->st == conn_state::handshaking || c->st == conn_state::closed) continue;
+        if (c->st == conn_state::greeting) {
+          if (now >= c->hello_deadline) {
+            ++stats_.hello_timeouts;
+            close_connection(c, error{errc::timeout, "no hello from the peer within " +
+                                                         std::to_string(cfg_.handshake_timeout.count()) +
+                                                         " ms of the TLS handshake"});
+          }
+          continue;
+        }
         if ((c->st == conn_state::retired || c->st == conn_state::flushing) && now >= c->close_at) {
           close_connection(c, error{errc::connection_closed, "retired"});
         } else if (c->write_in_progress && now - c->write_started > cfg_.send_stall_timeout) {
@@ -526,9 +640,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   asio::io_context& io_;
   asio::ssl::context ctx_;
   node_id me_;
-  transport_config cfg_;
-  std::size_t max_payload_;
+  config cfg_;
   transport_handler& handler_;
+  std::array<frame_handler, 256> handlers_;  // by kind byte; empty: not spoken here
+  bytes hello_frame_;                        // ours, built by run()
+  bool running_ = false;
   std::vector<tcp::acceptor> acceptors_;
   asio::steady_timer tick_;
   std::set<conn_ptr> all_;                       // every connection not yet closed
@@ -537,7 +653,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   std::size_t inbound_handshakes_ = 0;
   std::size_t tasks_ = 0;
   bool stopped_ = false;
-  transport_stats stats_;
+  net::stats stats_;
 };
 
 transport::transport(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
@@ -550,19 +666,26 @@ transport::send_status transport::send(const node_id& peer, byte_span frame) { r
 void transport::dial(const node_id& peer, std::vector<endpoint> addresses) { impl_->dial(peer, std::move(addresses)); }
 void transport::close_after_flush(const node_id& peer) { impl_->close_after_flush(peer); }
 bool transport::connected(const node_id& peer) const { return impl_->connected(peer); }
+bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return impl_->peer_speaks(peer, kind); }
+void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
 bool transport::dialling(const node_id& peer) const { return impl_->dialling(peer); }
 std::vector<node_id> transport::connected_peers() const { return impl_->connected_peers(); }
 bool transport::send_ready() const { return impl_->send_ready(); }
-transport_stats transport::stats() const { return impl_->stats(); }
+net::stats transport::stats() const { return impl_->stats(); }
 std::size_t transport::tasks() const { return impl_->tasks(); }
 
 result<std::unique_ptr<transport>> transport::create(asio::io_context& io, const keypair& keys,
-                                                     std::vector<endpoint> listen, transport_config cfg,
-                                                     std::size_t max_frame_payload, transport_handler& handler) {
+                                                     std::vector<endpoint> listen, config cfg,
+                                                     transport_handler& handler) {
+  // Every peer's hello must fit in a frame, or no connection could start.
+  constexpr std::size_t largest_hello = 1 + hello_header_size + max_hello_kinds;
+  if (cfg.max_frame_payload < largest_hello)
+    return error{errc::invalid_argument, "max_frame_payload of " + std::to_string(cfg.max_frame_payload) +
+                                             " bytes is below the largest hello (" + std::to_string(largest_hello) +
+                                             " bytes)"};
   auto ctx = make_tls_context(keys);
   if (!ctx) return ctx.error();
-  auto i = std::make_shared<impl>(io, std::move(*ctx), *node_id::from_span(keys.public_key().span()), cfg,
-                                  max_frame_payload, handler);
+  auto i = std::make_shared<impl>(io, std::move(*ctx), *node_id::from_span(keys.public_key().span()), cfg, handler);
   if (auto r = i->bind(listen); !r) return r.error();
   return std::unique_ptr<transport>(new transport(std::move(i)));
 }

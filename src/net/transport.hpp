@@ -2,12 +2,21 @@
 //
 // Runs entirely on one single-threaded io_context (the node's). It accepts
 // and dials, authenticates peers by their certificate key (tls.hpp), frames
-// the byte stream (frame.hpp), and resolves simultaneous dials so that each
-// pair of peers keeps exactly one connection: both sides keep the connection
-// dialled by the smaller node id, the same rule on both ends (a connection
-// dialled by the same side as an existing one replaces it: the peer
-// restarted or redialled). The loser is retired: it is read but no longer
-// written for `duplicate_grace`, so frames already in flight on it arrive.
+// the byte stream (frame.hpp), exchanges hellos (hello.hpp) and routes every
+// frame to the handler registered for its kind; it knows no protocol above
+// framing. It resolves simultaneous dials so that each pair of peers keeps
+// exactly one connection: both sides keep the connection dialled by the
+// smaller node id, the same rule on both ends (a connection dialled by the
+// same side as an existing one replaces it: the peer restarted or
+// redialled). The loser is retired: it is read but no longer written for
+// `duplicate_grace`, so frames already in flight on it arrive.
+//
+// A connection's life: TCP connect, TLS handshake (handshake_timeout), then
+// both sides send a hello at once and wait for the peer's (again
+// handshake_timeout). Only a connection whose peer sent a valid hello of our
+// major version is established: on_connected, frames delivered, send() goes
+// to it. Anything else first, a second hello, a malformed one or another
+// major version closes it (docs/PROTOCOL.md §10.5).
 //
 // Every connection has a reader and a writer coroutine; all teardown goes
 // through close_connection(). Limits: connection and pending-handshake caps,
@@ -15,13 +24,13 @@
 // maximum send queue per connection.
 #pragma once
 
+#include "net/config.hpp"
 #include "net/frame.hpp"
 
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/error.hpp>
 #include <topicswarm/identity.hpp>
 #include <topicswarm/ids.hpp>
-#include <topicswarm/node.hpp>
 
 #include <asio/io_context.hpp>
 
@@ -38,22 +47,30 @@ struct transport_handler {
   // A connection to `peer` is established (not called again when a duplicate
   // connection replaces the first one).
   virtual void on_connected(const node_id& peer) = 0;
-  // One gossip frame's body from `peer`.
-  virtual void on_gossip(const node_id& peer, byte_span body) = 0;
   // The connection to `peer` closed, or dialling it failed.
   virtual void on_disconnected(const node_id& peer, const error& why) = 0;
   // Queued bytes fell from above to below the backpressure level.
   virtual void on_send_ready() = 0;
 };
 
+// One frame's body (the payload after the kind byte) from `peer`; valid
+// only during the call.
+using frame_handler = std::function<void(const node_id& peer, byte_span body)>;
+
 class transport {
  public:
   // Binds every `listen` endpoint (errc::bind_failed names the one that
   // failed). Accepting starts with run().
   static result<std::unique_ptr<transport>> create(asio::io_context& io, const keypair& keys,
-                                                   std::vector<endpoint> listen, transport_config cfg,
-                                                   std::size_t max_frame_payload, transport_handler& handler);
+                                                   std::vector<endpoint> listen, config cfg,
+                                                   transport_handler& handler);
   ~transport();
+
+  // Routes frames of `kind` to `h` and lists the kind in our hello. Call
+  // before run() (the hello is fixed then), once per kind, and not for the
+  // transport's own kinds (hello, keepalive). Frames of a kind without a
+  // handler are dropped and counted (stats::frames_unknown_kind).
+  void handle_kind(frame_kind kind, frame_handler h);
 
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();
@@ -74,11 +91,14 @@ class transport {
   void close_after_flush(const node_id& peer);
 
   bool connected(const node_id& peer) const;
+  // Whether `peer` is connected and listed `kind` in its hello: a driver
+  // can skip sending what the peer would drop.
+  bool peer_speaks(const node_id& peer, frame_kind kind) const;
   bool dialling(const node_id& peer) const;
   std::vector<node_id> connected_peers() const;
   // Whether every connection is below the backpressure level.
   bool send_ready() const;
-  transport_stats stats() const;
+  net::stats stats() const;
   std::size_t tasks() const;
 
   class impl;

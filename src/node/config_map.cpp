@@ -30,6 +30,23 @@ gossip::config to_core(const gossip_config& g) {
   return c;
 }
 
+net::config to_net(const transport_config& t, std::size_t max_frame_payload) {
+  net::config c;
+  c.max_connections = t.max_connections;
+  c.max_pending_handshakes = t.max_pending_handshakes;
+  c.connect_timeout = t.connect_timeout;
+  c.handshake_timeout = t.handshake_timeout;
+  c.idle_timeout = t.idle_timeout;
+  c.keepalive_interval = t.keepalive_interval;
+  c.duplicate_grace = t.duplicate_grace;
+  c.max_send_queue_bytes = t.max_send_queue_bytes;
+  c.send_backpressure_bytes = t.send_backpressure_bytes;
+  c.send_stall_timeout = t.send_stall_timeout;
+  c.max_dial_queue_bytes = t.max_dial_queue_bytes;
+  c.max_frame_payload = max_frame_payload;
+  return c;
+}
+
 result<void> validate(const node_config& c) {
   const auto& g = c.gossip;
   if (g.max_message_size == 0 || g.max_message_size > gossip::limits::max_content_size)
@@ -94,6 +111,37 @@ void add_to(auto_discovery_stats& d, const tracker::counters& c) {
   d.overlap_merges += c.overlap_merges;
   d.island_merges += c.island_merges;
   d.rebootstraps += c.rebootstraps;
+}
+
+transport_stats from_net(const net::stats& n) {
+  transport_stats s;
+  s.accepted = n.accepted;
+  s.dialled = n.dialled;
+  s.dial_failures = n.dial_failures;
+  s.handshake_failures = n.handshake_failures;
+  s.identity_mismatches = n.identity_mismatches;
+  s.refused_connection_cap = n.refused_connection_cap;
+  s.refused_handshake_cap = n.refused_handshake_cap;
+  s.duplicate_connections = n.duplicate_connections;
+  s.frames_in = n.frames_in;
+  s.frames_out = n.frames_out;
+  s.bytes_in = n.bytes_in;
+  s.bytes_out = n.bytes_out;
+  s.malformed_frames = n.malformed_frames;
+  s.oversized_frames = n.oversized_frames;
+  s.idle_timeouts = n.idle_timeouts;
+  s.send_queue_overflows = n.send_queue_overflows;
+  s.stalled_connections = n.stalled_connections;
+  s.dial_queue_drops = n.dial_queue_drops;
+  s.hello_timeouts = n.hello_timeouts;
+  s.hello_violations = n.hello_violations;
+  s.hello_malformed = n.hello_malformed;
+  s.version_mismatches = n.version_mismatches;
+  s.frames_unknown_kind = n.frames_unknown_kind;
+  s.connections = n.connections;
+  s.handshakes_in_progress = n.handshakes_in_progress;
+  s.queued_bytes = n.queued_bytes;
+  return s;
 }
 
 }  // namespace topicswarm::detail

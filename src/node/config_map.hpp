@@ -5,6 +5,7 @@
 #pragma once
 
 #include "gossip/router.hpp"
+#include "net/config.hpp"
 #include "tracker/tracker.hpp"
 
 #include <topicswarm/node.hpp>
@@ -14,6 +15,10 @@ namespace topicswarm::detail {
 // gossip_config (public) -> gossip::config (the HyParView/PlumTree core).
 gossip::config to_core(const gossip_config& g);
 
+// transport_config (public) -> net::config. The frame limit is not a public
+// field: the node derives it from the largest message its layers send.
+net::config to_net(const transport_config& t, std::size_t max_frame_payload);
+
 // Refuses settings no core can work with; the message names the field.
 result<void> validate(const node_config& c);
 
@@ -21,5 +26,7 @@ result<void> validate(const node_config& c);
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links);
 // Adds one topic's auto-discovery counters to the public sums.
 void add_to(auto_discovery_stats& s, const tracker::counters& c);
+// The transport's counters as public statistics.
+transport_stats from_net(const net::stats& n);
 
 }  // namespace topicswarm::detail

@@ -36,12 +36,13 @@ node_impl::node_impl(node_config cfg)
 
 node_impl::~node_impl() { shutdown(); }
 
-result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
+result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vector<extra_kind> extra_kinds) {
   if (auto v = validate(cfg); !v) return v.error();
   std::shared_ptr<node_impl> n(new node_impl(std::move(cfg)));
   const gossip::config gcfg = to_core(n->cfg_.gossip);
   const std::size_t max_payload = 1 + gossip::max_encoded_size(gcfg.max_message_size);
-  auto t = net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, n->cfg_.transport, max_payload, *n);
+  auto t =
+      net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, to_net(n->cfg_.transport, max_payload), *n);
   if (!t) return t.error();
   n->transport_ = std::move(*t);
   n->listen_ = n->transport_->local_endpoints();
@@ -76,6 +77,10 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg) {
   n->auto_discovery_ = std::make_unique<auto_discovery_driver>(*n, *n->gossip_, seed);
   n->gossip_->set_observer(n->auto_discovery_.get());
   n->drivers_ = {n->gossip_.get(), n->auto_discovery_.get()};
+  // Frames by kind: what the hello tells peers we speak.
+  n->transport_->handle_kind(net::frame_kind::gossip,
+                             [raw = n->gossip_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
+  for (auto& x : extra_kinds) n->transport_->handle_kind(x.kind, std::move(x.handler));
 
   n->transport_->run();
   n->thread_ = std::thread([raw = n.get()] {
@@ -305,7 +310,7 @@ void node_impl::finish_stop() {
 
 node_stats node_impl::stats() const {
   node_stats s;
-  s.transport = transport_->stats();
+  s.transport = from_net(transport_->stats());
   if (dht_) s.dht = dht_->stats();
   for (const auto* d : drivers_) {
     d->add_stats(s);

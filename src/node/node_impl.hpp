@@ -57,7 +57,13 @@ class node_impl final : public shell,
                         public net::transport_handler,
                         public std::enable_shared_from_this<node_impl> {
  public:
-  static result<std::shared_ptr<node_impl>> create(node_config cfg);
+  // A frame kind besides the drivers' own, with its handler (tests of version
+  // coexistence register one; a future core registers through its driver).
+  struct extra_kind {
+    net::frame_kind kind;
+    net::frame_handler handler;
+  };
+  static result<std::shared_ptr<node_impl>> create(node_config cfg, std::vector<extra_kind> extra_kinds = {});
   ~node_impl() override;
 
   // From a user thread: leave topics, close connections, join the thread.
@@ -112,7 +118,6 @@ class node_impl final : public shell,
 
   // ---- transport_handler
   void on_connected(const node_id& peer) override;
-  void on_gossip(const node_id& peer, byte_span body) override { gossip_->on_frame(peer, body); }
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
 

@@ -1,6 +1,6 @@
 // A peer made by hand for tests that need one to misbehave: a TLS client
-// with a valid identity of its own that passes the handshake and then writes
-// whatever the test wants (or stops reading).
+// with a valid identity of its own that passes the handshake, says hello (it
+// speaks gossip) and then writes whatever the test wants (or stops reading).
 #pragma once
 
 #include <topicswarm/endpoint.hpp>
@@ -8,6 +8,7 @@
 
 #include "gossip/codec.hpp"
 #include "net/frame.hpp"
+#include "net/hello.hpp"
 #include "net/tls.hpp"
 
 #include <asio/connect.hpp>
@@ -32,6 +33,10 @@ struct authenticated_client {
       : ctx(std::move(*net::make_tls_context(keypair::generate()))), stream(io, ctx) {
     stream.lowest_layer().connect(to);
     stream.handshake(asio::ssl::stream_base::client);
+    bytes hello;
+    net::append_hello(hello, {net::protocol_version_current,
+                              {net::frame_kind::gossip, net::frame_kind::keepalive, net::frame_kind::hello}});
+    write_raw(hello);
   }
   void write_raw(const bytes& b) {
     std::error_code ec;

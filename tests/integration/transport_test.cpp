@@ -1,28 +1,44 @@
 // The TLS transport on its own: two or more transports on one io_context,
-// real TCP and TLS 1.3 on loopback (IPv4 and IPv6), a recording handler.
+// real TCP and TLS 1.3 on loopback (IPv4 and IPv6), a recording handler; and
+// hand-made TLS peers on the same io_context that get the hello wrong.
 #include "net/frame.hpp"
+#include "net/hello.hpp"
 #include "net/tls.hpp"
 #include "net/transport.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 
 namespace topicswarm::net {
 namespace {
 
 using namespace std::chrono_literals;
 
+using received = std::vector<std::pair<node_id, bytes>>;
+
+frame_handler record_into(received& into) {
+  return [&into](const node_id& p, byte_span body) { into.emplace_back(p, bytes(body.begin(), body.end())); };
+}
+
 struct recorder : transport_handler {
   std::vector<node_id> connected;
   std::vector<std::pair<node_id, error>> disconnected;
-  std::vector<std::pair<node_id, bytes>> frames;
+  received frames;  // kind gossip
+  received extra;   // the experimental kind, where registered
   void on_connected(const node_id& p) override { connected.push_back(p); }
-  void on_gossip(const node_id& p, byte_span body) override { frames.emplace_back(p, bytes(body.begin(), body.end())); }
   void on_disconnected(const node_id& p, const error& why) override { disconnected.emplace_back(p, why); }
   void on_send_ready() override {}
 };
@@ -36,19 +52,26 @@ struct endpoint_under_test {
 
 constexpr std::size_t max_payload = 1024;
 
-transport_config fast_config() {
-  transport_config c;
+// A kind only some transports in a test speak (a newer version's, say).
+constexpr frame_kind extra_kind = frame_kind::experimental_first;
+
+config fast_config() {
+  config c;
   c.duplicate_grace = 300ms;
   c.handshake_timeout = 2s;
   c.connect_timeout = 2s;
+  c.max_frame_payload = max_payload;
   return c;
 }
 
-void start(asio::io_context& io, endpoint_under_test& e, const char* listen = "127.0.0.1:0",
-           transport_config cfg = fast_config()) {
-  auto t = transport::create(io, e.keys, {*endpoint::parse(listen)}, cfg, max_payload, e.events);
+// Speaks gossip, plus extra_kind when `with_extra`.
+void start(asio::io_context& io, endpoint_under_test& e, const char* listen = "127.0.0.1:0", config cfg = fast_config(),
+           bool with_extra = false) {
+  auto t = transport::create(io, e.keys, {*endpoint::parse(listen)}, cfg, e.events);
   ASSERT_TRUE(t) << t.error().message();
   e.t = std::move(*t);
+  e.t->handle_kind(frame_kind::gossip, record_into(e.events.frames));
+  if (with_extra) e.t->handle_kind(extra_kind, record_into(e.events.extra));
   e.t->run();
 }
 
@@ -61,11 +84,13 @@ bool run_until(asio::io_context& io, const std::function<bool()>& pred, std::chr
   return pred();
 }
 
-bytes gossip_frame(std::string_view body) {
+bytes frame_of(frame_kind kind, std::string_view body) {
   bytes f;
-  append_frame(f, frame_kind::gossip, to_bytes(body));
+  append_frame(f, kind, to_bytes(body));
   return f;
 }
+
+bytes gossip_frame(std::string_view body) { return frame_of(frame_kind::gossip, body); }
 
 TEST(transport, dial_authenticates_and_both_sides_learn_the_id) {
   asio::io_context io;
@@ -198,6 +223,332 @@ TEST(transport, connection_cap_refuses_extra_peers) {
   run_until(io, [&] { return hub.t->stats().refused_connection_cap + hub.t->stats().connections >= 4; });
   EXPECT_EQ(hub.t->stats().connections, 2u);
   EXPECT_EQ(hub.t->stats().refused_connection_cap, 2u);
+}
+
+// ---------------------------------------------------------- hello exchange --
+
+bytes hello_frame(protocol_version v, kind_set kinds) {
+  bytes f;
+  append_hello(f, {v, kinds});
+  return f;
+}
+
+bytes good_hello() {
+  return hello_frame(protocol_version_current, {frame_kind::keepalive, frame_kind::hello, frame_kind::gossip});
+}
+
+// A peer made by hand, on the test's io_context: a valid TLS identity of its
+// own, then `script` (raw bytes, in place of or around a hello), then it reads
+// and keeps every frame it gets until the connection ends.
+struct raw_peer {
+  explicit raw_peer(asio::io_context& io, bytes s)
+      : ctx(std::move(*make_tls_context(keys))), stream(io, ctx), script(std::move(s)) {}
+  node_id id() const { return *node_id::from_span(keys.public_key().span()); }
+
+  keypair keys = keypair::generate();
+  asio::ssl::context ctx;
+  asio::ssl::stream<asio::ip::tcp::socket> stream;
+  bytes script;
+  bool tls_up = false;
+  bool closed = false;        // the transport closed the connection (or it failed)
+  std::vector<bytes> frames;  // payloads read: kind byte + body
+};
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+asio::ip::tcp::endpoint asio_endpoint(const endpoint& e) {
+  return {asio::ip::make_address(e.address_string()), e.port};
+}
+
+// Once TCP is up (`ec` clear): the TLS handshake in `role`, the script, then
+// reading until the connection ends.
+asio::awaitable<void> converse(std::shared_ptr<raw_peer> p, std::error_code ec,
+                               asio::ssl::stream_base::handshake_type role) {
+  if (!ec) std::tie(ec) = co_await p->stream.async_handshake(role, use_tuple);
+  if (!ec) {
+    p->tls_up = true;
+    if (!p->script.empty()) co_await asio::async_write(p->stream, asio::buffer(p->script), use_tuple);
+    frame_reader reader(max_payload);
+    for (;;) {
+      auto buf = reader.prepare(4096);
+      auto [rec, n] = co_await p->stream.async_read_some(asio::buffer(buf.data(), buf.size()), use_tuple);
+      if (rec) break;
+      reader.commit(n);
+      for (auto f = reader.next(); f && *f; f = reader.next()) p->frames.emplace_back((*f)->begin(), (*f)->end());
+    }
+  }
+  p->closed = true;
+}
+
+// Dials `to` and plays the script.
+std::shared_ptr<raw_peer> raw_dial(asio::io_context& io, const endpoint& to, bytes script) {
+  auto p = std::make_shared<raw_peer>(io, std::move(script));
+  auto session = [p, to]() -> asio::awaitable<void> {
+    auto [ec] = co_await p->stream.lowest_layer().async_connect(asio_endpoint(to), use_tuple);
+    co_await converse(p, ec, asio::ssl::stream_base::client);
+  };
+  asio::co_spawn(io, session, asio::detached);
+  return p;
+}
+
+// Accepts one connection on `a` and plays the script.
+std::shared_ptr<raw_peer> raw_accept(asio::io_context& io, std::shared_ptr<asio::ip::tcp::acceptor> a, bytes script) {
+  auto p = std::make_shared<raw_peer>(io, std::move(script));
+  auto session = [p, a]() -> asio::awaitable<void> {
+    auto [ec, sock] = co_await a->async_accept(use_tuple);
+    if (!ec) p->stream.lowest_layer() = std::move(sock);
+    co_await converse(p, ec, asio::ssl::stream_base::server);
+  };
+  asio::co_spawn(io, session, asio::detached);
+  return p;
+}
+
+TEST(transport_hello, exchanged_and_peer_speaks_reflects_the_peers_kinds) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a, "127.0.0.1:0", fast_config(), /*with_extra=*/true);
+  start(io, b);
+  EXPECT_FALSE(a.t->peer_speaks(b.id(), frame_kind::gossip)) << "not connected yet";
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_TRUE(a.t->peer_speaks(b.id(), frame_kind::gossip));
+  EXPECT_TRUE(a.t->peer_speaks(b.id(), frame_kind::hello));
+  EXPECT_TRUE(a.t->peer_speaks(b.id(), frame_kind::keepalive));
+  EXPECT_FALSE(a.t->peer_speaks(b.id(), extra_kind)) << "b registered no handler for it";
+  EXPECT_FALSE(a.t->peer_speaks(b.id(), frame_kind::catalog));
+  EXPECT_TRUE(b.t->peer_speaks(a.id(), extra_kind));
+  EXPECT_TRUE(b.t->peer_speaks(a.id(), frame_kind::gossip));
+  for (auto* e : {&a, &b}) {
+    const auto st = e->t->stats();
+    EXPECT_EQ(st.connections, 1u);
+    EXPECT_EQ(st.handshakes_in_progress, 0u);
+    EXPECT_EQ(st.hello_timeouts + st.hello_violations + st.hello_malformed + st.version_mismatches, 0u);
+  }
+  EXPECT_EQ(a.t->stats().dialled, 1u);
+  EXPECT_EQ(b.t->stats().accepted, 1u);
+}
+
+TEST(transport_hello, the_first_frame_each_side_sends_is_its_hello) {
+  asio::io_context io;
+  endpoint_under_test b;
+  start(io, b, "127.0.0.1:0", fast_config(), /*with_extra=*/true);
+  auto p = raw_dial(io, b.t->local_endpoints().at(0), good_hello());
+  ASSERT_TRUE(run_until(io, [&] { return !p->frames.empty() && b.t->connected(p->id()); }));
+  ASSERT_EQ(static_cast<frame_kind>(p->frames.front().at(0)), frame_kind::hello);
+  auto h = decode_hello(byte_span(p->frames.front()).subspan(1));
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_EQ(h->version, protocol_version_current);
+  EXPECT_EQ(h->kinds, (kind_set{frame_kind::gossip, frame_kind::keepalive, frame_kind::hello, extra_kind}));
+  EXPECT_EQ(b.events.connected, std::vector<node_id>{p->id()});
+  EXPECT_TRUE(b.t->peer_speaks(p->id(), frame_kind::gossip));
+  EXPECT_FALSE(b.t->peer_speaks(p->id(), extra_kind));
+}
+
+TEST(transport_hello, a_frame_of_an_unregistered_kind_is_dropped_and_the_connection_keeps_carrying_gossip) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  // Reserved, unassigned and experimental kinds between gossip frames.
+  for (auto [kind, body] : std::vector<std::pair<frame_kind, std::string_view>>{{frame_kind::gossip, "one"},
+                                                                                {frame_kind::catalog, "entries"},
+                                                                                {frame_kind::gossip, "two"},
+                                                                                {static_cast<frame_kind>(0x42), ""},
+                                                                                {extra_kind, "try this"},
+                                                                                {frame_kind::gossip, "three"}})
+    EXPECT_EQ(a.t->send(b.id(), frame_of(kind, body)), transport::send_status::sent);
+  ASSERT_TRUE(run_until(io, [&] { return b.events.frames.size() == 3; }));
+  EXPECT_EQ(to_string(byte_span(b.events.frames[0].second)), "one");
+  EXPECT_EQ(to_string(byte_span(b.events.frames[1].second)), "two");
+  EXPECT_EQ(to_string(byte_span(b.events.frames[2].second)), "three");
+  EXPECT_EQ(b.t->stats().frames_unknown_kind, 3u);
+  EXPECT_EQ(b.t->stats().malformed_frames, 0u);
+  EXPECT_TRUE(a.t->connected(b.id()));
+  EXPECT_TRUE(b.t->connected(a.id()));
+  EXPECT_TRUE(a.events.disconnected.empty());
+  EXPECT_TRUE(b.events.disconnected.empty());
+}
+
+TEST(transport_hello, a_transport_with_an_extra_kind_and_one_without_still_exchange_gossip) {
+  asio::io_context io;
+  endpoint_under_test newer, older;
+  start(io, newer, "127.0.0.1:0", fast_config(), /*with_extra=*/true);
+  start(io, older);
+  older.t->dial(newer.id(), newer.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return newer.t->connected(older.id()) && older.t->connected(newer.id()); }));
+  ASSERT_FALSE(newer.t->peer_speaks(older.id(), extra_kind));
+  // The newer one sends its extra kind anyway (as a driver that did not ask
+  // peer_speaks would): the older drops and counts it, and both go on.
+  newer.t->send(older.id(), frame_of(extra_kind, "new feature"));
+  newer.t->send(older.id(), gossip_frame("newer->older"));
+  older.t->send(newer.id(), gossip_frame("older->newer"));
+  // The older may send the kind too: the newer speaks it.
+  older.t->send(newer.id(), frame_of(extra_kind, "from older"));
+  ASSERT_TRUE(run_until(
+      io, [&] { return !older.events.frames.empty() && !newer.events.frames.empty() && !newer.events.extra.empty(); }));
+  EXPECT_EQ(to_string(byte_span(older.events.frames.front().second)), "newer->older");
+  EXPECT_EQ(to_string(byte_span(newer.events.frames.front().second)), "older->newer");
+  EXPECT_EQ(to_string(byte_span(newer.events.extra.front().second)), "from older");
+  EXPECT_TRUE(older.events.extra.empty());
+  EXPECT_EQ(older.t->stats().frames_unknown_kind, 1u);
+  EXPECT_EQ(newer.t->stats().frames_unknown_kind, 0u);
+  EXPECT_TRUE(newer.events.disconnected.empty());
+  EXPECT_TRUE(older.events.disconnected.empty());
+}
+
+// A hand-made peer dials `b` and plays `script`: b must close the connection
+// before it ever counts as established, and count why.
+void expect_closed_before_established(bytes script, std::uint64_t net::stats::*counter, config cfg = fast_config()) {
+  asio::io_context io;
+  endpoint_under_test b;
+  start(io, b, "127.0.0.1:0", cfg);
+  auto p = raw_dial(io, b.t->local_endpoints().at(0), std::move(script));
+  ASSERT_TRUE(run_until(io, [&] { return p->closed; })) << "the transport kept the connection";
+  EXPECT_TRUE(p->tls_up) << "the test peer did not even complete TLS";
+  EXPECT_EQ(b.t->stats().*counter, 1u);
+  EXPECT_TRUE(b.events.connected.empty());
+  EXPECT_TRUE(b.events.disconnected.empty()) << "never connected, so never disconnected";
+  EXPECT_TRUE(b.events.frames.empty()) << "no frame is delivered before the hello";
+  EXPECT_FALSE(b.t->connected(p->id()));
+  EXPECT_EQ(b.t->stats().accepted, 0u);
+  EXPECT_EQ(b.t->stats().handshakes_in_progress, 0u);
+  // It still heard b's hello, and nothing else.
+  ASSERT_EQ(p->frames.size(), 1u);
+  EXPECT_EQ(static_cast<frame_kind>(p->frames.front().at(0)), frame_kind::hello);
+}
+
+TEST(transport_hello, data_before_the_hello_closes_the_connection) {
+  expect_closed_before_established(gossip_frame("too early"), &net::stats::hello_violations);
+}
+
+TEST(transport_hello, a_keepalive_before_the_hello_closes_the_connection) {
+  bytes keepalive;
+  append_frame(keepalive, frame_kind::keepalive, {});
+  expect_closed_before_established(keepalive, &net::stats::hello_violations);
+}
+
+TEST(transport_hello, a_malformed_hello_closes_the_connection) {
+  // Kinds out of order.
+  bytes unsorted;
+  const std::array<std::byte, 5> body{std::byte{1}, std::byte{0}, std::byte{2}, std::byte{2}, std::byte{0}};
+  append_frame(unsorted, frame_kind::hello, body);
+  expect_closed_before_established(unsorted, &net::stats::hello_malformed);
+  // A count that does not match the length.
+  bytes short_list;
+  const std::array<std::byte, 4> body2{std::byte{1}, std::byte{0}, std::byte{3}, std::byte{0}};
+  append_frame(short_list, frame_kind::hello, body2);
+  expect_closed_before_established(short_list, &net::stats::hello_malformed);
+}
+
+TEST(transport_hello, another_major_version_closes_the_connection) {
+  const protocol_version next{static_cast<std::uint8_t>(protocol_version_current.major + 1), 0};
+  expect_closed_before_established(hello_frame(next, {frame_kind::gossip}), &net::stats::version_mismatches);
+}
+
+TEST(transport_hello, no_hello_within_the_handshake_timeout_closes_the_connection) {
+  auto cfg = fast_config();
+  cfg.handshake_timeout = 300ms;
+  expect_closed_before_established({}, &net::stats::hello_timeouts, cfg);
+}
+
+TEST(transport_hello, a_peer_awaiting_hello_holds_a_pending_handshake_slot_until_it_ends) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  auto cfg = fast_config();
+  cfg.max_pending_handshakes = 1;
+  cfg.handshake_timeout = 500ms;
+  start(io, a);
+  start(io, b, "127.0.0.1:0", cfg);
+  // TLS completes but no hello follows: it keeps b's only slot...
+  auto silent = raw_dial(io, b.t->local_endpoints().at(0), {});
+  ASSERT_TRUE(run_until(io, [&] { return silent->tls_up; }));
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.disconnected.empty(); }));
+  EXPECT_EQ(b.t->stats().refused_handshake_cap, 1u);
+  // ...until the hello timeout frees it; failed hellos free it too.
+  ASSERT_TRUE(run_until(io, [&] { return silent->closed; }));
+  for (int i = 0; i < 3; ++i) {
+    auto early = raw_dial(io, b.t->local_endpoints().at(0), gossip_frame("early"));
+    ASSERT_TRUE(run_until(io, [&] { return early->closed; }));
+  }
+  EXPECT_EQ(b.t->stats().hello_violations, 3u);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_EQ(b.t->stats().refused_handshake_cap, 1u);
+}
+
+TEST(transport_hello, a_newer_minor_version_with_unknown_kinds_is_accepted) {
+  asio::io_context io;
+  endpoint_under_test b;
+  start(io, b);
+  const protocol_version newer{protocol_version_current.major,
+                               static_cast<std::uint8_t>(protocol_version_current.minor + 7)};
+  bytes script = hello_frame(newer, {frame_kind::gossip, frame_kind::relay, static_cast<frame_kind>(0x99)});
+  append_frame(script, frame_kind::gossip, to_bytes("hi"));
+  auto p = raw_dial(io, b.t->local_endpoints().at(0), script);
+  ASSERT_TRUE(run_until(io, [&] { return !b.events.frames.empty(); }));
+  EXPECT_EQ(to_string(byte_span(b.events.frames.front().second)), "hi");
+  EXPECT_TRUE(b.t->peer_speaks(p->id(), frame_kind::relay));
+  EXPECT_FALSE(p->closed);
+}
+
+TEST(transport_hello, a_second_hello_closes_an_established_connection) {
+  asio::io_context io;
+  endpoint_under_test b;
+  start(io, b);
+  bytes script = good_hello();
+  append_frame(script, frame_kind::gossip, to_bytes("in between"));
+  const bytes again = good_hello();
+  script.insert(script.end(), again.begin(), again.end());
+  auto p = raw_dial(io, b.t->local_endpoints().at(0), script);
+  ASSERT_TRUE(run_until(io, [&] { return p->closed; }));
+  EXPECT_EQ(b.t->stats().hello_violations, 1u);
+  EXPECT_EQ(b.events.connected, std::vector<node_id>{p->id()});
+  ASSERT_EQ(b.events.frames.size(), 1u);
+  ASSERT_EQ(b.events.disconnected.size(), 1u);
+  EXPECT_NE(b.events.disconnected.front().second.message().find("second hello"), std::string::npos)
+      << b.events.disconnected.front().second.message();
+}
+
+TEST(transport_hello, dialling_a_peer_of_another_major_version_fails_the_dial_and_sends_it_nothing) {
+  asio::io_context io;
+  endpoint_under_test a;
+  start(io, a);
+  auto acceptor =
+      std::make_shared<asio::ip::tcp::acceptor>(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const protocol_version next{static_cast<std::uint8_t>(protocol_version_current.major + 1), 0};
+  auto p = raw_accept(io, acceptor, hello_frame(next, {frame_kind::gossip}));
+  const auto port = acceptor->local_endpoint().port();
+  a.t->dial(p->id(), {*endpoint::parse("127.0.0.1:" + std::to_string(port))});
+  EXPECT_EQ(a.t->send(p->id(), gossip_frame("queued while dialling")), transport::send_status::queued);
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.disconnected.empty() && p->closed; }));
+  EXPECT_EQ(a.events.disconnected.front().first, p->id());
+  const error& why = a.events.disconnected.front().second;
+  EXPECT_TRUE(why == errc::handshake_failed) << why.message();
+  EXPECT_NE(why.message().find("major"), std::string::npos) << why.message();
+  const auto st = a.t->stats();
+  EXPECT_EQ(st.version_mismatches, 1u);
+  EXPECT_EQ(st.dial_failures, 1u);
+  EXPECT_EQ(st.dialled, 0u);
+  EXPECT_EQ(st.dial_queue_drops, 1u);
+  EXPECT_FALSE(a.t->connected(p->id()));
+  EXPECT_FALSE(a.t->dialling(p->id()));
+  EXPECT_TRUE(a.events.connected.empty());
+  // Our hello went out; the frame queued for the peer never did.
+  ASSERT_EQ(p->frames.size(), 1u);
+  EXPECT_EQ(static_cast<frame_kind>(p->frames.front().at(0)), frame_kind::hello);
+}
+
+TEST(transport_hello, a_frame_limit_below_the_largest_hello_is_refused) {
+  asio::io_context io;
+  auto cfg = fast_config();
+  cfg.max_frame_payload = 16;
+  recorder events;
+  auto t = transport::create(io, keypair::generate(), {*endpoint::parse("127.0.0.1:0")}, cfg, events);
+  ASSERT_FALSE(t);
+  EXPECT_TRUE(t.error() == errc::invalid_argument) << t.error().message();
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// The transport's own settings and counters. The net layer sees no public
+// API type beyond the vocabulary (ids, endpoints, errors, bytes, identity):
+// src/node/config_map maps the public transport_config onto net::config and
+// net::stats onto the public transport_stats; transport_config_map_test checks that
+// every field makes the trip (defaults included).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace topicswarm::net {
+
+// Defaults and their reasons: docs/PROTOCOL.md §10.6.
+struct config {
+  std::size_t max_connections = 256;                 // established + handshaking
+  std::size_t max_pending_handshakes = 32;           // inbound TLS handshakes and hellos in progress
+  std::chrono::milliseconds connect_timeout{3'000};  // per address, TCP connect
+  // Bounds the TLS handshake, and then separately the wait for the peer's
+  // hello once TLS is up.
+  std::chrono::milliseconds handshake_timeout{5'000};
+  std::chrono::milliseconds idle_timeout{30'000};        // no complete frame received for this long: close
+  std::chrono::milliseconds keepalive_interval{10'000};  // send a keepalive after this much silence
+  std::chrono::milliseconds duplicate_grace{2'000};      // a losing duplicate is still read this long
+  std::size_t max_send_queue_bytes = 32u << 20;          // beyond it the peer is closed as too slow
+  std::size_t send_backpressure_bytes = 1u << 20;        // send_ready() is false above it
+  std::chrono::milliseconds send_stall_timeout{5'000};   // one write without progress this long: close
+  std::size_t max_dial_queue_bytes = 1u << 20;           // frames queued per peer while dialling
+  // Largest frame payload (kind byte + body) accepted or sent. The owner
+  // derives it from what its layers send (the node: the largest gossip
+  // encoding); peers must agree, since a larger frame closes the connection.
+  std::size_t max_frame_payload = 64u << 10;
+};
+
+struct stats {
+  std::uint64_t accepted = 0, dialled = 0;  // connections established (hello exchanged), by direction
+  std::uint64_t dial_failures = 0;
+  std::uint64_t handshake_failures = 0, identity_mismatches = 0;
+  std::uint64_t refused_connection_cap = 0, refused_handshake_cap = 0;
+  std::uint64_t duplicate_connections = 0;  // simultaneous dials resolved
+  std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t malformed_frames = 0, oversized_frames = 0;
+  std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
+  // The hello exchange (each closes the connection): no hello within
+  // handshake_timeout; another frame before it or a second one; a hello that
+  // does not decode; a peer of another major version.
+  std::uint64_t hello_timeouts = 0, hello_violations = 0, hello_malformed = 0, version_mismatches = 0;
+  // Frames of a kind with no handler here: dropped, the connection stays.
+  std::uint64_t frames_unknown_kind = 0;
+  std::size_t connections = 0;             // established (including ones being retired)
+  std::size_t handshakes_in_progress = 0;  // TLS handshakes and hello exchanges
+  std::size_t queued_bytes = 0;            // waiting to be written, all connections
+};
+
+}  // namespace topicswarm::net
