@@ -46,3 +46,11 @@ wait_exit() {
 
 # received FILE CONTENT: how many "received" events of FILE carry exactly CONTENT.
 received() { grep '"event":"received"' "$1" | grep -cF "\"content\":\"$2\""; }
+# expect_once OUT N M CONTENT: process N's output OUT has CONTENT (sent by
+# process M) exactly once, or not at all when N sent it itself.
+expect_once() {
+  local c want=1
+  c=$(received "$1" "$4")
+  (($2 == $3)) && want=0
+  ((c == want)) || fail "process $2 received $4 $c times (want $want)"
+}

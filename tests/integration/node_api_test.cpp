@@ -136,17 +136,7 @@ TEST(node_api, a_broadcast_held_back_on_a_plain_topic_fails_after_the_node_broad
   stuck.join_topic(t);
   ASSERT_TRUE(eventually([&] { return h->neighbors().size() == 1; })) << "the stuck peer never became a neighbour";
   auto tx = h->make_sender();
-  auto publish = [&]() -> asio::awaitable<result<void>> {
-    for (int i = 0; i < 50'000; ++i) {
-      bytes m(4000, std::byte{'.'});  // distinct content: equal content is one message
-      const auto tag = std::to_string(i);
-      std::memcpy(m.data(), tag.data(), tag.size());
-      auto r = co_await tx.broadcast(std::move(m));
-      if (!r) co_return r;
-    }
-    co_return result<void>{};
-  };
-  auto r = run_on(io, publish(), 60s);
+  auto r = run_on(io, flood(tx), 60s);
   ASSERT_FALSE(r) << "no broadcast was held back";
   EXPECT_TRUE(r.error() == errc::timeout) << r.error().message();
   EXPECT_NE(r.error().message().find("broadcast_timeout"), std::string::npos) << r.error().message();

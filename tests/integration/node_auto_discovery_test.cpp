@@ -217,18 +217,7 @@ TEST_F(node_discovery, a_broadcast_held_back_longer_than_the_broadcast_timeout_f
   stuck.join_topic(t);
   ASSERT_TRUE(eventually([&] { return ta->neighbors().size() == 1; })) << "the stuck peer never became a neighbour";
   auto tx = ta->make_sender();
-  auto publish = [&]() -> asio::awaitable<result<void>> {
-    // Enough to fill the socket buffers many times over.
-    for (int i = 0; i < 50'000; ++i) {
-      bytes m(4000, std::byte{'.'});  // distinct content: equal content is one message
-      const auto tag = std::to_string(i);
-      std::memcpy(m.data(), tag.data(), tag.size());
-      auto r = co_await tx.broadcast(std::move(m));
-      if (!r) co_return r;
-    }
-    co_return result<void>{};
-  };
-  auto r = run_on(io_, publish(), 60s);
+  auto r = run_on(io_, flood(tx), 60s);
   const auto st = a.stats_blocking().transport;
   ASSERT_FALSE(r) << "no broadcast was held back; connections " << st.connections << " overflows "
                   << st.send_queue_overflows << " stalled " << st.stalled_connections << " bytes out " << st.bytes_out;

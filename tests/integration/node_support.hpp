@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -80,6 +81,20 @@ inline node_pair joined_pair(asio::io_context& io, const topic_id& t, node_confi
   auto j = run_on(io, rx_b.joined(std::chrono::seconds(5)), std::chrono::seconds(10));
   if (!j) throw std::runtime_error("b never joined a: " + j.error().message());
   return node_pair{std::move(a), std::move(b), std::move(tx_a), std::move(tx_b), std::move(rx_a), std::move(rx_b)};
+}
+
+// Broadcasts distinct 4000-byte messages until one fails (a neighbour that
+// never reads makes back-pressure hold one back) or `count` went out: enough
+// to fill the socket buffers many times over.
+inline asio::awaitable<result<void>> flood(sender tx, int count = 50'000) {
+  for (int i = 0; i < count; ++i) {
+    bytes m(4000, std::byte{'.'});  // distinct content: equal content is one message
+    const auto tag = std::to_string(i);
+    std::memcpy(m.data(), tag.data(), tag.size());
+    auto r = co_await tx.broadcast(std::move(m));
+    if (!r) co_return r;
+  }
+  co_return result<void>{};
 }
 
 // Waits (polling) until `pred` holds or `limit` passes.

@@ -10,15 +10,13 @@
 
 using namespace topicswarm;
 using namespace topicswarm::tracker;
-using namespace std::chrono_literals;
 
 namespace {
 
+// Identity number i: a fixed seed, so runs are repeatable.
 identity ident(std::uint8_t i) {
-  std::array<std::byte, 32> s{};
-  s[0] = std::byte{0x5d};
-  s[1] = static_cast<std::byte>(i);
-  return identity::from_seed(ed25519_seed(s));
+  const std::array<std::byte, 32> seed{std::byte{0x5d}, static_cast<std::byte>(i)};
+  return identity::from_seed(ed25519_seed(seed));
 }
 endpoint addr(std::uint16_t port) { return endpoint::v4({127, 0, 0, 1}, port); }
 

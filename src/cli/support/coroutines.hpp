@@ -27,16 +27,25 @@ asio::awaitable<std::optional<T>> optional_of(asio::awaitable<T> aw) {
   co_return co_await std::move(aw);
 }
 
+// Runs `aw` on `io` (on this thread) until it finishes or `limit` passes;
+// nothing when it did not finish (the coroutine is then left on `io`).
+template <class T>
+std::optional<T> run_for(asio::io_context& io, asio::awaitable<T> aw, std::chrono::steady_clock::duration limit) {
+  auto fut = asio::co_spawn(io, optional_of(std::move(aw)), asio::use_future);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(10));  // returns after each handler
+  }
+  return fut.get();
+}
+
 // Runs `aw` on `io` (on this thread) until it finishes. The awaited
 // operations carry their own deadlines, so this ends.
 template <class T>
 T run_to_end(asio::io_context& io, asio::awaitable<T> aw) {
-  auto fut = asio::co_spawn(io, optional_of(std::move(aw)), asio::use_future);
-  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    io.restart();
-    io.run_one_for(std::chrono::milliseconds(20));  // returns after each handler
-  }
-  return std::move(*fut.get());
+  return std::move(*run_for(io, std::move(aw), std::chrono::steady_clock::duration::max() / 2));
 }
 
 // Counts coroutines still running so the caller can wait for them: each one
