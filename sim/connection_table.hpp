@@ -42,6 +42,10 @@ class connection_table {
     auto it = map_.find(key(a, b));
     return it == map_.end() ? nullptr : &it->second;
   }
+  const connection* find(std::uint32_t a, std::uint32_t b) const {
+    auto it = map_.find(key(a, b));
+    return it == map_.end() ? nullptr : &it->second;
+  }
 
   // Opens a connection (replacing any old entry for the pair) with a fresh generation.
   connection& open(std::uint32_t a, std::uint32_t b, core::instant established) {
