@@ -50,6 +50,12 @@ std::vector<node_id> hyparview::passive_ids() const {
   return ids;
 }
 
+// Walks (forward_join, shuffle) travel over active links. One may also come
+// from a peer we just moved to the passive view (we dropped it to make room,
+// and its walk crossed our disconnect) or are asking to be our neighbour;
+// anyone else is a stranger whose walk is refused.
+bool hyparview::walk_sender(const node_id& id) const { return is_active(id) || is_pending(id) || is_passive(id); }
+
 // A node asks at most this many peers at once: it bounds the state a burst of
 // forward_join walks ending here can create.
 std::size_t hyparview::max_pending() const noexcept { return 2 * cfg_.active_view_capacity + 2; }
@@ -161,6 +167,11 @@ void hyparview::request(const peer_info& info, priority prio, request_kind kind,
   if (info.id == me_.id || is_active(info.id) || is_pending(info.id) || pending_.size() >= max_pending()) return;
   const std::uint64_t attempt = ++next_attempt_;
   pending_[info.id] = pending_request{capped(info), attempt, kind};
+  // The end of a forward_join walk asks a joiner it usually never heard of:
+  // the shell can dial it only at the addresses the walk carried, so they go
+  // to its address book first (HyParView §4.2: the node "adds the new node
+  // to its active view", which needs a connection to it).
+  if (kind == request_kind::forward_join) out.push_back(out::peer_data{capped(info)});
   if (kind == request_kind::join) {
     awaiting_shuffle_reply_ = true;  // the contact answers with a list of peers
     send(info.id, wire::join{me_.addresses}, out);
@@ -315,6 +326,12 @@ void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<ou
 }
 
 void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m, std::vector<out::output>& out) {
+  // A walk travels over active links (§4.2); from a stranger it would make
+  // us dial addresses of its choice: dropped and counted (see walk_sender).
+  if (!walk_sender(from)) {
+    ++c_.walks_refused;
+    return;
+  }
   const peer_info p = capped(m.peer);
   if (p.id == me_.id) return;
   const std::uint8_t ttl = clamp_ttl(m.ttl);
@@ -333,10 +350,13 @@ void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m
     return;
   }
   // §4.2 i): at the end of the walk, or when we have at most one neighbour,
-  // the new node joins our active view. We ask it (high priority: it must
-  // accept) and add it when it answers, so an unreachable joiner never enters.
+  // the new node joins our active view. We dial it at the addresses the walk
+  // carried and ask it (high priority: it must accept), and add it when it
+  // answers, so an unreachable joiner never enters. A joiner that gave no
+  // address cannot be dialled: the walk ends without a link. At most
+  // max_pending() such requests are open at once (request() refuses more).
   if (ttl == 0 || active_.size() <= 1) {
-    request(p, priority::high, request_kind::forward_join, out);
+    if (!p.addresses.empty()) request(p, priority::high, request_kind::forward_join, out);
     return;
   }
   // ii) at ttl == PRWL the new node goes to our passive view.
@@ -346,7 +366,7 @@ void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m
   for (const auto& a : active_)
     if (a.id != from && a.id != p.id) next.push_back(a.id);
   if (next.empty()) {
-    request(p, priority::high, request_kind::forward_join, out);
+    if (!p.addresses.empty()) request(p, priority::high, request_kind::forward_join, out);
     return;
   }
   send(next[rng_.below(next.size())], wire::forward_join{p, static_cast<std::uint8_t>(ttl - 1)}, out);

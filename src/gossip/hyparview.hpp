@@ -65,6 +65,8 @@ class hyparview {
   bool is_active(const node_id& id) const;
   bool is_passive(const node_id& id) const;
   bool is_pending(const node_id& id) const { return pending_.count(id) != 0; }
+  // May send us a walk (forward_join, shuffle): see the .cpp.
+  bool walk_sender(const node_id& id) const;
   // Needs a connection: in the active view or waiting for a reply.
   bool uses(const node_id& id) const { return is_active(id) || is_pending(id); }
 

@@ -370,3 +370,50 @@ TEST(Hyparview, JoinerShufflesAsSoonAsItsJoinIsAccepted) {
   EXPECT_TRUE(x.is_passive(8));
   EXPECT_TRUE(x.is_passive(9));
 }
+
+// The end of a forward_join walk usually never heard of the joiner: the
+// joiner's addresses (from the walk) go to the shell's address book before
+// the neighbour request, so the shell can dial it.
+TEST(Hyparview, ForwardJoinEndHandsTheJoinersAddressesToTheShellBeforeAsking) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(3, wire::forward_join{make_peer(8), 0});
+  std::size_t data_at = b.items.size(), ask_at = b.items.size();
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    if (auto* d = std::get_if<out::peer_data>(&b.items[i].o); d && d->info == make_peer(8)) data_at = std::min(data_at, i);
+    if (auto* s = std::get_if<out::send>(&b.items[i].o);
+        s && s->to == make_node_id(8) && std::holds_alternative<wire::neighbor>(s->msg))
+      ask_at = std::min(ask_at, i);
+  }
+  ASSERT_LT(ask_at, b.items.size()) << "no neighbour request to the joiner";
+  EXPECT_LT(data_at, ask_at) << "the joiner's addresses must reach the shell before the request";
+}
+
+// A joiner that gave no address cannot be dialled: the walk ends there.
+TEST(Hyparview, ForwardJoinEndWithoutAddressesAsksNobody) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(3, wire::forward_join{peer_info{make_node_id(8), {}}, 0});
+  EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+  EXPECT_EQ(x.state().membership().pending_count(), 0u);
+}
+
+// Walks travel over links: a forward_join from a peer that is neither a
+// neighbour, nor one we just dropped (passive), nor one we are asking, makes
+// us do nothing, and is counted.
+TEST(Hyparview, ForwardJoinFromAStrangerIsRefusedAndCounted) {
+  auto x = with_neighbors(3);
+  for (std::uint8_t ttl : {std::uint8_t{0}, std::uint8_t{4}}) {
+    auto b = x.recv(42, wire::forward_join{make_peer(8), ttl});
+    EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+    EXPECT_TRUE(b.sends<wire::forward_join>().empty());
+    EXPECT_TRUE(b.all<out::peer_data>().empty());
+  }
+  EXPECT_FALSE(x.is_passive(8));
+  EXPECT_EQ(x.r.counters(x.topic).walks_refused, 2u);
+  // A peer we just dropped to make room (now passive) is not a stranger: its
+  // walk crossed our disconnect and goes on.
+  x.recv(1, wire::disconnect{true});
+  ASSERT_TRUE(x.is_passive(1));
+  auto b = x.recv(1, wire::forward_join{make_peer(8), 4});
+  EXPECT_EQ(b.sends<wire::forward_join>().size(), 1u);
+  EXPECT_EQ(x.r.counters(x.topic).walks_refused, 2u);
+}
