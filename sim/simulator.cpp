@@ -453,6 +453,11 @@ void simulator::close_connection(node_index a, node_index b) {
   if (!c) return;
   const int s = connection_table::side(a, b);
   if (c->done[s]) return;
+  // The peer is dialling us anew (the entry is its new connection) and the
+  // handshake has not completed: our close is about the connection that
+  // one replaced, which the peer had finished with already. A node cannot
+  // close a connection it does not know of yet.
+  if (c->dialer != s && now_ < c->established) return;
   c->done[s] = true;
   ++counters_.closes;
   trace_link(a, b, "close connection to n%u", b);
@@ -487,10 +492,13 @@ void simulator::on_deliver(detail::ev_deliver& e) {
     return;
   }
   connection* c = conns_.find(e.from, e.to);
-  // Gone entirely (both sides done), or the receiver closed this very
-  // connection: nobody reads it any more. A message of an older generation
-  // still arrives: its sender closed that connection after sending it.
-  if (!c || (c->gen == e.gen && c->done[connection_table::side(e.to, e.from)])) {
+  // Gone entirely, or the receiver gave this very connection up as dead:
+  // nobody reads it any more. A receiver that closed it gracefully still
+  // reads what the peer sent before the close reached it (a half-close: the
+  // transport's flushing connection keeps reading until the peer's close).
+  // A message of an older generation still arrives: its sender closed that
+  // connection after sending it.
+  if (!c || (c->gen == e.gen && c->done[connection_table::side(e.to, e.from)] && c->broken)) {
     ++counters_.closed;
     return;
   }
@@ -515,8 +523,20 @@ void simulator::on_deliver(detail::ev_deliver& e) {
 void simulator::on_close(const detail::ev_close& e) {
   connection* c = conns_.find(e.to, e.from);
   if (!c || c->gen != e.gen) return;  // a newer connection replaced it
-  const bool tell = !c->done[connection_table::side(e.to, e.from)];
-  conns_.erase(e.to, e.from);
+  const int s = connection_table::side(e.to, e.from);
+  const bool tell = !c->done[s];
+  c->done[s] = true;
+  // What `to` sent before the close reached it still arrives (half-close,
+  // see on_deliver): the entry goes once that has landed.
+  const core::instant last = c->last_delivery[s];
+  if (c->broken || last < now_) {  // (one landing right now may still be queued)
+    conns_.erase(e.to, e.from);
+  } else {
+    queue_.push(last, detail::ev_call{[this, a = e.to, b = e.from, gen = e.gen] {
+                  const connection* x = conns_.find(a, b);
+                  if (x && x->gen == gen && x->done[0] && x->done[1]) conns_.erase(a, b);
+                }});
+  }
   if (tell) notify_disconnected(e.to, e.from, nodes_[e.from].info.id);
 }
 

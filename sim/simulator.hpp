@@ -23,8 +23,10 @@
 //    that dialled us can be answered over that connection while it is open.
 //  - schedule: an event that feeds in::timer_fired to the node (if still up).
 //  - drop_peer: a graceful close. The peer gets peer_disconnected once every
-//    message already sent to it has arrived (FIFO); messages it sends on that
-//    connection meanwhile are dropped.
+//    message already sent to it has arrived (FIFO); messages it sent on that
+//    connection before the close reached it still arrive (a half-close: the
+//    transport keeps reading a connection it is closing until the peer's
+//    close), later sends dial anew.
 //  - peer_data: the node learns the peer's address (see above).
 //  - neighbor_up / neighbor_down / received: recorded for the metrics.
 //

@@ -75,6 +75,9 @@ class hyparview {
   std::vector<node_id> active_ids() const;
   std::vector<node_id> passive_ids() const;
   std::size_t pending_count() const noexcept { return pending_.size(); }
+  // A shuffle_reply now would be integrated (we started a walk or joined and
+  // have not had an answer since).
+  bool awaiting_shuffle_reply() const noexcept { return awaiting_shuffle_reply_; }
 
  private:
   enum class request_kind : std::uint8_t { join, refill, forward_join };
@@ -101,11 +104,13 @@ class hyparview {
   bool remove_active(const node_id& id, bool alive, std::vector<out::output>& out);
   // Adds or refreshes a passive entry; when full evicts an entry of
   // `prefer_evict` if any is present, else a random one.
-  void add_passive(const peer_info& info, std::vector<out::output>& out,
+  // Returns whether it emitted peer_data (new addresses for the shell).
+  bool add_passive(const peer_info& info, std::vector<out::output>& out,
                    const std::vector<node_id>* prefer_evict = nullptr);
   void remove_passive(const node_id& id);
-  // Records addresses we learned for a peer we keep; emits peer_data when they changed.
-  void learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
+  // Records addresses we learned for a peer we keep; emits peer_data (and
+  // returns true) when they changed.
+  bool learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
 
   void request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out);
   void send_join(const peer_info& info, std::vector<out::output>& out);
@@ -115,6 +120,7 @@ class hyparview {
   // with a single neighbour, ask with high priority.
   void maintain(std::vector<out::output>& out, const node_id* exclude = nullptr, bool tick = false);
   std::size_t max_pending() const noexcept;
+  std::size_t max_temporary_replies() const noexcept;
   // Sends one shuffle walk through a random neighbour (none when isolated).
   void send_shuffle(std::vector<out::output>& out);
   // Arms the refill tick (at most one live chain) while below capacity.
@@ -136,6 +142,7 @@ class hyparview {
   std::set<node_id> tried_;                // refill candidates tried since the last reset
   std::vector<node_id> last_shuffle_sent_;
   bool awaiting_shuffle_reply_ = false;
+  std::size_t temporary_replies_ = 0;  // answers to non-neighbours this shuffle period
   std::uint64_t next_attempt_ = 0;
   // The shuffle timer re-arms itself; a fire well before this instant is a
   // stale one (e.g. from before a leave and re-join) and is dropped, so there

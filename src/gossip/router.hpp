@@ -35,7 +35,8 @@ struct topic_counters {
   std::uint64_t invalid_messages = 0;  // e.g. content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0;
   std::uint64_t shuffles = 0;
-  std::uint64_t walks_refused = 0;  // forward_join / shuffle from a peer not in the active view
+  std::uint64_t walks_refused = 0;  // forward_join / shuffle from a stranger (hyparview::walk_sender)
+  std::uint64_t shuffle_replies_withheld = 0;  // origin not connected and no address, or over the budget
 };
 
 class topic_state;  // HyParView + PlumTree for one topic (gossip/topic_state.hpp)
