@@ -1,7 +1,5 @@
 #include "gossip/hyparview.hpp"
 
-#include "gossip/router.hpp"  // topic_counters
-
 #include <algorithm>
 
 namespace topicswarm::gossip {
@@ -23,9 +21,8 @@ std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl)
 
 }  // namespace
 
-hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
-                     std::uint64_t attempt_base)
-    : me_(capped(me)), cfg_(cfg), rng_(random), c_(counters), next_attempt_(attempt_base) {}
+hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base)
+    : me_(capped(me)), cfg_(cfg), rng_(random), next_attempt_(attempt_base) {}
 
 void hyparview::start(instant now, std::vector<out::output>& out) {
   next_shuffle_at_ = now + cfg_.shuffle_interval;

@@ -33,14 +33,23 @@
 
 namespace topicswarm::gossip {
 
-struct topic_counters;
+// What HyParView counted for one topic (all monotonically increasing).
+struct membership_counters {
+  std::uint64_t messages_sent = 0;  // membership messages of every type
+  std::uint64_t neighbor_up = 0, neighbor_down = 0;
+  std::uint64_t shuffles = 0;  // shuffle walks started
+  // forward_join / shuffle walks from a stranger (see walk_sender), dropped.
+  std::uint64_t walks_refused = 0;
+  // Walk ends that did not answer the origin: no address to dial it at, or
+  // over the per-period budget of answers that need a dial.
+  std::uint64_t shuffle_replies_withheld = 0;
+};
 
 class hyparview {
  public:
   // `attempt_base` starts this incarnation's request numbering, so a timer
   // left over from an earlier incarnation of the topic never matches.
-  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
-            std::uint64_t attempt_base = 0);
+  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base = 0);
 
   // Schedules the periodic shuffle; called once, on the topic's first input.
   void start(instant now, std::vector<out::output>& out);
@@ -75,6 +84,7 @@ class hyparview {
   std::vector<node_id> active_ids() const;
   std::vector<node_id> passive_ids() const;
   std::size_t pending_count() const noexcept { return pending_.size(); }
+  const membership_counters& counters() const noexcept { return c_; }
   // A shuffle_reply now would be integrated (we started a walk or joined and
   // have not had an answer since).
   bool awaiting_shuffle_reply() const noexcept { return awaiting_shuffle_reply_; }
@@ -133,7 +143,7 @@ class hyparview {
   peer_info me_;
   membership_config cfg_;
   core::rng& rng_;
-  topic_counters& c_;
+  membership_counters c_;
 
   std::vector<peer_info> active_;   // ≤ active_view_capacity, insertion order
   std::vector<peer_info> passive_;  // ≤ passive_view_capacity

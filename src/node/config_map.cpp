@@ -54,19 +54,22 @@ result<void> validate(const node_config& c) {
 }
 
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links) {
-  s.messages_sent += c.messages_sent;
+  const auto& m = c.membership;
+  const auto& b = c.broadcast;
+  s.messages_sent += m.messages_sent + b.messages_sent;
   s.messages_received += c.messages_received;
-  s.delivered += c.gossip_delivered;
-  s.duplicates += c.gossip_duplicates;
-  s.ihave_sent += c.ihave_sent;
-  s.graft_sent += c.graft_sent;
-  s.prune_sent += c.prune_sent;
-  s.prunes_withheld += c.prunes_withheld;
-  s.eager_announcements += c.eager_announcements;
-  s.invalid_messages += c.invalid_messages;
-  s.neighbor_up += c.neighbor_up;
-  s.neighbor_down += c.neighbor_down;
-  s.shuffles += c.shuffles;
+  s.delivered += b.gossip_delivered;
+  s.duplicates += b.gossip_duplicates;
+  s.ihave_sent += b.ihave_sent;
+  s.graft_sent += b.graft_sent;
+  s.prune_sent += b.prune_sent;
+  s.prunes_withheld += b.prunes_withheld;
+  s.eager_announcements += b.eager_announcements;
+  // Public "invalid": dropped without effect, whichever layer noticed.
+  s.invalid_messages += c.malformed_messages + b.invalid_messages;
+  s.neighbor_up += m.neighbor_up;
+  s.neighbor_down += m.neighbor_down;
+  s.shuffles += m.shuffles;
   s.eager_links += eager_links;
   s.lazy_links += lazy_links;
 }

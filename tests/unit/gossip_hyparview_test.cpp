@@ -237,7 +237,7 @@ TEST(Hyparview, OversizedAddressListDroppedAndCounted) {
   auto b = x.recv(1, j);
   EXPECT_TRUE(b.sends<wire::neighbor_reply>().empty());
   EXPECT_FALSE(x.is_active(1));
-  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).malformed_messages, 1u);
 }
 
 TEST(Hyparview, JoinBuildsSymmetricActiveViews) {
@@ -274,7 +274,7 @@ TEST(Hyparview, ShuffleFillsPassiveViews) {
     after += net.passive(i).size();
     EXPECT_GE(net.passive(i).size(), 3u) << "node " << i;
     EXPECT_LE(net.passive(i).size(), 30u);
-    EXPECT_GT(net.at(i).counters(net.topic()).shuffles, 0u);
+    EXPECT_GT(net.at(i).counters(net.topic()).membership.shuffles, 0u);
     for (auto p : net.passive(i)) {
       EXPECT_NE(p, i);
       EXPECT_FALSE(network::contains(net.active(i), p));  // views are disjoint
@@ -408,14 +408,14 @@ TEST(Hyparview, ForwardJoinFromAStrangerIsRefusedAndCounted) {
     EXPECT_TRUE(b.all<out::peer_data>().empty());
   }
   EXPECT_FALSE(x.is_passive(8));
-  EXPECT_EQ(x.r.counters(x.topic).walks_refused, 2u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 2u);
   // A peer we just dropped to make room (now passive) is not a stranger: its
   // walk crossed our disconnect and goes on.
   x.recv(1, wire::disconnect{true});
   ASSERT_TRUE(x.is_passive(1));
   auto b = x.recv(1, wire::forward_join{make_peer(8), 4});
   EXPECT_EQ(b.sends<wire::forward_join>().size(), 1u);
-  EXPECT_EQ(x.r.counters(x.topic).walks_refused, 2u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 2u);
 }
 
 namespace {
@@ -470,11 +470,11 @@ TEST(Hyparview, ShuffleFromAStrangerIsRefusedAndAnOriginWithoutAddressIsNotAnswe
   EXPECT_TRUE(b.sends<wire::shuffle>().empty());
   EXPECT_FALSE(x.is_passive(5));
   EXPECT_FALSE(x.is_passive(7));
-  EXPECT_EQ(x.r.counters(x.topic).walks_refused, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 1u);
 
   b = x.recv(1, wire::shuffle{peer_info{make_node_id(7), {}}, 0, {make_peer(5)}});
   EXPECT_TRUE(b.sends<wire::shuffle_reply>().empty());
-  EXPECT_EQ(x.r.counters(x.topic).shuffle_replies_withheld, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.shuffle_replies_withheld, 1u);
   EXPECT_TRUE(x.is_passive(5));  // its list is still taken
 }
 
@@ -487,7 +487,7 @@ TEST(Hyparview, AnswersToNonNeighboursAreBoundedPerShufflePeriod) {
   for (std::size_t i = 0; i < budget + 5; ++i)
     answered += x.recv(1, wire::shuffle{make_peer(100 + i), 0, {make_peer(5)}}).sends<wire::shuffle_reply>().size();
   EXPECT_EQ(answered, budget);
-  EXPECT_EQ(x.r.counters(x.topic).shuffle_replies_withheld, 5u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.shuffle_replies_withheld, 5u);
   // The origin that is a neighbour is still answered over its link.
   EXPECT_EQ(x.recv(1, wire::shuffle{make_peer(1), 0, {make_peer(5)}}).sends<wire::shuffle_reply>().size(), 1u);
   x.now += 60s;
