@@ -379,7 +379,8 @@ TEST(Hyparview, ForwardJoinEndHandsTheJoinersAddressesToTheShellBeforeAsking) {
   auto b = x.recv(3, wire::forward_join{make_peer(8), 0});
   std::size_t data_at = b.items.size(), ask_at = b.items.size();
   for (std::size_t i = 0; i < b.items.size(); ++i) {
-    if (auto* d = std::get_if<out::peer_data>(&b.items[i].o); d && d->info == make_peer(8)) data_at = std::min(data_at, i);
+    if (auto* d = std::get_if<out::peer_data>(&b.items[i].o); d && d->info == make_peer(8))
+      data_at = std::min(data_at, i);
     if (auto* s = std::get_if<out::send>(&b.items[i].o);
         s && s->to == make_node_id(8) && std::holds_alternative<wire::neighbor>(s->msg))
       ask_at = std::min(ask_at, i);
