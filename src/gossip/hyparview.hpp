@@ -21,6 +21,13 @@
 //    peer is left, and, when isolated with an empty passive view, a bounded
 //    list of peers it knew. A contact sends a joiner a shuffle_reply, and the
 //    joiner shuffles once accepted, so newcomers' passive views are seeded.
+//  - Walks (forward_join, shuffle) from strangers (see walk_sender) are
+//    refused. Where a walk ends, the peer to reach (the joiner, the shuffle's
+//    origin) is handed to the shell with the addresses the walk carried
+//    (peer_data) before we send to it: the shell dials only known addresses.
+//    Shuffle answers that need a dial are budgeted per shuffle period.
+//  - An acceptance arriving after our request timed out is declined: the
+//    timeout let the connection go, and the peer will drop us when it closes.
 #pragma once
 
 #include "gossip/proto.hpp"
