@@ -76,8 +76,9 @@ void simulator::learn_address(node_index n, const core::peer_info& peer) {
   // Only the peer's real address makes it dialable: a core that passed on
   // wrong or no addresses has taught the shell nothing.
   const auto& real = nodes_[p].info.addresses;
-  const bool usable = std::any_of(peer.addresses.begin(), peer.addresses.end(),
-                                  [&](const endpoint& e) { return std::find(real.begin(), real.end(), e) != real.end(); });
+  const bool usable = std::any_of(peer.addresses.begin(), peer.addresses.end(), [&](const endpoint& e) {
+    return std::find(real.begin(), real.end(), e) != real.end();
+  });
   if (usable) address_book_[n].insert(p);
 }
 
