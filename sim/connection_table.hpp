@@ -22,6 +22,8 @@ struct connection {
   std::uint64_t gen = 0;
   // The handshake completes here; nothing is delivered before it.
   core::instant established{};
+  // Side (see connection_table::side) of the node that dialled.
+  int dialer = 0;
   // FIFO per direction: side 0 is the lower node index, side 1 the higher one;
   // last_delivery[s] is the latest delivery time of a message sent by side s.
   std::array<core::instant, 2> last_delivery{};
@@ -42,8 +44,13 @@ class connection_table {
     auto it = map_.find(key(a, b));
     return it == map_.end() ? nullptr : &it->second;
   }
+  const connection* find(std::uint32_t a, std::uint32_t b) const {
+    auto it = map_.find(key(a, b));
+    return it == map_.end() ? nullptr : &it->second;
+  }
 
-  // Opens a connection (replacing any old entry for the pair) with a fresh generation.
+  // `a` dials `b`: opens a connection (replacing any old entry for the pair)
+  // with a fresh generation.
   connection& open(std::uint32_t a, std::uint32_t b, core::instant established) {
     auto [it, inserted] = map_.try_emplace(key(a, b));
     if (inserted) {
@@ -53,6 +60,7 @@ class connection_table {
     it->second = connection{};
     it->second.gen = ++next_gen_;
     it->second.established = established;
+    it->second.dialer = side(a, b);
     it->second.last_delivery = {established, established};
     return it->second;
   }

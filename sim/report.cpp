@@ -96,6 +96,7 @@ nlohmann::json to_json(const network_counters& c) {
             {"dead", c.dead},
             {"closed", c.closed},
             {"unknown_peer", c.unknown_peer},
+            {"no_address", c.no_address},
             {"to_self", c.to_self}}},
           {"dials", c.dials},
           {"dial_failures", c.dial_failures},

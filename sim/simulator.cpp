@@ -57,6 +57,7 @@ node_index simulator::add_node() {
   nd.proto = factory_(nd.info, mix64(cfg_.seed ^ (0x6e6f6465ULL << 32) ^ n));
   if (!index_.emplace(nd.info.id, n).second) throw std::logic_error("simulator: duplicate node id");
   nodes_.push_back(std::move(nd));
+  address_book_.emplace_back();
   for (auto& ts : topic_state_) {
     ts.neighbors.resize(nodes_.size(), 0);
     ts.member.resize(nodes_.size(), 0);
@@ -67,6 +68,27 @@ node_index simulator::add_node() {
 node_index simulator::index_of(const node_id& id) const {
   auto it = index_.find(id);
   return it == index_.end() ? no_node : it->second;
+}
+
+void simulator::learn_address(node_index n, const core::peer_info& peer) {
+  const node_index p = index_of(peer.id);
+  if (p == no_node || p == n) return;
+  // Only the peer's real address makes it dialable: a core that passed on
+  // wrong or no addresses has taught the shell nothing.
+  const auto& real = nodes_[p].info.addresses;
+  const bool usable = std::any_of(peer.addresses.begin(), peer.addresses.end(), [&](const endpoint& e) {
+    return std::find(real.begin(), real.end(), e) != real.end();
+  });
+  if (usable) address_book_[n].insert(p);
+}
+
+bool simulator::knows_address(node_index n, node_index peer) const {
+  return n < address_book_.size() && address_book_[n].count(peer) != 0;
+}
+
+bool simulator::connected(node_index a, node_index b) const {
+  const connection* c = conns_.find(a, b);
+  return c && !c->broken && !c->done[0] && !c->done[1];
 }
 
 std::vector<node_index> simulator::up_nodes() const {
@@ -132,7 +154,10 @@ void simulator::join(node_index n, topic_index t, std::span<const node_index> co
     if (ts.neighbors[n] == 0) ++ts.isolated;
   }
   gossip::in::join_peers jp;
-  for (auto c : contacts) jp.peers.push_back(nodes_.at(c).info);
+  for (auto c : contacts) {
+    jp.peers.push_back(nodes_.at(c).info);
+    learn_address(n, nodes_[c].info);  // the shell's address book takes join peers
+  }
   trace(n, "join topic %u via %zu contact(s)", t, contacts.size());
   drive(n, [&](node_protocol& p, auto& out) { p.handle(topics_[t], std::move(jp), now_, out); });
 }
@@ -166,6 +191,8 @@ std::uint32_t simulator::broadcast(node_index n, topic_index t, bytes content, b
 
 void simulator::inject(node_index n, topic_index t, gossip::in::input input) {
   if (!is_up(n)) return;
+  if (auto* jp = std::get_if<gossip::in::join_peers>(&input))
+    for (const auto& p : jp->peers) learn_address(n, p);
   drive(n, [&](node_protocol& p, auto& out) { p.handle(topics_[t], std::move(input), now_, out); });
 }
 
@@ -348,7 +375,7 @@ void simulator::dispatch(node_index n, std::vector<gossip::routed>& outs) {
                      set_neighbors(n, t, c > 0 ? c - 1 : 0);
                    },
                    [&](gossip::out::received& r) { on_received(n, r); },
-                   [&](gossip::out::peer_data&) {},
+                   [&](gossip::out::peer_data& d) { learn_address(n, d.info); },
                },
                r.o);
     for (auto& h : hooks_) h(n, r);
@@ -384,6 +411,15 @@ void simulator::send(node_index from, node_index to, topic_index t, gossip::wire
     return;
   }
   if (!c) {
+    if (!knows_address(from, to)) {
+      // The shell has nowhere to dial: it reports the peer unreachable.
+      ++counters_.no_address;
+      const std::uint64_t key = (static_cast<std::uint64_t>(from) << 32) | to;
+      if (pending_dial_failure_.insert(key).second)
+        queue_.push(now_ + cfg_.link.dial_failure_delay, detail::ev_dial_failed{from, to, nodes_[to].info.id});
+      trace_link(from, to, "send %s -> n%u: no address known", wire_type_name(type), to);
+      return;
+    }
     if (!is_up(to) || !reachable(from, to)) {
       if (is_up(to))
         ++counters_.cut;
@@ -418,6 +454,11 @@ void simulator::close_connection(node_index a, node_index b) {
   if (!c) return;
   const int s = connection_table::side(a, b);
   if (c->done[s]) return;
+  // The peer is dialling us anew (the entry is its new connection) and the
+  // handshake has not completed: our close is about the connection that
+  // one replaced, which the peer had finished with already. A node cannot
+  // close a connection it does not know of yet.
+  if (c->dialer != s && now_ < c->established) return;
   c->done[s] = true;
   ++counters_.closes;
   trace_link(a, b, "close connection to n%u", b);
@@ -452,10 +493,13 @@ void simulator::on_deliver(detail::ev_deliver& e) {
     return;
   }
   connection* c = conns_.find(e.from, e.to);
-  // Gone entirely (both sides done), or the receiver closed this very
-  // connection: nobody reads it any more. A message of an older generation
-  // still arrives: its sender closed that connection after sending it.
-  if (!c || (c->gen == e.gen && c->done[connection_table::side(e.to, e.from)])) {
+  // Gone entirely, or the receiver gave this very connection up as dead:
+  // nobody reads it any more. A receiver that closed it gracefully still
+  // reads what the peer sent before the close reached it (a half-close: the
+  // transport's flushing connection keeps reading until the peer's close).
+  // A message of an older generation still arrives: its sender closed that
+  // connection after sending it.
+  if (!c || (c->gen == e.gen && c->done[connection_table::side(e.to, e.from)] && c->broken)) {
     ++counters_.closed;
     return;
   }
@@ -466,6 +510,7 @@ void simulator::on_deliver(detail::ev_deliver& e) {
     if (auto m = resolve(g->id, &g->content)) ++messages_[*m].payload_received;
   }
   if (tracing(e.to)) trace(e.to, "recv %s <- n%u (hop %u)", wire_type_name(type), e.from, e.hop);
+  for (auto& h : delivery_hooks_) h(e.from, e.to, e.topic, e.msg);
   current_id_ = id;
   current_hop_ = e.hop;
   const topic_id& topic = topics_[e.topic];
@@ -479,8 +524,20 @@ void simulator::on_deliver(detail::ev_deliver& e) {
 void simulator::on_close(const detail::ev_close& e) {
   connection* c = conns_.find(e.to, e.from);
   if (!c || c->gen != e.gen) return;  // a newer connection replaced it
-  const bool tell = !c->done[connection_table::side(e.to, e.from)];
-  conns_.erase(e.to, e.from);
+  const int s = connection_table::side(e.to, e.from);
+  const bool tell = !c->done[s];
+  c->done[s] = true;
+  // What `to` sent before the close reached it still arrives (half-close,
+  // see on_deliver): the entry goes once that has landed.
+  const core::instant last = c->last_delivery[s];
+  if (c->broken || last < now_) {  // (one landing right now may still be queued)
+    conns_.erase(e.to, e.from);
+  } else {
+    queue_.push(last, detail::ev_call{[this, a = e.to, b = e.from, gen = e.gen] {
+                  const connection* x = conns_.find(a, b);
+                  if (x && x->gen == gen && x->done[0] && x->done[1]) conns_.erase(a, b);
+                }});
+  }
   if (tell) notify_disconnected(e.to, e.from, nodes_[e.from].info.id);
 }
 
@@ -496,7 +553,15 @@ void simulator::on_detect(const detail::ev_detect& e) {
 }
 
 void simulator::on_dial_failed(const detail::ev_dial_failed& e) {
-  if (e.peer != no_node) pending_dial_failure_.erase((static_cast<std::uint64_t>(e.node) << 32) | e.peer);
+  if (e.peer != no_node) {
+    pending_dial_failure_.erase((static_cast<std::uint64_t>(e.node) << 32) | e.peer);
+    // Meanwhile a connection to the peer came up (it dialled us, or we
+    // learned its address and dialled again): that one is not failing, and
+    // the shell would not report the peer unreachable.
+    if (const connection* c = conns_.find(e.node, e.peer);
+        c && !c->broken && !c->done[connection_table::side(e.node, e.peer)])
+      return;
+  }
   notify_disconnected(e.node, e.peer, e.peer_id);
 }
 

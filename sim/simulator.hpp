@@ -12,10 +12,22 @@
 //    Connections are implicit: the first send between two nodes dials. A dial
 //    to a node that is down, or across a partition, fails: the sender gets
 //    peer_disconnected after link_config::dial_failure_delay. The message is lost.
+//    The failure is not reported if by then a working connection to the peer
+//    exists (it dialled us meanwhile, or a later dial succeeded).
+//  - Dialling needs an address, as in the node shell (src/node), which dials a
+//    peer only at addresses in its address book: a node knows a peer's address
+//    once it was handed the peer as a join contact (join(), or an injected
+//    in::join_peers) or its router emitted out::peer_data with the peer's
+//    address. A send to a peer without a usable connection and without a known
+//    address is lost and fails like a dial (counted as no_address). A peer
+//    that dialled us can be answered over that connection while it is open.
 //  - schedule: an event that feeds in::timer_fired to the node (if still up).
 //  - drop_peer: a graceful close. The peer gets peer_disconnected once every
-//    message already sent to it has arrived (FIFO); messages it sends on that
-//    connection meanwhile are dropped.
+//    message already sent to it has arrived (FIFO); messages it sent on that
+//    connection before the close reached it still arrive (a half-close: the
+//    transport keeps reading a connection it is closing until the peer's
+//    close), later sends dial anew.
+//  - peer_data: the node learns the peer's address (see above).
 //  - neighbor_up / neighbor_down / received: recorded for the metrics.
 //
 // Churn model:
@@ -88,6 +100,7 @@ struct network_counters {
   std::uint64_t dead = 0;                                  // receiver down, or sent on a dead connection
   std::uint64_t closed = 0;                                // receiver had closed the connection
   std::uint64_t unknown_peer = 0;                          // sent to a node id the simulator does not know
+  std::uint64_t no_address = 0;                            // needed a dial, but the sender knows no address of the peer
   std::uint64_t to_self = 0;
   std::uint64_t dials = 0, dial_failures = 0, closes = 0, deaths_detected = 0;
   std::uint64_t timers = 0;
@@ -155,6 +168,10 @@ using event = std::variant<ev_deliver, ev_timer, ev_close, ev_detect, ev_dial_fa
 class simulator {
  public:
   using output_hook = std::function<void(node_index, const gossip::routed&)>;
+  // Called for every message about to be fed to a live router (after the
+  // network let it through), before the router handles it.
+  using delivery_hook =
+      std::function<void(node_index from, node_index to, topic_index, const gossip::wire::message&)>;
   using trace_sink = std::function<void(std::string_view)>;
 
   simulator(const sim_config& cfg, protocol_factory factory);
@@ -180,6 +197,11 @@ class simulator {
   node_index index_of(const node_id& id) const;
   const node_protocol& protocol(node_index n) const { return *nodes_[n].proto; }
   std::vector<node_index> up_nodes() const;  // ascending
+
+  // Whether `n` can dial `peer`: it learned the peer's address (see above).
+  bool knows_address(node_index n, node_index peer) const;
+  // A connection between a and b that neither side has closed and that is not dead.
+  bool connected(node_index a, node_index b) const;
 
   // ------------------------------------------------------------------- topics
   topic_index add_topic(const topic_id& t);  // returns the existing index if known
@@ -213,6 +235,7 @@ class simulator {
 
   // -------------------------------------------------------------- observation
   void add_output_hook(output_hook h) { hooks_.push_back(std::move(h)); }
+  void add_delivery_hook(delivery_hook h) { delivery_hooks_.push_back(std::move(h)); }
   // Human-readable event lines for the given nodes (all nodes if empty).
   void set_trace(trace_sink sink, std::vector<node_index> nodes = {});
   const network_counters& counters() const noexcept { return counters_; }
@@ -245,6 +268,7 @@ class simulator {
   void mark_dead(connection& c, node_index a, node_index b);
   void schedule_detect(connection& c, node_index n, node_index peer, core::instant at);
   void notify_disconnected(node_index n, node_index peer, const node_id& peer_id);
+  void learn_address(node_index n, const core::peer_info& peer);
   void on_event(detail::event& e);
   void on_deliver(detail::ev_deliver& e);
   void on_close(const detail::ev_close& e);
@@ -277,6 +301,9 @@ class simulator {
   std::vector<std::uint32_t> group_;
   connection_table conns_;
   std::unordered_set<std::uint64_t> pending_dial_failure_;  // (from << 32 | to); lookups only
+  // Per node: the peers whose address it learned (its address book). Lookups
+  // only, never iterated. Unbounded, unlike the shell's (4,096 peers by default).
+  std::vector<std::unordered_set<node_index>> address_book_;
 
   std::vector<tracked_message> messages_;
   std::unordered_map<message_id, std::uint32_t> by_id_;  // lookups only
@@ -287,6 +314,7 @@ class simulator {
 
   network_counters counters_;
   std::vector<output_hook> hooks_;
+  std::vector<delivery_hook> delivery_hooks_;
   trace_sink trace_;
   std::vector<std::uint8_t> trace_nodes_;
   std::vector<std::vector<gossip::routed>> buffers_;  // reused output vectors

@@ -58,14 +58,22 @@ struct TOPICSWARM_API peer_addr {
   friend bool operator==(const peer_addr&, const peer_addr&) = default;
 };
 
-// Membership (HyParView) and broadcast (PlumTree) settings. Defaults and their
-// sources are documented in src/gossip/proto.hpp.
+// Membership (HyParView) and broadcast (PlumTree) settings. Defaults equal the
+// core's (src/gossip/proto.hpp, which documents their sources); every field
+// reaches the core (src/node/config_map.cpp, tests/unit/config_map_test.cpp).
 struct gossip_config {
-  std::size_t active_view_capacity = 5;
-  std::size_t passive_view_capacity = 30;
-  std::uint8_t active_random_walk_length = 6;
-  std::uint8_t passive_random_walk_length = 3;
-  std::chrono::milliseconds shuffle_interval{60'000};
+  std::size_t active_view_capacity = 5;         // HyParView paper §5
+  std::size_t passive_view_capacity = 30;       // HyParView paper §5
+  std::uint8_t active_random_walk_length = 6;   // ARWL, paper §5; at most 32 (wire ttl bound)
+  std::uint8_t passive_random_walk_length = 3;  // PRWL, paper §5; at most 32
+  // Hops of a shuffle walk before the node it reaches answers (iroh-gossip's
+  // default); at most 32.
+  std::uint8_t shuffle_random_walk_length = 6;
+  std::chrono::milliseconds shuffle_interval{60'000};  // iroh-gossip
+  // Peers a shuffle carries besides ourselves: this many of our neighbours
+  // and of our passive view (iroh-gossip: 3 + 4); together at most 63.
+  std::size_t shuffle_active_view_count = 3;
+  std::size_t shuffle_passive_view_count = 4;
   std::chrono::milliseconds neighbor_request_timeout{500};
   std::chrono::milliseconds lazy_push_interval{5};
   std::chrono::milliseconds graft_timeout_1{80};
@@ -73,6 +81,8 @@ struct gossip_config {
   std::uint16_t optimization_threshold = 7;
   std::chrono::milliseconds message_cache_retention{30'000};
   std::chrono::milliseconds message_id_retention{90'000};
+  // How often messages past their retention are evicted (iroh-gossip: 1 s).
+  std::chrono::milliseconds cache_evict_interval{1'000};
   std::size_t message_cache_capacity = 65536;     // messages kept to answer grafts...
   std::size_t message_cache_bytes = 16u << 20;    // ...and their content bytes
   std::size_t message_id_capacity = 65536;

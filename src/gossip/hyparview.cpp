@@ -1,7 +1,5 @@
 #include "gossip/hyparview.hpp"
 
-#include "gossip/router.hpp"  // topic_counters
-
 #include <algorithm>
 
 namespace topicswarm::gossip {
@@ -23,9 +21,8 @@ std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl)
 
 }  // namespace
 
-hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
-                     std::uint64_t attempt_base)
-    : me_(capped(me)), cfg_(cfg), rng_(random), c_(counters), next_attempt_(attempt_base) {}
+hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base)
+    : me_(capped(me)), cfg_(cfg), rng_(random), next_attempt_(attempt_base) {}
 
 void hyparview::start(instant now, std::vector<out::output>& out) {
   next_shuffle_at_ = now + cfg_.shuffle_interval;
@@ -50,9 +47,21 @@ std::vector<node_id> hyparview::passive_ids() const {
   return ids;
 }
 
+// Walks (forward_join, shuffle) travel over active links. One may also come
+// from a peer we just moved to the passive view (we dropped it to make room,
+// and its walk crossed our disconnect) or are asking to be our neighbour;
+// anyone else is a stranger whose walk is refused.
+bool hyparview::walk_sender(const node_id& id) const { return is_active(id) || is_pending(id) || is_passive(id); }
+
 // A node asks at most this many peers at once: it bounds the state a burst of
 // forward_join walks ending here can create.
 std::size_t hyparview::max_pending() const noexcept { return 2 * cfg_.active_view_capacity + 2; }
+
+// Answers to walks from non-neighbours per shuffle period. Each node starts
+// about one walk per period (more while it refills), and walks end at random
+// nodes, so an honest overlay stays far below this; it bounds the dials a
+// flood of walks (from an insider) can cause.
+std::size_t hyparview::max_temporary_replies() const noexcept { return 2 * cfg_.active_view_capacity + 2; }
 
 // ------------------------------------------------------------ view changes --
 
@@ -65,12 +74,13 @@ void hyparview::drop_if_unused(const node_id& id, std::vector<out::output>& out)
   if (!uses(id)) out.push_back(out::drop_peer{id});
 }
 
-void hyparview::learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out) {
-  if (addresses.empty()) return;
+bool hyparview::learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out) {
+  if (addresses.empty()) return false;
   auto a = capped(addresses);
-  if (a == stored.addresses) return;
+  if (a == stored.addresses) return false;
   stored.addresses = std::move(a);
   out.push_back(out::peer_data{stored});
+  return true;
 }
 
 void hyparview::add_active(const peer_info& info, std::vector<out::output>& out) {
@@ -114,13 +124,10 @@ bool hyparview::remove_active(const node_id& id, bool alive, std::vector<out::ou
   return true;
 }
 
-void hyparview::add_passive(const peer_info& info, std::vector<out::output>& out,
+bool hyparview::add_passive(const peer_info& info, std::vector<out::output>& out,
                             const std::vector<node_id>* prefer_evict) {
-  if (info.id == me_.id || is_active(info.id) || cfg_.passive_view_capacity == 0) return;
-  if (auto it = find_id(passive_, info.id); it != passive_.end()) {
-    learn(*it, info.addresses, out);
-    return;
-  }
+  if (info.id == me_.id || is_active(info.id) || cfg_.passive_view_capacity == 0) return false;
+  if (auto it = find_id(passive_, info.id); it != passive_.end()) return learn(*it, info.addresses, out);
   if (passive_.size() >= cfg_.passive_view_capacity) {
     std::size_t victim = passive_.size();
     if (prefer_evict && !prefer_evict->empty()) {
@@ -135,8 +142,9 @@ void hyparview::add_passive(const peer_info& info, std::vector<out::output>& out
     passive_.erase(passive_.begin() + static_cast<std::ptrdiff_t>(victim));
   }
   peer_info entry{info.id, {}};
-  learn(entry, info.addresses, out);
+  const bool announced = learn(entry, info.addresses, out);
   passive_.push_back(std::move(entry));
+  return announced;
 }
 
 void hyparview::remember(const peer_info& info) {
@@ -161,6 +169,11 @@ void hyparview::request(const peer_info& info, priority prio, request_kind kind,
   if (info.id == me_.id || is_active(info.id) || is_pending(info.id) || pending_.size() >= max_pending()) return;
   const std::uint64_t attempt = ++next_attempt_;
   pending_[info.id] = pending_request{capped(info), attempt, kind};
+  // The end of a forward_join walk asks a joiner it usually never heard of:
+  // the shell can dial it only at the addresses the walk carried, so they go
+  // to its address book first (HyParView §4.2: the node "adds the new node
+  // to its active view", which needs a connection to it).
+  if (kind == request_kind::forward_join) out.push_back(out::peer_data{capped(info)});
   if (kind == request_kind::join) {
     awaiting_shuffle_reply_ = true;  // the contact answers with a list of peers
     send(info.id, wire::join{me_.addresses}, out);
@@ -315,6 +328,12 @@ void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<ou
 }
 
 void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m, std::vector<out::output>& out) {
+  // A walk travels over active links (§4.2); from a stranger it would make
+  // us dial addresses of its choice: dropped and counted (see walk_sender).
+  if (!walk_sender(from)) {
+    ++c_.walks_refused;
+    return;
+  }
   const peer_info p = capped(m.peer);
   if (p.id == me_.id) return;
   const std::uint8_t ttl = clamp_ttl(m.ttl);
@@ -333,10 +352,13 @@ void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m
     return;
   }
   // §4.2 i): at the end of the walk, or when we have at most one neighbour,
-  // the new node joins our active view. We ask it (high priority: it must
-  // accept) and add it when it answers, so an unreachable joiner never enters.
+  // the new node joins our active view. We dial it at the addresses the walk
+  // carried and ask it (high priority: it must accept), and add it when it
+  // answers, so an unreachable joiner never enters. A joiner that gave no
+  // address cannot be dialled: the walk ends without a link. At most
+  // max_pending() such requests are open at once (request() refuses more).
   if (ttl == 0 || active_.size() <= 1) {
-    request(p, priority::high, request_kind::forward_join, out);
+    if (!p.addresses.empty()) request(p, priority::high, request_kind::forward_join, out);
     return;
   }
   // ii) at ttl == PRWL the new node goes to our passive view.
@@ -346,7 +368,7 @@ void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m
   for (const auto& a : active_)
     if (a.id != from && a.id != p.id) next.push_back(a.id);
   if (next.empty()) {
-    request(p, priority::high, request_kind::forward_join, out);
+    if (!p.addresses.empty()) request(p, priority::high, request_kind::forward_join, out);
     return;
   }
   send(next[rng_.below(next.size())], wire::forward_join{p, static_cast<std::uint8_t>(ttl - 1)}, out);
@@ -391,17 +413,14 @@ void hyparview::on_neighbor_reply(const node_id& from, const wire::neighbor_repl
       return;
     }
     if (is_active(from)) return;
-    // An acceptance that arrives after our request timed out: the peer has
-    // added us, so either take it (if there is room) or tell it we will not,
-    // keeping both views symmetric.
-    if (active_.size() < cfg_.active_view_capacity) {
-      peer_info info{from, {}};
-      if (auto p = find_id(passive_, from); p != passive_.end()) info = *p;
-      add_active(info, out);
-    } else {
-      send(from, wire::disconnect{true}, out);
-      drop_if_unused(from, out);
-    }
+    // An acceptance that arrives after our request timed out (or the
+    // connection closed): the peer has added us, but when the request timed
+    // out we let the connection go (drop_peer), and the peer will see it
+    // close and drop us. Taking the link now would leave it in our view only;
+    // tell the peer we will not (it keeps us as a passive peer), so both
+    // views stay symmetric.
+    send(from, wire::disconnect{true}, out);
+    drop_if_unused(from, out);
     return;
   }
   if (it != pending_.end()) {
@@ -451,6 +470,13 @@ void hyparview::on_disconnect(const node_id& from, const wire::disconnect& m, st
 }
 
 void hyparview::on_shuffle(const node_id& from, const wire::shuffle& m, std::vector<out::output>& out) {
+  // Like forward_join, a shuffle walks over active links; a stranger's would
+  // make us answer (dial) an origin of its choice.
+  if (!walk_sender(from)) {
+    ++c_.walks_refused;
+    drop_if_unused(from, out);
+    return;
+  }
   const peer_info origin = capped(m.origin);
   if (origin.id == me_.id) {  // our own walk came back
     drop_if_unused(from, out);
@@ -471,6 +497,26 @@ void hyparview::on_shuffle(const node_id& from, const wire::shuffle& m, std::vec
   // Accept: answer the origin with as many of our passive peers (topped up
   // with active ones) as it sent us, then integrate its list, evicting
   // preferably the entries we just sent.
+  //
+  // §4.4: the answer goes straight to the origin "using a temporary TCP
+  // connection", neighbour or not. Unless the origin is connected already
+  // (it sent the walk itself, or is our neighbour), the shell dials it at the
+  // addresses the shuffle carried (handed over as peer_data before the
+  // answer); the origin does not become a neighbour, and drop_peer lets the
+  // connection go once the answer is out. What a walk can make us do is
+  // bounded: one answer per shuffle, only to addresses that came in it, and
+  // at most max_temporary_replies() dials per shuffle period; beyond that, or
+  // with no address to dial, the answer is withheld (counted).
+  const bool connected = origin.id == from || is_active(origin.id);
+  bool answer = true;
+  if (!connected) {
+    if (origin.addresses.empty() || temporary_replies_ >= max_temporary_replies()) {
+      answer = false;
+      ++c_.shuffle_replies_withheld;
+    } else {
+      ++temporary_replies_;
+    }
+  }
   const std::size_t want = std::min(m.nodes.size(), limits::max_shuffle_nodes);
   std::vector<peer_info> pool;
   for (const auto& p : passive_)
@@ -484,8 +530,13 @@ void hyparview::on_shuffle(const node_id& from, const wire::shuffle& m, std::vec
   }
   std::vector<node_id> sent;
   for (const auto& p : reply) sent.push_back(p.id);
-  send(origin.id, wire::shuffle_reply{std::move(reply)}, out);
-  add_passive(origin, out, &sent);
+  // The origin joins our passive view (announcing its addresses to the shell
+  // when they are new to us); the shell must know them before the answer.
+  const bool announced = add_passive(origin, out, &sent);
+  if (answer) {
+    if (!connected && !announced) out.push_back(out::peer_data{origin});
+    send(origin.id, wire::shuffle_reply{std::move(reply)}, out);
+  }
   for (const auto& n : m.nodes) add_passive(capped(n), out, &sent);
   drop_if_unused(origin.id, out);
   if (from != origin.id) drop_if_unused(from, out);
@@ -512,7 +563,8 @@ void hyparview::on_shuffle_timer(instant now, std::vector<out::output>& out) {
   if (now + cfg_.shuffle_interval / 4 < next_shuffle_at_) return;
   next_shuffle_at_ = now + cfg_.shuffle_interval;
   out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
-  tried_.clear();  // periodic retry of peers that were full last time
+  tried_.clear();          // periodic retry of peers that were full last time
+  temporary_replies_ = 0;  // a new period's budget of answers to non-neighbours
   send_shuffle(out);
   maintain(out);
 }

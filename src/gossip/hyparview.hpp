@@ -21,6 +21,13 @@
 //    peer is left, and, when isolated with an empty passive view, a bounded
 //    list of peers it knew. A contact sends a joiner a shuffle_reply, and the
 //    joiner shuffles once accepted, so newcomers' passive views are seeded.
+//  - Walks (forward_join, shuffle) from strangers (see walk_sender) are
+//    refused. Where a walk ends, the peer to reach (the joiner, the shuffle's
+//    origin) is handed to the shell with the addresses the walk carried
+//    (peer_data) before we send to it: the shell dials only known addresses.
+//    Shuffle answers that need a dial are budgeted per shuffle period.
+//  - An acceptance arriving after our request timed out is declined: the
+//    timeout let the connection go, and the peer will drop us when it closes.
 #pragma once
 
 #include "gossip/proto.hpp"
@@ -33,14 +40,23 @@
 
 namespace topicswarm::gossip {
 
-struct topic_counters;
+// What HyParView counted for one topic (all monotonically increasing).
+struct membership_counters {
+  std::uint64_t messages_sent = 0;  // membership messages of every type
+  std::uint64_t neighbor_up = 0, neighbor_down = 0;
+  std::uint64_t shuffles = 0;  // shuffle walks started
+  // forward_join / shuffle walks from a stranger (see walk_sender), dropped.
+  std::uint64_t walks_refused = 0;
+  // Walk ends that did not answer the origin: no address to dial it at, or
+  // over the per-period budget of answers that need a dial.
+  std::uint64_t shuffle_replies_withheld = 0;
+};
 
 class hyparview {
  public:
   // `attempt_base` starts this incarnation's request numbering, so a timer
   // left over from an earlier incarnation of the topic never matches.
-  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, topic_counters& counters,
-            std::uint64_t attempt_base = 0);
+  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base = 0);
 
   // Schedules the periodic shuffle; called once, on the topic's first input.
   void start(instant now, std::vector<out::output>& out);
@@ -65,6 +81,8 @@ class hyparview {
   bool is_active(const node_id& id) const;
   bool is_passive(const node_id& id) const;
   bool is_pending(const node_id& id) const { return pending_.count(id) != 0; }
+  // May send us a walk (forward_join, shuffle): see the .cpp.
+  bool walk_sender(const node_id& id) const;
   // Needs a connection: in the active view or waiting for a reply.
   bool uses(const node_id& id) const { return is_active(id) || is_pending(id); }
 
@@ -73,6 +91,10 @@ class hyparview {
   std::vector<node_id> active_ids() const;
   std::vector<node_id> passive_ids() const;
   std::size_t pending_count() const noexcept { return pending_.size(); }
+  const membership_counters& counters() const noexcept { return c_; }
+  // A shuffle_reply now would be integrated (we started a walk or joined and
+  // have not had an answer since).
+  bool awaiting_shuffle_reply() const noexcept { return awaiting_shuffle_reply_; }
 
  private:
   enum class request_kind : std::uint8_t { join, refill, forward_join };
@@ -99,11 +121,13 @@ class hyparview {
   bool remove_active(const node_id& id, bool alive, std::vector<out::output>& out);
   // Adds or refreshes a passive entry; when full evicts an entry of
   // `prefer_evict` if any is present, else a random one.
-  void add_passive(const peer_info& info, std::vector<out::output>& out,
+  // Returns whether it emitted peer_data (new addresses for the shell).
+  bool add_passive(const peer_info& info, std::vector<out::output>& out,
                    const std::vector<node_id>* prefer_evict = nullptr);
   void remove_passive(const node_id& id);
-  // Records addresses we learned for a peer we keep; emits peer_data when they changed.
-  void learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
+  // Records addresses we learned for a peer we keep; emits peer_data (and
+  // returns true) when they changed.
+  bool learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
 
   void request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out);
   void send_join(const peer_info& info, std::vector<out::output>& out);
@@ -113,6 +137,7 @@ class hyparview {
   // with a single neighbour, ask with high priority.
   void maintain(std::vector<out::output>& out, const node_id* exclude = nullptr, bool tick = false);
   std::size_t max_pending() const noexcept;
+  std::size_t max_temporary_replies() const noexcept;
   // Sends one shuffle walk through a random neighbour (none when isolated).
   void send_shuffle(std::vector<out::output>& out);
   // Arms the refill tick (at most one live chain) while below capacity.
@@ -125,7 +150,7 @@ class hyparview {
   peer_info me_;
   membership_config cfg_;
   core::rng& rng_;
-  topic_counters& c_;
+  membership_counters c_;
 
   std::vector<peer_info> active_;   // ≤ active_view_capacity, insertion order
   std::vector<peer_info> passive_;  // ≤ passive_view_capacity
@@ -134,6 +159,7 @@ class hyparview {
   std::set<node_id> tried_;                // refill candidates tried since the last reset
   std::vector<node_id> last_shuffle_sent_;
   bool awaiting_shuffle_reply_ = false;
+  std::size_t temporary_replies_ = 0;  // answers to non-neighbours this shuffle period
   std::uint64_t next_attempt_ = 0;
   // The shuffle timer re-arms itself; a fire well before this instant is a
   // stale one (e.g. from before a leave and re-join) and is dropped, so there

@@ -1,7 +1,6 @@
 #include "gossip/plumtree.hpp"
 
 #include "crypto/hash.hpp"
-#include "gossip/router.hpp"  // topic_counters
 
 #include <algorithm>
 
@@ -17,11 +16,10 @@ std::uint16_t next_round(std::uint16_t r) { return r == 0xffff ? r : static_cast
 }  // namespace
 
 plumtree::plumtree(const node_id& me, const broadcast_config& cfg, std::size_t max_message_size,
-                   topic_counters& counters, std::uint64_t attempt_base)
+                   std::uint64_t attempt_base)
     : me_(me),
       cfg_(cfg),
       max_message_size_(std::min(max_message_size, limits::max_content_size)),
-      c_(counters),
       next_attempt_(attempt_base) {}
 
 message_id plumtree::id_of(byte_span content) { return message_id(crypto::sha256(content)); }

@@ -26,13 +26,22 @@
 
 namespace topicswarm::gossip {
 
-struct topic_counters;
+// What PlumTree counted for one topic (all monotonically increasing).
+struct broadcast_counters {
+  std::uint64_t messages_sent = 0;  // gossip, ihave, graft, prune
+  std::uint64_t gossip_delivered = 0, gossip_duplicates = 0;
+  std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
+  // Duplicates not answered by PRUNE: the first copy came over a pruned link.
+  std::uint64_t prunes_withheld = 0;
+  std::uint64_t eager_announcements = 0;  // IHAVEs from a peer we push to: grafted at once
+  std::uint64_t invalid_messages = 0;     // content hash mismatch, oversize content (also our own)
+};
 
 class plumtree {
  public:
   // `attempt_base`: as for hyparview, keeps graft timers of an earlier
   // incarnation of the topic from matching.
-  plumtree(const node_id& me, const broadcast_config& cfg, std::size_t max_message_size, topic_counters& counters,
+  plumtree(const node_id& me, const broadcast_config& cfg, std::size_t max_message_size,
            std::uint64_t attempt_base = 0);
 
   // Message id of a content: SHA-256.
@@ -65,6 +74,7 @@ class plumtree {
   std::size_t cache_size() const noexcept { return cache_.size(); }
   std::size_t cache_bytes() const noexcept { return cache_bytes_; }
   std::size_t id_count() const noexcept { return received_.size(); }
+  const broadcast_counters& counters() const noexcept { return c_; }
 
   // Bounds on state that has no configuration knob.
   static constexpr std::size_t max_missing = 4096;                                 // ids we wait for
@@ -106,7 +116,7 @@ class plumtree {
   node_id me_;
   broadcast_config cfg_;
   std::size_t max_message_size_;
-  topic_counters& c_;
+  broadcast_counters c_;
 
   std::vector<node_id> eager_, lazy_;  // disjoint; together = the active view
   // Looked up by id only; eviction follows the insertion-ordered deques, so

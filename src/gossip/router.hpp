@@ -13,6 +13,7 @@
 #pragma once
 
 #include "gossip/proto.hpp"
+#include "gossip/topic_state.hpp"  // topic_counters
 
 #include <map>
 #include <memory>
@@ -24,20 +25,6 @@ struct routed {
   topic_id topic;
   out::output o;
 };
-
-// Per-topic counters (all monotonically increasing).
-struct topic_counters {
-  std::uint64_t messages_sent = 0, messages_received = 0;
-  std::uint64_t gossip_delivered = 0, gossip_duplicates = 0;
-  std::uint64_t ihave_sent = 0, graft_sent = 0, prune_sent = 0;
-  std::uint64_t prunes_withheld = 0;
-  std::uint64_t eager_announcements = 0;  // IHAVEs from a peer we push to: grafted at once  // duplicates not answered by PRUNE: the first copy came over a pruned link
-  std::uint64_t invalid_messages = 0;  // e.g. content hash mismatch, oversize content
-  std::uint64_t neighbor_up = 0, neighbor_down = 0;
-  std::uint64_t shuffles = 0;
-};
-
-class topic_state;  // HyParView + PlumTree for one topic (gossip/topic_state.hpp)
 
 class router {
  public:
@@ -61,6 +48,7 @@ class router {
   std::vector<topic_id> topics() const;
   std::vector<node_id> active_view(const topic_id& topic) const;
   std::vector<node_id> passive_view(const topic_id& topic) const;
+  // The topic's counters (gossip/topic_state.hpp); zeros if not joined.
   topic_counters counters(const topic_id& topic) const;
   // Read-only access to a topic's state (eager/lazy sets, caches); nullptr if
   // the topic is not joined. For tests, metrics and the simulator.

@@ -25,8 +25,12 @@ topic_state::topic_state(const peer_info& me, const config& cfg, std::uint64_t r
     : me_(me),
       cfg_(cfg),
       rng_(rng_seed),
-      membership_(me, cfg_.membership, rng_, counters_, attempt_base),
-      broadcast_(me.id, cfg_.broadcast, cfg_.max_message_size, counters_, attempt_base) {}
+      membership_(me, cfg_.membership, rng_, attempt_base),
+      broadcast_(me.id, cfg_.broadcast, cfg_.max_message_size, attempt_base) {}
+
+topic_counters topic_state::counters() const {
+  return {membership_.counters(), broadcast_.counters(), messages_received_, malformed_messages_};
+}
 
 bool topic_state::well_formed(const wire::message& msg) {
   return std::visit(
@@ -70,9 +74,9 @@ void topic_state::handle(in::input input, instant now, std::vector<out::output>&
 }
 
 void topic_state::on_received(in::received&& r, instant now, std::vector<out::output>& out) {
-  ++counters_.messages_received;
+  ++messages_received_;
   if (r.from == me_.id || !well_formed(r.msg)) {
-    ++counters_.invalid_messages;
+    ++malformed_messages_;
     return;
   }
   if (auto* g = std::get_if<wire::gossip>(&r.msg)) return broadcast_.on_gossip(r.from, std::move(*g), now, out);

@@ -8,11 +8,19 @@
 #include "gossip/plumtree.hpp"
 #include "gossip/proto.hpp"
 #include "core/rng.hpp"
-#include "gossip/router.hpp"
 
 #include <vector>
 
 namespace topicswarm::gossip {
+
+// One topic's counters: each protocol's own, and what topic_state counts
+// before handing a message on.
+struct topic_counters {
+  membership_counters membership;
+  broadcast_counters broadcast;
+  std::uint64_t messages_received = 0;   // every message fed in for the topic
+  std::uint64_t malformed_messages = 0;  // failed well_formed(), or claimed to come from us
+};
 
 class topic_state {
  public:
@@ -36,7 +44,7 @@ class topic_state {
 
   const hyparview& membership() const noexcept { return membership_; }
   const plumtree& broadcast() const noexcept { return broadcast_; }
-  const topic_counters& counters() const noexcept { return counters_; }
+  topic_counters counters() const;
   const peer_info& me() const noexcept { return me_; }
 
  private:
@@ -48,7 +56,7 @@ class topic_state {
   peer_info me_;
   config cfg_;
   core::rng rng_;
-  topic_counters counters_;
+  std::uint64_t messages_received_ = 0, malformed_messages_ = 0;
   hyparview membership_;
   plumtree broadcast_;
   bool started_ = false;

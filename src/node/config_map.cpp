@@ -2,7 +2,9 @@
 
 #include "gossip/codec.hpp"
 
+#include <chrono>
 #include <string>
+#include <utility>
 
 namespace topicswarm::detail {
 
@@ -15,7 +17,10 @@ gossip::config to_core(const gossip_config& g) {
   c.membership.passive_view_capacity = g.passive_view_capacity;
   c.membership.active_random_walk_length = g.active_random_walk_length;
   c.membership.passive_random_walk_length = g.passive_random_walk_length;
+  c.membership.shuffle_random_walk_length = g.shuffle_random_walk_length;
   c.membership.shuffle_interval = duration_cast<microseconds>(g.shuffle_interval);
+  c.membership.shuffle_active_view_count = g.shuffle_active_view_count;
+  c.membership.shuffle_passive_view_count = g.shuffle_passive_view_count;
   c.membership.neighbor_request_timeout = duration_cast<microseconds>(g.neighbor_request_timeout);
   c.broadcast.lazy_push_interval = duration_cast<microseconds>(g.lazy_push_interval);
   c.broadcast.graft_timeout_1 = duration_cast<microseconds>(g.graft_timeout_1);
@@ -23,6 +28,7 @@ gossip::config to_core(const gossip_config& g) {
   c.broadcast.optimization_threshold = g.optimization_threshold;
   c.broadcast.message_cache_retention = duration_cast<microseconds>(g.message_cache_retention);
   c.broadcast.message_id_retention = duration_cast<microseconds>(g.message_id_retention);
+  c.broadcast.cache_evict_interval = duration_cast<microseconds>(g.cache_evict_interval);
   c.broadcast.message_cache_capacity = g.message_cache_capacity;
   c.broadcast.message_cache_bytes = g.message_cache_bytes;
   c.broadcast.message_id_capacity = g.message_id_capacity;
@@ -47,15 +53,50 @@ net::config to_net(const transport_config& t, std::size_t max_frame_payload) {
   return c;
 }
 
-result<void> validate(const node_config& c) {
-  const auto& g = c.gossip;
+namespace {
+
+result<void> validate_gossip(const gossip_config& g) {
+  const auto bad = [](std::string what) { return result<void>{errc::invalid_argument, "gossip." + what}; };
   if (g.max_message_size == 0 || g.max_message_size > gossip::limits::max_content_size)
-    return {errc::invalid_argument, "gossip.max_message_size must be between 1 and " +
-                                        std::to_string(gossip::limits::max_content_size) + " bytes"};
-  if (g.active_view_capacity == 0) return {errc::invalid_argument, "gossip.active_view_capacity must be at least 1"};
-  if (g.lazy_push_interval.count() <= 0 || g.graft_timeout_1.count() <= 0 || g.graft_timeout_2.count() <= 0 ||
-      g.shuffle_interval.count() <= 0 || g.neighbor_request_timeout.count() <= 0)
-    return {errc::invalid_argument, "gossip intervals and timeouts must be positive"};
+    return bad("max_message_size must be between 1 and " + std::to_string(gossip::limits::max_content_size) +
+               " bytes");
+  if (g.active_view_capacity == 0) return bad("active_view_capacity must be at least 1");
+  // Walk lengths travel as a ttl, which the wire format bounds.
+  const std::pair<const char*, std::uint8_t> walks[] = {
+      {"active_random_walk_length", g.active_random_walk_length},
+      {"passive_random_walk_length", g.passive_random_walk_length},
+      {"shuffle_random_walk_length", g.shuffle_random_walk_length},
+  };
+  for (const auto& [name, length] : walks)
+    if (length > gossip::limits::max_ttl)
+      return bad(std::string(name) + " must be at most " + std::to_string(gossip::limits::max_ttl) +
+                 " (the ttl bound of the wire format)");
+  // A shuffle lists us and the sampled peers; the wire format bounds the list.
+  const std::size_t max_sampled = gossip::limits::max_shuffle_nodes - 1;
+  if (g.shuffle_active_view_count > max_sampled ||
+      g.shuffle_passive_view_count > max_sampled - g.shuffle_active_view_count)
+    return bad("shuffle_active_view_count + shuffle_passive_view_count must be at most " + std::to_string(max_sampled) +
+               " (a shuffle carries at most " + std::to_string(gossip::limits::max_shuffle_nodes) +
+               " peers, ourselves included)");
+  const std::pair<const char*, std::chrono::milliseconds> durations[] = {
+      {"shuffle_interval", g.shuffle_interval},
+      {"neighbor_request_timeout", g.neighbor_request_timeout},
+      {"lazy_push_interval", g.lazy_push_interval},
+      {"graft_timeout_1", g.graft_timeout_1},
+      {"graft_timeout_2", g.graft_timeout_2},
+      {"message_cache_retention", g.message_cache_retention},
+      {"message_id_retention", g.message_id_retention},
+      {"cache_evict_interval", g.cache_evict_interval},
+  };
+  for (const auto& [name, d] : durations)
+    if (d.count() <= 0) return bad(std::string(name) + " must be positive");
+  return {};
+}
+
+}  // namespace
+
+result<void> validate(const node_config& c) {
+  if (auto g = validate_gossip(c.gossip); !g) return g;
   const auto& t = c.transport;
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)
     return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
@@ -75,19 +116,22 @@ result<void> validate(const node_config& c) {
 }
 
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links) {
-  s.messages_sent += c.messages_sent;
+  const auto& m = c.membership;
+  const auto& b = c.broadcast;
+  s.messages_sent += m.messages_sent + b.messages_sent;
   s.messages_received += c.messages_received;
-  s.delivered += c.gossip_delivered;
-  s.duplicates += c.gossip_duplicates;
-  s.ihave_sent += c.ihave_sent;
-  s.graft_sent += c.graft_sent;
-  s.prune_sent += c.prune_sent;
-  s.prunes_withheld += c.prunes_withheld;
-  s.eager_announcements += c.eager_announcements;
-  s.invalid_messages += c.invalid_messages;
-  s.neighbor_up += c.neighbor_up;
-  s.neighbor_down += c.neighbor_down;
-  s.shuffles += c.shuffles;
+  s.delivered += b.gossip_delivered;
+  s.duplicates += b.gossip_duplicates;
+  s.ihave_sent += b.ihave_sent;
+  s.graft_sent += b.graft_sent;
+  s.prune_sent += b.prune_sent;
+  s.prunes_withheld += b.prunes_withheld;
+  s.eager_announcements += b.eager_announcements;
+  // Public "invalid": dropped without effect, whichever layer noticed.
+  s.invalid_messages += c.malformed_messages + b.invalid_messages;
+  s.neighbor_up += m.neighbor_up;
+  s.neighbor_down += m.neighbor_down;
+  s.shuffles += m.shuffles;
   s.eager_links += eager_links;
   s.lazy_links += lazy_links;
 }

@@ -237,7 +237,7 @@ TEST(Hyparview, OversizedAddressListDroppedAndCounted) {
   auto b = x.recv(1, j);
   EXPECT_TRUE(b.sends<wire::neighbor_reply>().empty());
   EXPECT_FALSE(x.is_active(1));
-  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).malformed_messages, 1u);
 }
 
 TEST(Hyparview, JoinBuildsSymmetricActiveViews) {
@@ -274,7 +274,7 @@ TEST(Hyparview, ShuffleFillsPassiveViews) {
     after += net.passive(i).size();
     EXPECT_GE(net.passive(i).size(), 3u) << "node " << i;
     EXPECT_LE(net.passive(i).size(), 30u);
-    EXPECT_GT(net.at(i).counters(net.topic()).shuffles, 0u);
+    EXPECT_GT(net.at(i).counters(net.topic()).membership.shuffles, 0u);
     for (auto p : net.passive(i)) {
       EXPECT_NE(p, i);
       EXPECT_FALSE(network::contains(net.active(i), p));  // views are disjoint
@@ -369,4 +369,155 @@ TEST(Hyparview, JoinerShufflesAsSoonAsItsJoinIsAccepted) {
   b = x.recv(7, wire::shuffle_reply{{make_peer(8), make_peer(9)}});
   EXPECT_TRUE(x.is_passive(8));
   EXPECT_TRUE(x.is_passive(9));
+}
+
+// The end of a forward_join walk usually never heard of the joiner: the
+// joiner's addresses (from the walk) go to the shell's address book before
+// the neighbour request, so the shell can dial it.
+TEST(Hyparview, ForwardJoinEndHandsTheJoinersAddressesToTheShellBeforeAsking) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(3, wire::forward_join{make_peer(8), 0});
+  std::size_t data_at = b.items.size(), ask_at = b.items.size();
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    if (auto* d = std::get_if<out::peer_data>(&b.items[i].o); d && d->info == make_peer(8))
+      data_at = std::min(data_at, i);
+    if (auto* s = std::get_if<out::send>(&b.items[i].o);
+        s && s->to == make_node_id(8) && std::holds_alternative<wire::neighbor>(s->msg))
+      ask_at = std::min(ask_at, i);
+  }
+  ASSERT_LT(ask_at, b.items.size()) << "no neighbour request to the joiner";
+  EXPECT_LT(data_at, ask_at) << "the joiner's addresses must reach the shell before the request";
+}
+
+// A joiner that gave no address cannot be dialled: the walk ends there.
+TEST(Hyparview, ForwardJoinEndWithoutAddressesAsksNobody) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(3, wire::forward_join{peer_info{make_node_id(8), {}}, 0});
+  EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+  EXPECT_EQ(x.state().membership().pending_count(), 0u);
+}
+
+// Walks travel over links: a forward_join from a peer that is neither a
+// neighbour, nor one we just dropped (passive), nor one we are asking, makes
+// us do nothing, and is counted.
+TEST(Hyparview, ForwardJoinFromAStrangerIsRefusedAndCounted) {
+  auto x = with_neighbors(3);
+  for (std::uint8_t ttl : {std::uint8_t{0}, std::uint8_t{4}}) {
+    auto b = x.recv(42, wire::forward_join{make_peer(8), ttl});
+    EXPECT_TRUE(b.sends<wire::neighbor>().empty());
+    EXPECT_TRUE(b.sends<wire::forward_join>().empty());
+    EXPECT_TRUE(b.all<out::peer_data>().empty());
+  }
+  EXPECT_FALSE(x.is_passive(8));
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 2u);
+  // A peer we just dropped to make room (now passive) is not a stranger: its
+  // walk crossed our disconnect and goes on.
+  x.recv(1, wire::disconnect{true});
+  ASSERT_TRUE(x.is_passive(1));
+  auto b = x.recv(1, wire::forward_join{make_peer(8), 4});
+  EXPECT_EQ(b.sends<wire::forward_join>().size(), 1u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 2u);
+}
+
+namespace {
+
+// Index of the first output satisfying `pred`, or items.size().
+template <class Pred>
+std::size_t first_index(const batch& b, Pred pred) {
+  for (std::size_t i = 0; i < b.items.size(); ++i)
+    if (pred(b.items[i].o)) return i;
+  return b.items.size();
+}
+
+bool is_reply_to(const out::output& o, std::size_t peer) {
+  auto* s = std::get_if<out::send>(&o);
+  return s && s->to == make_node_id(peer) && std::holds_alternative<wire::shuffle_reply>(s->msg);
+}
+
+bool is_data_for(const out::output& o, std::size_t peer) {
+  auto* d = std::get_if<out::peer_data>(&o);
+  return d && d->info == make_peer(peer);
+}
+
+}  // namespace
+
+// HyParView §4.4: the walk's end answers the origin over a temporary
+// connection. The origin's addresses (from the shuffle) reach the shell
+// before the answer, even when the origin is already a known passive peer;
+// it does not become a neighbour, and the connection is let go.
+TEST(Hyparview, ShuffleEndAnswersAnOriginThatIsNotANeighbourAtItsAddresses) {
+  auto x = with_neighbors(2);
+  for (int round = 0; round < 2; ++round) {  // 7 unknown, then 7 passive already
+    auto b = x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5)}});
+    const auto reply = first_index(b, [](const out::output& o) { return is_reply_to(o, 7); });
+    ASSERT_LT(reply, b.items.size()) << "round " << round;
+    EXPECT_LT(first_index(b, [](const out::output& o) { return is_data_for(o, 7); }), reply) << "round " << round;
+    EXPECT_TRUE(b.dropped(make_node_id(7)));
+    EXPECT_FALSE(x.is_active(7));
+    EXPECT_TRUE(b.all<out::neighbor_up>().empty());
+    EXPECT_EQ(b.sends<wire::shuffle_reply>().size(), 1u);  // one answer per shuffle
+  }
+  EXPECT_TRUE(x.is_passive(7));
+  // The origin is a neighbour: the answer goes over that link, nothing to dial.
+  auto b = x.recv(1, wire::shuffle{make_peer(2), 0, {make_peer(5)}});
+  EXPECT_EQ(b.sends_to<wire::shuffle_reply>(make_node_id(2)).size(), 1u);
+  EXPECT_FALSE(b.dropped(make_node_id(2)));
+}
+
+TEST(Hyparview, ShuffleFromAStrangerIsRefusedAndAnOriginWithoutAddressIsNotAnswered) {
+  auto x = with_neighbors(2);
+  auto b = x.recv(42, wire::shuffle{make_peer(7), 0, {make_peer(5)}});
+  EXPECT_TRUE(b.sends<wire::shuffle_reply>().empty());
+  EXPECT_TRUE(b.sends<wire::shuffle>().empty());
+  EXPECT_FALSE(x.is_passive(5));
+  EXPECT_FALSE(x.is_passive(7));
+  EXPECT_EQ(x.r.counters(x.topic).membership.walks_refused, 1u);
+
+  b = x.recv(1, wire::shuffle{peer_info{make_node_id(7), {}}, 0, {make_peer(5)}});
+  EXPECT_TRUE(b.sends<wire::shuffle_reply>().empty());
+  EXPECT_EQ(x.r.counters(x.topic).membership.shuffle_replies_withheld, 1u);
+  EXPECT_TRUE(x.is_passive(5));  // its list is still taken
+}
+
+// Answers that need a dial are budgeted per shuffle period, so a neighbour
+// flooding us with walks of made-up origins gets a bounded number of dials.
+TEST(Hyparview, AnswersToNonNeighboursAreBoundedPerShufflePeriod) {
+  auto x = with_neighbors(2);
+  const std::size_t budget = 2 * config{}.membership.active_view_capacity + 2;
+  std::size_t answered = 0;
+  for (std::size_t i = 0; i < budget + 5; ++i)
+    answered += x.recv(1, wire::shuffle{make_peer(100 + i), 0, {make_peer(5)}}).sends<wire::shuffle_reply>().size();
+  EXPECT_EQ(answered, budget);
+  EXPECT_EQ(x.r.counters(x.topic).membership.shuffle_replies_withheld, 5u);
+  // The origin that is a neighbour is still answered over its link.
+  EXPECT_EQ(x.recv(1, wire::shuffle{make_peer(1), 0, {make_peer(5)}}).sends<wire::shuffle_reply>().size(), 1u);
+  x.now += 60s;
+  x.timer(timers::shuffle{});  // a new period
+  EXPECT_EQ(x.recv(1, wire::shuffle{make_peer(300), 0, {make_peer(5)}}).sends<wire::shuffle_reply>().size(), 1u);
+}
+
+// A neighbour request that timed out let the connection go (drop_peer): an
+// acceptance arriving afterwards is declined, so the link never exists on
+// one side only (the peer would drop us when it sees the connection close).
+TEST(Hyparview, LateAcceptanceAfterTheRequestTimedOutIsDeclined) {
+  single x;
+  x.connect(1);
+  x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(5), make_peer(6)}});
+  x.now += 60s;
+  auto b = x.timer(timers::shuffle{});
+  auto nb = b.sends<wire::neighbor>();
+  ASSERT_FALSE(nb.empty());
+  const node_id asked = nb[0].first;
+  timers::neighbor_request t{};
+  for (const auto& r : b.timers<timers::neighbor_request>())
+    if (r.peer == asked) t = r;
+  x.now += 500ms;
+  b = x.timer(t);
+  EXPECT_TRUE(b.dropped(asked));
+  b = x.feed(in::received{asked, wire::neighbor_reply{true}});
+  EXPECT_FALSE(x.is_active(asked));
+  auto disc = b.sends_to<wire::disconnect>(asked);
+  ASSERT_EQ(disc.size(), 1u);
+  EXPECT_TRUE(disc[0].alive);
+  EXPECT_TRUE(b.all<out::neighbor_up>().empty());
 }

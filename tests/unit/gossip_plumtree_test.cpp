@@ -44,7 +44,7 @@ TEST(Plumtree, ReceivedGossipIsDeliveredAndForwardedWithNextRound) {
     EXPECT_NE(to, make_node_id(1));
     EXPECT_EQ(m.round, 5);
   }
-  EXPECT_EQ(x.r.counters(x.topic).gossip_delivered, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.gossip_delivered, 1u);
 }
 
 TEST(Plumtree, DuplicateIsCountedAndPrunesTheSender) {
@@ -55,7 +55,7 @@ TEST(Plumtree, DuplicateIsCountedAndPrunesTheSender) {
   ASSERT_EQ(b.sends_to<wire::prune>(make_node_id(2)).size(), 1u);
   EXPECT_TRUE(st(x).broadcast().is_lazy(make_node_id(2)));
   EXPECT_TRUE(st(x).broadcast().is_eager(make_node_id(1)));
-  auto c = x.r.counters(x.topic);
+  auto c = x.r.counters(x.topic).broadcast;
   EXPECT_EQ(c.gossip_duplicates, 1u);
   EXPECT_EQ(c.prune_sent, 1u);
 
@@ -115,7 +115,7 @@ TEST(Plumtree, MissingMessageGraftsFirstAnnouncerAfter80msThenNextAfter40ms) {
   EXPECT_EQ(gr[0].second.round, 3);
   auto gt3 = b.timers<timers::graft>();
   ASSERT_EQ(gt3.size(), 1u);
-  EXPECT_EQ(x.r.counters(x.topic).graft_sent, 2u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.graft_sent, 2u);
 
   // The message arrives: the pending timer no longer applies.
   auto g3 = g;
@@ -225,7 +225,7 @@ TEST(Plumtree, ContentHashMismatchIsDroppedAndCounted) {
   auto b = x.recv(1, g);
   EXPECT_TRUE(b.all<out::received>().empty());
   EXPECT_TRUE(b.sends<wire::gossip>().empty());
-  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.invalid_messages, 1u);
   EXPECT_FALSE(st(x).broadcast().has_received(g.id));
 }
 
@@ -235,10 +235,10 @@ TEST(Plumtree, OversizeContentIsDroppedAndCounted) {
   auto b = x.recv(1, make_gossip(big, 0));
   EXPECT_TRUE(b.all<out::received>().empty());
   EXPECT_TRUE(b.sends<wire::gossip>().empty());
-  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.invalid_messages, 1u);
   b = x.feed(in::broadcast{to_bytes(big), scope::swarm});
   EXPECT_TRUE(b.sends<wire::gossip>().empty());
-  EXPECT_EQ(x.r.counters(x.topic).invalid_messages, 2u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.invalid_messages, 2u);
   std::string fits(config{}.max_message_size, 'y');
   EXPECT_EQ(x.recv(1, make_gossip(fits, 0)).all<out::received>().size(), 1u);
 }
@@ -290,7 +290,7 @@ TEST(Plumtree, EveryNodeReceivesEveryBroadcastExactlyOnce) {
         EXPECT_EQ(net.delivered_count(i, id), i == from ? 0u : 1u) << "seed " << seed << " node " << i;
     // After the first messages the tree has pruned redundant links.
     std::uint64_t prunes = 0;
-    for (std::size_t i = 0; i < net.size(); ++i) prunes += net.at(i).counters(net.topic()).prune_sent;
+    for (std::size_t i = 0; i < net.size(); ++i) prunes += net.at(i).counters(net.topic()).broadcast.prune_sent;
     EXPECT_GT(prunes, 0u);
   }
 }
@@ -320,7 +320,7 @@ TEST(Plumtree, LostEagerPushIsRecoveredThroughIhaveAndGraft) {
   EXPECT_GE(lost, 1);
   EXPECT_TRUE(grafted);
   for (std::size_t i = 1; i < net.size(); ++i) EXPECT_EQ(net.delivered_count(i, id), 1u) << "node " << i;
-  EXPECT_GE(net.at(5).counters(net.topic()).graft_sent, 1u);
+  EXPECT_GE(net.at(5).counters(net.topic()).broadcast.graft_sent, 1u);
 }
 
 TEST(Plumtree, CrashedNodesDoNotStopDelivery) {
@@ -457,8 +457,8 @@ TEST(Plumtree, DuplicateDoesNotPruneWhenTheFirstCopyCameOverAPrunedLink) {
   b = x.recv(1, make_gossip("b", 1));
   EXPECT_TRUE(b.sends<wire::prune>().empty());
   EXPECT_TRUE(st(x).broadcast().is_eager(make_node_id(1)));
-  EXPECT_EQ(x.r.counters(x.topic).prunes_withheld, 1u);
-  EXPECT_EQ(x.r.counters(x.topic).prune_sent, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.prunes_withheld, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.prune_sent, 1u);
 }
 
 TEST(Plumtree, MessageIsNotPushedToPeersThatAnnouncedIt) {
@@ -527,7 +527,7 @@ TEST(Plumtree, AnnouncementFromOurOnlyEagerPeerIsGraftedAtOnce) {
   EXPECT_EQ(gr[0].first, make_node_id(1));
   ASSERT_TRUE(gr[0].second.id);
   EXPECT_EQ(*gr[0].second.id, g.id);
-  EXPECT_EQ(x.r.counters(x.topic).eager_announcements, 1u);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.eager_announcements, 1u);
 
   // With a second eager peer, the push may still come from it: wait as usual.
   auto y = with_neighbors(3);

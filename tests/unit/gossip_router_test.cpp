@@ -49,8 +49,8 @@ TEST(Router, OneStatePerTopicAndOutputsTagged) {
   EXPECT_EQ(x.r.topics().size(), 2u);
   EXPECT_EQ(x.r.active_view(x.t1), std::vector<node_id>{make_node_id(1)});
   EXPECT_EQ(x.r.active_view(x.t2), std::vector<node_id>{make_node_id(2)});
-  EXPECT_EQ(x.r.counters(x.t1).neighbor_up, 1u);
-  EXPECT_EQ(x.r.counters(test_topic("none")).neighbor_up, 0u);
+  EXPECT_EQ(x.r.counters(x.t1).membership.neighbor_up, 1u);
+  EXPECT_EQ(x.r.counters(test_topic("none")).membership.neighbor_up, 0u);
 }
 
 TEST(Router, DropPeerOnlyWhenTheLastTopicStopsUsingIt) {
