@@ -1,33 +1,19 @@
 #include "net/frame.hpp"
 
 #include <cstring>
+#include <iterator>
 #include <string>
 
 namespace topicswarm::net {
 
+static_assert(static_cast<int>(frame_kind::relay) == 8, "kind_name's table lists kinds 0 ..= 8");
+
 const char* kind_name(frame_kind kind) noexcept {
-  switch (kind) {
-    case frame_kind::gossip:
-      return "gossip";
-    case frame_kind::keepalive:
-      return "keepalive";
-    case frame_kind::hello:
-      return "hello";
-    case frame_kind::ping:
-      return "ping";
-    case frame_kind::pong:
-      return "pong";
-    case frame_kind::catalog:
-      return "catalog";
-    case frame_kind::admission:
-      return "admission";
-    case frame_kind::nat:
-      return "nat";
-    case frame_kind::relay:
-      return "relay";
-    default:
-      break;
-  }
+  // Indexed by the kind's value: the assigned kinds are 0 ..= 8 (frame.hpp).
+  static constexpr const char* assigned[] = {"gossip",  "keepalive", "hello", "ping", "pong",
+                                             "catalog", "admission", "nat",   "relay"};
+  const auto k = static_cast<std::size_t>(kind);
+  if (k < std::size(assigned)) return assigned[k];
   return kind >= frame_kind::experimental_first ? "experimental" : "unassigned";
 }
 

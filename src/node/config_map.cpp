@@ -137,24 +137,30 @@ void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_
 }
 
 void add_to(auto_discovery_stats& d, const tracker::counters& c) {
+  // Counters the public type carries under the core's own name.
+  using public_field = std::uint64_t auto_discovery_stats::*;
+  using core_field = std::uint64_t tracker::counters::*;
+  static constexpr std::pair<public_field, core_field> same[] = {
+      {&auto_discovery_stats::gets, &tracker::counters::gets},
+      {&auto_discovery_stats::get_timeouts, &tracker::counters::get_timeouts},
+      {&auto_discovery_stats::puts, &tracker::counters::puts},
+      {&auto_discovery_stats::put_failures, &tracker::counters::put_failures},
+      {&auto_discovery_stats::put_retries, &tracker::counters::put_retries},
+      {&auto_discovery_stats::records_valid, &tracker::counters::records_valid},
+      {&auto_discovery_stats::records_invalid, &tracker::counters::records_invalid},
+      {&auto_discovery_stats::rounds, &tracker::counters::rounds},
+      {&auto_discovery_stats::publishes_skipped_cap, &tracker::counters::publishes_skipped_cap},
+      {&auto_discovery_stats::dials, &tracker::counters::dials},
+      {&auto_discovery_stats::dial_failures, &tracker::counters::dial_failures},
+      {&auto_discovery_stats::joins, &tracker::counters::joins},
+      {&auto_discovery_stats::bubble_merges, &tracker::counters::bubble_merges},
+      {&auto_discovery_stats::overlap_merges, &tracker::counters::overlap_merges},
+      {&auto_discovery_stats::island_merges, &tracker::counters::island_merges},
+      {&auto_discovery_stats::rebootstraps, &tracker::counters::rebootstraps},
+  };
   ++d.topics;
-  d.gets += c.gets;
-  d.get_timeouts += c.get_timeouts;
-  d.puts += c.puts;
-  d.put_failures += c.put_failures;
-  d.put_retries += c.put_retries;
-  d.records_valid += c.records_valid;
-  d.records_invalid += c.records_invalid;
-  d.rounds += c.rounds;
+  for (const auto& [to, from] : same) d.*to += c.*from;
   d.publishes += c.bootstrap_publishes + c.publisher_publishes;
-  d.publishes_skipped_cap += c.publishes_skipped_cap;
-  d.dials += c.dials;
-  d.dial_failures += c.dial_failures;
-  d.joins += c.joins;
-  d.bubble_merges += c.bubble_merges;
-  d.overlap_merges += c.overlap_merges;
-  d.island_merges += c.island_merges;
-  d.rebootstraps += c.rebootstraps;
 }
 
 transport_stats from_net(const net::stats& n) {

@@ -41,31 +41,38 @@ result<void> auto_discovery_config::validate() const {
     const char* name;
     least lowest;
   };
+  // Every value as alias.field, so the table reads alike row by row.
+  const auto& top = *this;
+  const auto& d = dht;
+  const auto& p = publisher;
+  const auto& mb = merge.bubble;
+  const auto& mo = merge.message_overlap;
+  const auto& t = timeouts;
   const duration_rule rules[] = {
       {b.no_peers_retry_interval, "bootstrap.no_peers_retry_interval", least::positive},
       {b.join_confirmation_wait_time, "bootstrap.join_confirmation_wait_time", least::positive},
       {b.discovery_poll_interval, "bootstrap.discovery_poll_interval", least::positive},
       {b.max_poll_interval, "bootstrap.max_poll_interval", least::positive},
-      {dht.get_timeout, "dht.get_timeout", least::positive},
-      {dht.put_timeout, "dht.put_timeout", least::positive},
-      {dht.base_retry_interval, "dht.base_retry_interval", least::positive},
-      {publisher.base_interval, "publisher.base_interval", least::positive},
-      {merge.bubble.base_interval, "merge.bubble.base_interval", least::positive},
-      {merge.message_overlap.base_interval, "merge.message_overlap.base_interval", least::positive},
-      {timeouts.join_peer_timeout, "timeouts.join_peer_timeout", least::positive},
-      {timeouts.broadcast_timeout, "timeouts.broadcast_timeout", least::positive},
-      {timeouts.broadcast_neighbors_timeout, "timeouts.broadcast_neighbors_timeout", least::positive},
-      {join_timeout, "join_timeout", least::positive},
+      {d.get_timeout, "dht.get_timeout", least::positive},
+      {d.put_timeout, "dht.put_timeout", least::positive},
+      {d.base_retry_interval, "dht.base_retry_interval", least::positive},
+      {p.base_interval, "publisher.base_interval", least::positive},
+      {mb.base_interval, "merge.bubble.base_interval", least::positive},
+      {mo.base_interval, "merge.message_overlap.base_interval", least::positive},
+      {t.join_peer_timeout, "timeouts.join_peer_timeout", least::positive},
+      {t.broadcast_timeout, "timeouts.broadcast_timeout", least::positive},
+      {t.broadcast_neighbors_timeout, "timeouts.broadcast_neighbors_timeout", least::positive},
+      {top.join_timeout, "join_timeout", least::positive},
       {b.per_peer_join_settle_time, "bootstrap.per_peer_join_settle_time", least::zero},
       {b.post_join_check, "bootstrap.post_join_check", least::zero},
-      {dht.max_retry_jitter, "dht.max_retry_jitter", least::zero},
-      {publisher.initial_delay, "publisher.initial_delay", least::zero},
-      {publisher.max_jitter, "publisher.max_jitter", least::zero},
-      {merge.bubble.initial_interval, "merge.bubble.initial_interval", least::zero},
-      {merge.bubble.max_jitter, "merge.bubble.max_jitter", least::zero},
-      {merge.message_overlap.initial_interval, "merge.message_overlap.initial_interval", least::zero},
-      {merge.message_overlap.max_jitter, "merge.message_overlap.max_jitter", least::zero},
-      {unreachable_backoff, "unreachable_backoff", least::zero},
+      {d.max_retry_jitter, "dht.max_retry_jitter", least::zero},
+      {p.initial_delay, "publisher.initial_delay", least::zero},
+      {p.max_jitter, "publisher.max_jitter", least::zero},
+      {mb.initial_interval, "merge.bubble.initial_interval", least::zero},
+      {mb.max_jitter, "merge.bubble.max_jitter", least::zero},
+      {mo.initial_interval, "merge.message_overlap.initial_interval", least::zero},
+      {mo.max_jitter, "merge.message_overlap.max_jitter", least::zero},
+      {top.unreachable_backoff, "unreachable_backoff", least::zero},
   };
   for (const auto& r : rules)
     if (auto ok = r.lowest == least::positive ? positive(r.value, r.name) : not_negative(r.value, r.name); !ok)
