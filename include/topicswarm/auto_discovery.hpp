@@ -18,6 +18,7 @@
 
 #include <topicswarm/error.hpp>
 #include <topicswarm/export.hpp>
+#include <topicswarm/record.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -131,6 +132,9 @@ struct TOPICSWARM_API auto_discovery_config {
   // (topicswarm) How long join_with_auto_discovery() waits for the first
   // neighbour before it fails with errc::timeout (the crate waits forever).
   std::chrono::milliseconds join_timeout{60'000};
+  // (topicswarm) Argon2id cost of hashing the secret passphrase once per join
+  // (record.hpp, secret_hash_params); every member must use the same values.
+  secret_hash_params secret_hashing;
   // (topicswarm) A candidate whose dial failed is not dialled again for this long.
   std::chrono::milliseconds unreachable_backoff{30'000};
   // (topicswarm) Message ids remembered for the message-overlap test.

@@ -57,6 +57,11 @@ enum class errc {
   topic_closed,
   timeout,
   operation_aborted,
+  // added by the secret-gated swarm (issue 13); appended so values stay stable
+  record_format_obsolete,    // a format 1 value: no longer read
+  record_seq_out_of_range,   // BEP 44 seq outside the window's millisecond range
+  not_admitted,              // a peer did not prove the topic key on this connection
+  secret_hash_failed,        // Argon2id could not run (memory, parameters)
 };
 
 }  // namespace topicswarm

@@ -337,7 +337,10 @@ namespace detail {
 // one implementation (and the subscription: the last handle leaves the topic).
 class TOPICSWARM_API topic_handle {
  public:
+  // The topic id (from the name).
   const topic_id& id() const noexcept;
+  // The id on the wire: from the topic id and the topic key (wire_topic_id()).
+  const topic_id& wire_id() const noexcept;
   // Our current neighbours in this topic.
   std::vector<node_id> neighbors() const;
   bool is_joined() const;  // at least one neighbour
@@ -441,11 +444,23 @@ class TOPICSWARM_API node {
   asio::awaitable<result<int>> wait_dht_bootstrapped(int min_nodes, std::chrono::milliseconds timeout);
 
   // Subscribes to a topic and starts joining through `bootstrap` (which may be
-  // empty: then we wait for others to join us). Returns at once.
+  // empty: then we wait for others to join us). Returns at once. Without a
+  // key the topic is open: anyone who knows the name can join it
+  // (open_topic_key()). With a key (hash_secret(), secret_hash_from_key())
+  // only peers that prove they hold the same key on their connection take
+  // part (docs/PROTOCOL.md §12); others' frames are dropped and counted.
   result<topic> subscribe(const topic_id& topic, std::vector<peer_addr> bootstrap = {});
+  result<topic> subscribe(const topic_id& topic, const secret_hash& key, std::vector<peer_addr> bootstrap = {});
   // Subscribes and waits for the first neighbour, or errc::timeout.
   asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, std::vector<peer_addr> bootstrap,
                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, const secret_hash& key,
+                                                   std::vector<peer_addr> bootstrap,
+                                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // hash_secret() (Argon2id) on a worker thread of the node, so neither the
+  // caller's executor nor the node's thread is held for its duration.
+  asio::awaitable<result<secret_hash>> hash_secret(const topic_id& topic, std::string_view secret,
+                                                   secret_hash_params params = {});
 
   // Auto-discovery (docs/PROTOCOL.md §11): subscribes to `topic` and finds
   // its other members through DHT records only, keeps our record published
@@ -456,7 +471,10 @@ class TOPICSWARM_API node {
   // auto-discovery already.
   asio::awaitable<result<topic>> join_with_auto_discovery(const topic_id& topic, std::string_view initial_secret,
                                                          auto_discovery_config config = {});
-  // The same, returning at once (joining goes on in the background).
+  // The secret is hashed with Argon2id (config.secret_hashing) on a worker
+  // thread first; an empty secret makes an open topic.
+  // The same, returning at once (joining goes on in the background); it
+  // hashes the secret on the calling thread (see hash_secret()).
   result<topic> join_with_auto_discovery_no_wait(const topic_id& topic, std::string_view initial_secret,
                                                  auto_discovery_config config = {});
   // A builder for all of the above plus a custom secret rotation.
@@ -492,8 +510,20 @@ class TOPICSWARM_API node::auto_discovery_builder {
   explicit auto_discovery_builder(node& n) : node_(&n) {}
   auto_discovery_builder& topic(const topic_id& t) { topic_ = t; return *this; }
   auto_discovery_builder& topic_name(std::string_view name) { topic_ = topic_id_from_name(name); return *this; }
-  auto_discovery_builder& secret(std::string_view initial_secret) { secret_ = secret_hash_from(initial_secret); return *this; }
-  auto_discovery_builder& secret(byte_span initial_secret) { secret_ = secret_hash_from(initial_secret); return *this; }
+  // A passphrase, hashed with Argon2id when joining (config().secret_hashing).
+  auto_discovery_builder& secret(std::string_view initial_secret) {
+    secret_ = std::string(initial_secret);
+    return *this;
+  }
+  auto_discovery_builder& secret(byte_span initial_secret) {
+    secret_ = std::string(reinterpret_cast<const char*>(initial_secret.data()), initial_secret.size());
+    return *this;
+  }
+  // A topic key used as is (no hashing): secret_hash_from_key(), hash_secret().
+  auto_discovery_builder& key(const secret_hash& k) {
+    secret_ = k;
+    return *this;
+  }
   // Peers find each other only if they use the same rotation (record.hpp).
   auto_discovery_builder& rotation(secret_rotation r) { rotation_ = std::move(r); return *this; }
   auto_discovery_builder& config(auto_discovery_config c) { config_ = std::move(c); return *this; }
@@ -506,7 +536,7 @@ class TOPICSWARM_API node::auto_discovery_builder {
  private:
   node* node_;
   std::optional<topic_id> topic_;
-  secret_hash secret_ = secret_hash_from(std::string_view{});
+  std::variant<std::string, secret_hash> secret_;  // a passphrase ("" = open topic) or a key
   secret_rotation rotation_ = default_secret_rotation;
   auto_discovery_config config_;
 };

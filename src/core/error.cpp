@@ -21,6 +21,11 @@ class category final : public std::error_category {
       case errc::record_wrong_topic: return "record is for another topic";
       case errc::record_wrong_window: return "record is for another time window";
       case errc::record_unsupported_version: return "record format version is not supported";
+      case errc::record_format_obsolete:
+        return "record is in format 1, which is no longer read (its slots were writable by anyone who knew the name)";
+      case errc::record_seq_out_of_range: return "record's BEP 44 seq lies outside its window's millisecond range";
+      case errc::not_admitted: return "peer did not prove it holds the topic's key";
+      case errc::secret_hash_failed: return "the secret could not be hashed (Argon2id)";
       case errc::record_too_large: return "record is too large";
       case errc::dht_start_failed: return "DHT session could not start";
       case errc::dht_timeout: return "DHT operation timed out";
