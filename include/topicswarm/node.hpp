@@ -114,8 +114,16 @@ struct transport_config {
   // for this long is closed as stalled, so one peer that stops reading
   // cannot stop the topic.
   std::chrono::milliseconds send_stall_timeout{5'000};
-  // Frames queued for a peer while it is being dialled.
+  // Frames queued for a peer while it is being dialled, and topic frames
+  // held per peer and topic while the peer proves the topic (admission).
   std::size_t max_dial_queue_bytes = 1u << 20;
+  // A connection on which the peer has proven no topic this long after it
+  // came up is closed; a topic a peer has not proven this long after we
+  // asked for it is given up (docs/PROTOCOL.md §12).
+  std::chrono::milliseconds admission_timeout{5'000};
+  // Bad or unknown-topic proofs and malformed admission frames a peer may
+  // send on one connection before it is closed.
+  std::uint32_t max_admission_failures = 16;
 };
 
 namespace dht {
@@ -230,6 +238,24 @@ struct gossip_stats {
   std::size_t eager_links = 0, lazy_links = 0;
 };
 
+// Admission counters (docs/PROTOCOL.md §12): proofs that a peer holds a
+// topic's key, per connection.
+struct admission_stats {
+  std::uint64_t proofs_sent = 0;
+  std::uint64_t proofs_accepted = 0;       // a peer proved a topic
+  std::uint64_t proofs_invalid = 0;        // wrong key, or a proof made for another connection
+  std::uint64_t proofs_unknown_topic = 0;  // for a topic we are not in (another secret, say)
+  std::uint64_t malformed = 0;             // admission frames that did not decode
+  std::uint64_t refusals_sent = 0, refusals_received = 0;
+  std::uint64_t want_timeouts = 0;         // peers that did not prove a topic in time
+  std::uint64_t closed_no_topic = 0;       // connections closed: no proven topic in time
+  std::uint64_t closed_failures = 0;       // connections closed: too many failed proofs
+  std::uint64_t frames_not_admitted = 0;   // topic frames dropped: the peer has not proven the topic
+  std::uint64_t frames_held = 0;           // topic frames held until the peer proved the topic
+  std::uint64_t frames_held_dropped = 0;   // held frames dropped (refused, timed out, over the bound)
+  std::size_t held_bytes = 0;              // held now
+};
+
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics
 // that run it now.
 struct auto_discovery_stats {
@@ -249,6 +275,7 @@ struct node_stats {
   transport_stats transport;
   gossip_stats gossip;
   auto_discovery_stats auto_discovery;
+  admission_stats admission;
   std::optional<dht::counters> dht;            // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected

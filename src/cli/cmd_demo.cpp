@@ -7,7 +7,8 @@
 // only through the signed, encrypted records they write into the DHT. The
 // demo then checks that the overlay is one component, that a broadcast from
 // one peer reaches all the others, and that one more peer, which knows the
-// topic name but not the secret, finds nobody.
+// topic name but not the secret, finds nobody, and is refused admission
+// when it dials a member's address directly.
 //
 // Everything runs on one io_context on the main thread (the nodes have their
 // own threads); each wait has a deadline, so the demo ends within about a
@@ -69,9 +70,6 @@ constexpr auto broadcast_timeout = 10s;
 // peer; after this long without full delivery a fresh message is sent.
 constexpr auto attempt_wait = 2500ms;
 constexpr int max_attempts = 4;
-// The wrong-secret peer reads the others' slots within its first poll or two;
-// give it this long after the broadcast to have counted one it cannot open.
-constexpr auto invalid_record_wait = 5s;
 // The right-secret peers join within a fraction of a second on loopback; the
 // wrong-secret peer is watched at least this long after the join calls (many
 // of its poll rounds) before "it stayed alone" is claimed.
@@ -205,7 +203,7 @@ struct demo_outcome {
   bool broadcast_ok = false;
   int attempts = 0;
   bool eve_alone = false;
-  bool eve_counted_invalid = false;
+  bool eve_refused = false;  // a member refused her direct dial (admission), and counted it
   std::vector<std::string> failures;
 };
 
@@ -241,7 +239,11 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
   const auto join_start = clock_type::now();
   for (auto& p : peers) {
     p.join_called = clock_type::now();
-    auto t = p.n->join_with_auto_discovery_no_wait(topic, p.wrong_secret ? std::string(wrong_secret) : o.secret, cfg);
+    auto pcfg = cfg;
+    // Eve's direct dial in step 6 gives up after this (she is refused at once,
+    // but a join waits for a neighbour that will never come).
+    if (p.wrong_secret) pcfg.timeouts.join_peer_timeout = 1500ms;
+    auto t = p.n->join_with_auto_discovery_no_wait(topic, p.wrong_secret ? std::string(wrong_secret) : o.secret, pcfg);
     if (!t) {
       out.failures.push_back(p.name + " could not join: " + t.error().message());
       co_return out;
@@ -350,29 +352,35 @@ asio::awaitable<demo_outcome> run_demo(const demo_options& o, std::vector<peer>&
     say("\n[5/6] no broadcast: the overlay is not connected");
   }
 
-  // Step 6: the peer with the wrong secret saw the records but could open none.
-  auto eve_stats = co_await eve.n->stats();
-  const auto eve_deadline = std::max(clock_type::now() + invalid_record_wait, join_start + wrong_secret_watch);
-  while ((eve_stats.auto_discovery.records_invalid == 0 || clock_type::now() < join_start + wrong_secret_watch) &&
-         clock_type::now() < eve_deadline) {
+  // Step 6: the peer with the wrong secret cannot even find the others'
+  // slots (they derive from the topic key), and dialling a member directly
+  // gets her nothing: her proof is for another wire topic, so it is refused.
+  while (clock_type::now() < join_start + wrong_secret_watch) {
     eve_ever_joined = eve_ever_joined || eve.t->is_joined();
     co_await sleep_for(100ms);
-    eve_stats = co_await eve.n->stats();
   }
+  auto& member = peers.front();
+  const auto refused_before = (co_await member.n->stats()).admission.proofs_unknown_topic;
+  auto direct = eve.t->join_peers({member.n->address()});
+  const auto direct_result = co_await std::move(direct);
+  auto eve_stats = co_await eve.n->stats();
+  const auto member_admission = (co_await member.n->stats()).admission;
   say("\n[6/6] %s (wrong secret), %.1f s after the join calls (%llu DHT read rounds):", eve.name.c_str(),
       ms_since(join_start) / 1000.0, static_cast<unsigned long long>(eve_stats.auto_discovery.rounds));
   // The gossip layer counts every neighbour it ever had in the topic: zero
   // means none, not even one that came and went between two polls.
   eve_ever_joined = eve_ever_joined || eve.t->is_joined() || eve_stats.gossip.neighbor_up > 0;
   const auto& ed = eve_stats.auto_discovery;
-  out.eve_alone = !eve_ever_joined && ed.records_valid == 0 && ed.dials == 0;
-  out.eve_counted_invalid = ed.records_invalid > 0;
-  say("  neighbours %zu (never had one: %s); records it could open %llu, could not open %llu; peers dialled %llu",
-      eve.t->neighbors().size(), eve_ever_joined ? "NO" : "yes", static_cast<unsigned long long>(ed.records_valid),
-      static_cast<unsigned long long>(ed.records_invalid), static_cast<unsigned long long>(ed.dials));
+  out.eve_alone = !eve_ever_joined && ed.records_valid == 0 && !direct_result;
+  out.eve_refused = member_admission.proofs_unknown_topic > refused_before && eve_stats.admission.refusals_received > 0;
+  say("  neighbours %zu (never had one: %s); records it could open %llu; DHT slots it reads are not the others'",
+      eve.t->neighbors().size(), eve_ever_joined ? "NO" : "yes", static_cast<unsigned long long>(ed.records_valid));
+  say("  dialled %s directly: %s; %s refused her admission proof (%s)", member.name.c_str(),
+      direct_result ? "JOINED" : direct_result.error().message().c_str(), member.name.c_str(),
+      out.eve_refused ? "counted" : "NOT counted");
   if (!out.eve_alone) out.failures.push_back(eve.name + " (wrong secret) got a neighbour or opened a record");
-  if (!out.eve_counted_invalid)
-    out.failures.push_back(eve.name + " (wrong secret) never read a record it could not open");
+  if (!out.eve_refused)
+    out.failures.push_back(member.name + " did not refuse and count " + eve.name + "'s admission proof");
 
   for (auto& p : peers) {
     const auto s = co_await p.n->stats();
@@ -474,9 +482,9 @@ void run_demo_command(const demo_options& o) {
   say("  the overlay is one component:                 %s", out.connected ? "yes" : "NO");
   say("  the broadcast reached every peer:             %s", out.broadcast_ok ? "yes" : "NO");
   say("  the wrong-secret peer stayed alone:           %s", out.eve_alone ? "yes" : "NO");
-  say("  ... and counted records it could not open:    %s", out.eve_counted_invalid ? "yes" : "NO");
+  say("  ... and a member refused her direct dial:     %s", out.eve_refused ? "yes" : "NO");
   const bool ok = out.failures.empty() && out.all_joined && out.connected && out.broadcast_ok && out.eve_alone &&
-                  out.eve_counted_invalid;
+                  out.eve_refused;
   for (const auto& f : out.failures) say("  failed: %s", f.c_str());
   say("\ndemo %s in %.1f s", ok ? "succeeded" : "FAILED", ms_since(started) / 1000.0);
   if (!ok) throw CLI::RuntimeError(1);

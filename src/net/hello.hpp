@@ -36,7 +36,9 @@ struct protocol_version {
 // `topicswarm/<major>` already refuses others during the TLS handshake; the
 // hello checks it again so the rule does not hang on one TLS detail); the
 // minor only tells which kinds a peer may know.
-inline constexpr protocol_version protocol_version_current{1, 0};
+// 2.0 (issue 13): wire topic ids from the topic key, admission (kind 6)
+// required before any topic frame; a 1.x peer could not be admitted.
+inline constexpr protocol_version protocol_version_current{2, 0};
 
 // More kinds than any version will define: a hello listing more is refused
 // before anything is stored (the kind byte alone would allow 256).

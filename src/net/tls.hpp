@@ -25,7 +25,7 @@ namespace topicswarm::net {
 // ALPN protocol id: our protocol and its major version (docs/PROTOCOL.md
 // §10.1). Peers of another major version fail the TLS handshake; the minor
 // version travels in the hello.
-inline constexpr std::string_view alpn_protocol = "topicswarm/1";
+inline constexpr std::string_view alpn_protocol = "topicswarm/2";
 static_assert(alpn_protocol.size() == 12 && alpn_protocol.back() - '0' == protocol_version_current.major,
               "the ALPN id names the hello's major version");
 

@@ -87,6 +87,7 @@ struct connection {
   steady::time_point last_rx{}, last_tx{}, close_at{};
   steady::time_point hello_deadline{};  // greeting: closed if the peer's hello is not in by then
   kind_set peer_kinds;                  // from the peer's hello
+  link_info link;                       // id and TLS exporter, set once TLS is up
   error close_reason;                   // set by close_connection (a failed dial reports it)
   frame_reader reader;
 
@@ -119,6 +120,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   void handle_kind(frame_kind kind, frame_handler h) {
+    handle_kind(kind, link_frame_handler([h = std::move(h)](const node_id& p, const link_info&, byte_span b) { h(p, b); }));
+  }
+
+  void handle_kind(frame_kind kind, link_frame_handler h) {
     // Programming errors, not input: the hello is built once in run(), and
     // the transport's own kinds are answered here.
     assert(!running_ && "handle_kind() after run(): the hello is already fixed");
@@ -194,6 +199,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   bool connected(const node_id& peer) const { return active_.contains(peer); }
+  std::optional<link_info> link(const node_id& peer) const {
+    auto it = active_.find(peer);
+    if (it == active_.end()) return std::nullopt;
+    return it->second->link;
+  }
   bool peer_speaks(const node_id& peer, frame_kind kind) const {
     auto it = active_.find(peer);
     return it != active_.end() && it->second->peer_kinds.contains(kind);
@@ -306,6 +316,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     c->peer = *peer;
     c->dialer = *peer;
     c->outbound = false;
+    if (!set_link(c)) co_return;
     begin_greeting(c);
     co_await read_loop(c);
   }
@@ -365,6 +376,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       }
       c->peer = peer;
       c->dialer = me_;
+      if (!set_link(c)) {
+        last = c->close_reason;
+        continue;
+      }
       begin_greeting(c);
       co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
       if (c->established || stopped_) co_return;
@@ -401,6 +416,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (c->writer_waiting) c->wake.cancel();
       }
       handler_.on_connected(c->peer);
+      if (c->st == conn_state::active) handler_.on_link(c->peer, c->link);
       return;
     }
     ++stats_.duplicate_connections;
@@ -410,9 +426,24 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       c->st = conn_state::active;
       it->second = c;
       retire(old);
+      handler_.on_link(c->peer, c->link);
     } else {
       retire(c);
     }
+  }
+
+  // Numbers the connection and derives its exporter value (both ends get
+  // the same 32 bytes). False (the connection closed) if OpenSSL fails.
+  bool set_link(const conn_ptr& c) {
+    c->link.id = ++link_ids_;
+    auto* out = reinterpret_cast<unsigned char*>(c->link.exporter.data());
+    if (SSL_export_keying_material(c->stream.native_handle(), out, c->link.exporter.size(), exporter_label.data(),
+                                   exporter_label.size(), nullptr, 0, 1) != 1) {
+      ++stats_.handshake_failures;
+      close_connection(c, error{errc::handshake_failed, "TLS exporter unavailable"});
+      return false;
+    }
+    return true;
   }
 
   void retire(const conn_ptr& c) {
@@ -567,7 +598,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
             co_return close_connection(c, error{errc::malformed_message, "keepalive frame with a body"});
           }
         } else if (const auto& handler = handlers_[static_cast<std::uint8_t>(kind)]) {
-          if (!stopped_) handler(c->peer, body);
+          if (!stopped_) handler(c->peer, c->link, body);
         } else {
           // A kind of a later version or an experiment: the peer may send
           // what we do not speak (docs/PROTOCOL.md §10.5).
@@ -642,7 +673,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   node_id me_;
   config cfg_;
   transport_handler& handler_;
-  std::array<frame_handler, 256> handlers_;  // by kind byte; empty: not spoken here
+  std::array<link_frame_handler, 256> handlers_;  // by kind byte; empty: not spoken here
+  std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
   std::vector<tcp::acceptor> acceptors_;
@@ -668,6 +700,8 @@ void transport::close_after_flush(const node_id& peer) { impl_->close_after_flus
 bool transport::connected(const node_id& peer) const { return impl_->connected(peer); }
 bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return impl_->peer_speaks(peer, kind); }
 void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
+void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
+std::optional<link_info> transport::link(const node_id& peer) const { return impl_->link(peer); }
 bool transport::dialling(const node_id& peer) const { return impl_->dialling(peer); }
 std::vector<node_id> transport::connected_peers() const { return impl_->connected_peers(); }
 bool transport::send_ready() const { return impl_->send_ready(); }

@@ -34,11 +34,25 @@
 
 #include <asio/io_context.hpp>
 
+#include <array>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <memory>
 #include <vector>
 
 namespace topicswarm::net {
+
+// One established TLS connection, as protocols above the transport see it:
+// a number unique within this transport, and the connection's TLS exporter
+// value (RFC 8446 §7.5, label exporter_label, no context, 32 bytes), which
+// both ends compute and nobody else can: admission proofs are bound to it
+// (docs/PROTOCOL.md §12).
+struct link_info {
+  std::uint64_t id = 0;
+  std::array<std::byte, 32> exporter{};
+};
+inline constexpr std::string_view exporter_label = "EXPORTER-topicswarm-admission-v2";
 
 // What the transport tells its owner. Called on the io_context thread, from
 // inside transport code: handlers may call back into the transport.
@@ -47,6 +61,10 @@ struct transport_handler {
   // A connection to `peer` is established (not called again when a duplicate
   // connection replaces the first one).
   virtual void on_connected(const node_id& peer) = 0;
+  // A connection became `peer`'s active one: right after on_connected, and
+  // again when a duplicate or a redial replaces it (frames sent from now on
+  // go to this link).
+  virtual void on_link(const node_id& /*peer*/, const link_info& /*link*/) {}
   // The connection to `peer` closed, or dialling it failed.
   virtual void on_disconnected(const node_id& peer, const error& why) = 0;
   // Queued bytes fell from above to below the backpressure level.
@@ -56,6 +74,9 @@ struct transport_handler {
 // One frame's body (the payload after the kind byte) from `peer`; valid
 // only during the call.
 using frame_handler = std::function<void(const node_id& peer, byte_span body)>;
+// The same, with the connection the frame arrived on (which may be a retired
+// duplicate, not the peer's active link).
+using link_frame_handler = std::function<void(const node_id& peer, const link_info& link, byte_span body)>;
 
 class transport {
  public:
@@ -71,6 +92,7 @@ class transport {
   // transport's own kinds (hello, keepalive). Frames of a kind without a
   // handler are dropped and counted (stats::frames_unknown_kind).
   void handle_kind(frame_kind kind, frame_handler h);
+  void handle_kind(frame_kind kind, link_frame_handler h);
 
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();
@@ -91,6 +113,8 @@ class transport {
   void close_after_flush(const node_id& peer);
 
   bool connected(const node_id& peer) const;
+  // The peer's active connection, if it has one.
+  std::optional<link_info> link(const node_id& peer) const;
   // Whether `peer` is connected and listed `kind` in its hello: a driver
   // can skip sending what the peer would drop.
   bool peer_speaks(const node_id& peer, frame_kind kind) const;

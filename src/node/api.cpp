@@ -1,5 +1,6 @@
 // The public handles (node, topic, sender, receiver): thin forwarders that
 // hop onto the node thread through call_on_node() or post().
+#include "crypto/sodium.hpp"
 #include "node/node_impl.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
@@ -41,7 +42,7 @@ asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes con
   const std::size_t max = s->node->max_message_size();
   if (content.size() > max)
     co_return error::too_large(errc::message_too_large, "message", content.size(), max);
-  auto op = [t = s->id, content = std::move(content), sc](node_impl& n, completion<result<void>> done) mutable {
+  auto op = [t = s->wire, content = std::move(content), sc](node_impl& n, completion<result<void>> done) mutable {
     n.broadcast(t, std::move(content), sc, std::move(done));
   };
   auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
@@ -49,7 +50,7 @@ asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes con
 }
 
 asio::awaitable<result<void>> join_on(std::shared_ptr<topic_shared> s, std::vector<peer_addr> peers) {
-  auto op = [t = s->id, peers = std::move(peers)](node_impl& n, completion<result<void>> done) mutable {
+  auto op = [t = s->wire, peers = std::move(peers)](node_impl& n, completion<result<void>> done) mutable {
     n.join_peers(t, std::move(peers), std::move(done));
   };
   auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
@@ -57,7 +58,7 @@ asio::awaitable<result<void>> join_on(std::shared_ptr<topic_shared> s, std::vect
 }
 
 asio::awaitable<result<void>> joined_on(std::shared_ptr<topic_shared> s, std::chrono::milliseconds timeout) {
-  auto op = [t = s->id, timeout](node_impl& n, completion<result<void>> done) { n.wait_joined(t, timeout, done); };
+  auto op = [t = s->wire, timeout](node_impl& n, completion<result<void>> done) { n.wait_joined(t, timeout, done); };
   auto aw = call_on_node<result<void>>(s->node, result<void>{errc::node_stopped}, std::move(op));
   co_return co_await std::move(aw);
 }
@@ -117,7 +118,7 @@ std::shared_ptr<detail::node_event_channel> new_node_channel(const std::shared_p
 }
 
 std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>& s) {
-  auto r = std::make_shared<receiver_state>(s->id, s->node->event_queue_capacity());
+  auto r = std::make_shared<receiver_state>(s->wire, s->node->event_queue_capacity());
   auto n = s->node;
   if (!n->post([n, r] { n->add_receiver(r); })) r->close(error{errc::node_stopped});
   return r;
@@ -130,6 +131,7 @@ std::shared_ptr<receiver_state> new_receiver(const std::shared_ptr<topic_shared>
 namespace detail {
 
 const topic_id& topic_handle::id() const noexcept { return shared_->id; }
+const topic_id& topic_handle::wire_id() const noexcept { return shared_->wire; }
 
 std::vector<node_id> topic_handle::neighbors() const {
   if (!shared_) return {};
@@ -238,17 +240,33 @@ node_config& node_config::attach_testnet(const dht::testnet& net) {
 }
 
 result<topic> node::subscribe(const topic_id& t, std::vector<peer_addr> bootstrap) {
-  auto shared = std::make_shared<topic_shared>(impl_, t, impl_->mirror_for(t));
-  auto r = std::make_shared<receiver_state>(t, impl_->event_queue_capacity());
+  return subscribe(t, open_topic_key(t), std::move(bootstrap));
+}
+
+result<topic> node::subscribe(const topic_id& t, const secret_hash& key, std::vector<peer_addr> bootstrap) {
+  const topic_id wire = wire_topic_id(t, key);
+  auto shared = std::make_shared<topic_shared>(impl_, t, wire, impl_->mirror_for(wire));
+  auto r = std::make_shared<receiver_state>(wire, impl_->event_queue_capacity());
   auto n = impl_;
-  if (!n->post([n, t, r, bootstrap = std::move(bootstrap)]() mutable { n->attach(t, r, std::move(bootstrap)); }))
+  if (!n->post([n, wire, key, r, bootstrap = std::move(bootstrap)]() mutable {
+        n->attach(wire, key, r, std::move(bootstrap));
+      })) {
+    shared->released = true;
     return error{errc::node_stopped, "cannot subscribe: the node has stopped"};
+  }
   return topic(std::move(shared), std::move(r));
 }
 
 asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, std::vector<peer_addr> bootstrap,
                                                         std::chrono::milliseconds timeout) {
-  auto sub = subscribe(t, std::move(bootstrap));
+  auto aw = subscribe_and_join(t, open_topic_key(t), std::move(bootstrap), timeout);
+  co_return co_await std::move(aw);
+}
+
+asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, const secret_hash& key,
+                                                        std::vector<peer_addr> bootstrap,
+                                                        std::chrono::milliseconds timeout) {
+  auto sub = subscribe(t, key, std::move(bootstrap));
   if (!sub) co_return sub.error();
   auto aw = sub->joined(timeout);
   auto j = co_await std::move(aw);
@@ -256,16 +274,55 @@ asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, std::
   co_return std::move(*sub);
 }
 
+namespace {
+
+// Argon2id on the node's hashing thread; completes on the caller's executor.
+asio::awaitable<result<secret_hash>> hash_on_worker(std::shared_ptr<node_impl> n, topic_id t, std::string secret,
+                                                    secret_hash_params params) {
+  using value = result<secret_hash>;
+  auto init = [n, t, secret = std::move(secret), params](auto handler) mutable {
+    auto work = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    auto job = [h, work, t, secret = std::move(secret), params]() mutable {
+      value v = hash_secret(t, secret, params);
+      sodium_memzero(secret.data(), secret.size());
+      asio::post(work, [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
+    };
+    if (!n->run_hashing(std::move(job)))
+      asio::post(work, [h]() mutable { (*h)(value{error{errc::node_stopped}}); });
+  };
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(value)>(std::move(init), asio::use_awaitable);
+}
+
+}  // namespace
+
+asio::awaitable<result<secret_hash>> node::hash_secret(const topic_id& topic, std::string_view secret,
+                                                       secret_hash_params params) {
+  if (secret.empty()) co_return open_topic_key(topic);
+  auto aw = hash_on_worker(impl_, topic, std::string(secret), params);
+  co_return co_await std::move(aw);
+}
+
 asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
   if (!topic_) co_return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
   auto n = node_->impl_;
   const topic_id id = *topic_;
   const auto timeout = config_.join_timeout;
-  auto shared = std::make_shared<topic_shared>(n, id, n->mirror_for(id));
-  auto events = std::make_shared<receiver_state>(id, n->event_queue_capacity());
-  auto op = [id, events, setup = detail::auto_discovery_setup{secret_, rotation_, config_}](
+  secret_hash key;
+  if (const auto* k = std::get_if<secret_hash>(&secret_)) {
+    key = *k;
+  } else {
+    auto hashed = node_->hash_secret(id, std::get<std::string>(secret_), config_.secret_hashing);
+    auto h = co_await std::move(hashed);
+    if (!h) co_return h.error();
+    key = *h;
+  }
+  const topic_id wire = wire_topic_id(id, key);
+  auto shared = std::make_shared<topic_shared>(n, id, wire, n->mirror_for(wire));
+  auto events = std::make_shared<receiver_state>(wire, n->event_queue_capacity());
+  auto op = [wire, events, setup = detail::auto_discovery_setup{id, key, rotation_, config_}](
                 node_impl& impl, completion<result<void>> done) mutable {
-    done(impl.attach_auto_discovery(id, events, std::move(setup)));
+    done(impl.attach_auto_discovery(wire, events, std::move(setup)));
   };
   auto attach = call_on_node<result<void>>(n, result<void>{errc::node_stopped}, std::move(op));
   auto ok = co_await std::move(attach);
@@ -283,12 +340,23 @@ asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
 result<topic> node::auto_discovery_builder::join_no_wait() {
   if (!topic_) return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
   auto n = node_->impl_;
-  auto shared = std::make_shared<topic_shared>(n, *topic_, n->mirror_for(*topic_));
-  auto events = std::make_shared<receiver_state>(*topic_, n->event_queue_capacity());
+  const topic_id id = *topic_;
+  secret_hash key;
+  if (const auto* k = std::get_if<secret_hash>(&secret_)) {
+    key = *k;
+  } else {
+    // On the calling thread (documented): the caller chose not to wait.
+    auto h = hash_secret(id, std::get<std::string>(secret_), config_.secret_hashing);
+    if (!h) return h.error();
+    key = *h;
+  }
+  const topic_id wire = wire_topic_id(id, key);
+  auto shared = std::make_shared<topic_shared>(n, id, wire, n->mirror_for(wire));
+  auto events = std::make_shared<receiver_state>(wire, n->event_queue_capacity());
   auto p = std::make_shared<std::promise<result<void>>>();
   auto f = p->get_future();
-  if (!n->post([n, t = *topic_, events, p, setup = detail::auto_discovery_setup{secret_, rotation_, config_}]() mutable {
-        p->set_value(n->attach_auto_discovery(t, events, std::move(setup)));
+  if (!n->post([n, wire, events, p, setup = detail::auto_discovery_setup{id, key, rotation_, config_}]() mutable {
+        p->set_value(n->attach_auto_discovery(wire, events, std::move(setup)));
       })) {
     shared->released = true;
     return error{errc::node_stopped, "cannot subscribe: the node has stopped"};

@@ -58,7 +58,7 @@ result<void> auto_discovery_driver::attach(const topic_id& t, auto_discovery_set
   s.incarnation = ++incarnations_;
   s.dir = std::make_unique<topic_directory>(sh_, gossip_, t);
   const std::uint64_t seed = core::mix_seed(seed_ ^ std::hash<topic_id>{}(t) ^ s.incarnation);
-  s.drv = std::make_unique<tracker::driver>(sh_.self(), record_codec(t, setup.secret, std::move(setup.rotation)),
+  s.drv = std::make_unique<tracker::driver>(sh_.self(), record_codec(setup.topic, setup.secret, std::move(setup.rotation)),
                                             setup.config, seed, *s.dir);
   const auto& to = setup.config.timeouts;
   gossip_.set_timeouts(t, topic_timeouts{to.join_peer_timeout, to.broadcast_timeout, to.broadcast_neighbors_timeout});

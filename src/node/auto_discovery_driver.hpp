@@ -24,7 +24,10 @@
 namespace topicswarm::detail {
 
 // What attach() needs: everything but the topic.
+// `topic`: the id from the name (records); the driver's topics are keyed by
+// the wire id (gossip).
 struct auto_discovery_setup {
+  topic_id topic;
   secret_hash secret;
   secret_rotation rotation;
   auto_discovery_config config;

@@ -101,7 +101,7 @@ result<void> validate(const node_config& c) {
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)
     return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
   if (t.connect_timeout.count() <= 0 || t.handshake_timeout.count() <= 0 || t.idle_timeout.count() <= 0 ||
-      t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0)
+      t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0 || t.admission_timeout.count() <= 0)
     return {errc::invalid_argument, "transport timeouts must be positive"};
   if (t.keepalive_interval >= t.idle_timeout)
     return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
@@ -112,7 +112,16 @@ result<void> validate(const node_config& c) {
     return {errc::invalid_argument, "timeouts.join_peer_timeout, broadcast_timeout and broadcast_neighbors_timeout "
                                     "must be positive"};
   if (c.event_queue_capacity == 0) return {errc::invalid_argument, "event_queue_capacity must be at least 1"};
+  if (t.max_admission_failures == 0)
+    return {errc::invalid_argument, "transport.max_admission_failures must be at least 1"};
   return {};
+}
+
+admission::config to_admission(const transport_config& t) {
+  admission::config c;
+  c.admission_timeout = std::chrono::duration_cast<core::duration>(t.admission_timeout);
+  c.max_failures = t.max_admission_failures;
+  return c;
 }
 
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links) {

@@ -4,6 +4,7 @@
 // config_map_test changes each one and checks the core's value.
 #pragma once
 
+#include "admission/admission.hpp"
 #include "gossip/router.hpp"
 #include "net/config.hpp"
 #include "tracker/tracker.hpp"
@@ -21,6 +22,7 @@ net::config to_net(const transport_config& t, std::size_t max_frame_payload);
 
 // Refuses settings no core can work with; the message names the field.
 result<void> validate(const node_config& c);
+admission::config to_admission(const transport_config& t);
 
 // Adds one topic's gossip counters and link counts to the public sums.
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links);

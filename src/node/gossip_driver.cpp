@@ -16,17 +16,21 @@ delivery_scope from_core(gossip::scope s) {
 
 }  // namespace
 
-gossip_driver::gossip_driver(shell& sh, gossip::config cfg, std::uint64_t seed, topic_timeouts defaults)
-    : sh_(sh), cfg_(cfg), defaults_(defaults), router_(sh.me(), cfg_, seed) {}
+gossip_driver::gossip_driver(shell& sh, admission_driver& gate, gossip::config cfg, std::uint64_t seed,
+                             topic_timeouts defaults)
+    : sh_(sh), gate_(gate), cfg_(cfg), defaults_(defaults), router_(sh.me(), cfg_, seed) {}
 
 // ------------------------------------------------------------ subscriptions --
 
-void gossip_driver::attach(const topic_id& t, std::shared_ptr<topic_mirror> m, std::shared_ptr<receiver_state> r,
-                           std::vector<core::peer_info> bootstrap) {
+void gossip_driver::attach(const topic_id& t, const secret_hash& key, std::shared_ptr<topic_mirror> m,
+                           std::shared_ptr<receiver_state> r, std::vector<core::peer_info> bootstrap) {
   if (sh_.stopped()) return;
   auto [it, created] = topics_.try_emplace(t);
   auto& e = it->second;
-  if (created) e.timeouts = defaults_;
+  if (created) {
+    e.timeouts = defaults_;
+    gate_.add_topic(t, key);
+  }
   ++e.handles;
   if (!e.mirror) e.mirror = std::move(m);
   if (r) e.receivers.push_back(std::move(r));
@@ -74,6 +78,7 @@ void gossip_driver::release(const topic_id& t) {
   }
   if (observer_) observer_->on_topic_left(t);
   topics_.erase(it);
+  gate_.remove_topic(t);
   timers_.erase_if([&](const timer_token& k) { return k.topic == t; });
   for (auto b = backlog_.begin(); b != backlog_.end();) {
     if (b->topic == t) {
@@ -283,15 +288,9 @@ void gossip_driver::send(const topic_id& t, gossip::out::send& s, std::vector<no
   const auto start = net::begin_frame(frame_, net::frame_kind::gossip);
   gossip::encode_to(frame_, t, s.msg);
   net::end_frame(frame_, start);
-  auto& tr = sh_.transport();
-  if (tr.send(s.to, frame_) != net::transport::send_status::no_route) return;
-  auto addrs = sh_.book().find(s.to);
-  if (addrs.empty()) {
-    unreachable.push_back(s.to);
-    return;
-  }
-  tr.dial(s.to, std::move(addrs));
-  tr.send(s.to, frame_);
+  // Sent when the peer has proven the topic on its connection; otherwise
+  // held while admission runs (dialling the peer if needed).
+  if (gate_.send(s.to, t, frame_) == admission_driver::route::no_route) unreachable.push_back(s.to);
 }
 
 void gossip_driver::process() {
@@ -361,6 +360,11 @@ void gossip_driver::on_frame(const node_id& peer, byte_span body) {
     ++unknown_topic_;
     return;
   }
+  if (!gate_.accepts(peer, topic)) {
+    // The peer has not proven it holds this topic's key on its connection.
+    gate_.count_not_admitted();
+    return;
+  }
   router_.handle(topic, gossip::in::received{peer, std::move(msg)}, sh_.now(), out_);
   process();
 }
@@ -369,6 +373,12 @@ void gossip_driver::on_disconnected(const node_id& peer, const error&) {
   if (sh_.stopped()) return;
   router_.peer_disconnected(peer, sh_.now(), out_);
   process();  // a no-op when called from inside process(), which continues with these outputs
+}
+
+void gossip_driver::on_refused(const topic_id& t, const node_id& peer) {
+  if (sh_.stopped() || !topics_.contains(t)) return;
+  router_.handle(t, gossip::in::peer_disconnected{peer}, sh_.now(), out_);
+  process();
 }
 
 // -------------------------------------------------------------------- stop --

@@ -12,6 +12,7 @@
 
 #include "core/timer_queue.hpp"
 #include "gossip/router.hpp"
+#include "node/admission_driver.hpp"
 #include "node/completion.hpp"
 #include "node/receiver_state.hpp"
 #include "node/shell.hpp"
@@ -41,15 +42,17 @@ struct topic_timeouts {
   std::chrono::milliseconds join_peers{0}, broadcast{0}, broadcast_neighbors{0};
 };
 
-class gossip_driver final : public driver {
+class gossip_driver final : public driver, public admission_listener {
  public:
-  gossip_driver(shell& sh, gossip::config cfg, std::uint64_t seed, topic_timeouts defaults);
+  // Topics are keyed by their wire id; every frame goes through `gate`
+  // (admission) both ways.
+  gossip_driver(shell& sh, admission_driver& gate, gossip::config cfg, std::uint64_t seed, topic_timeouts defaults);
 
   void set_observer(topic_observer* o) { observer_ = o; }
 
   // ---- topics (from the API, on the node thread)
-  void attach(const topic_id& t, std::shared_ptr<topic_mirror> m, std::shared_ptr<receiver_state> r,
-              std::vector<core::peer_info> bootstrap);
+  void attach(const topic_id& t, const secret_hash& key, std::shared_ptr<topic_mirror> m,
+              std::shared_ptr<receiver_state> r, std::vector<core::peer_info> bootstrap);
   void add_receiver(std::shared_ptr<receiver_state> r);
   void release(const topic_id& t);
   bool has_topic(const topic_id& t) const { return topics_.contains(t); }
@@ -71,6 +74,8 @@ class gossip_driver final : public driver {
   void on_frame(const node_id& peer, byte_span body);
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
+  // ---- admission: `peer` will not exchange topic `t` with us
+  void on_refused(const topic_id& t, const node_id& peer) override;
 
   // ---- driver
   std::optional<core::instant> next_timer() const override { return timers_.next(); }
@@ -122,6 +127,7 @@ class gossip_driver final : public driver {
   void close_receivers(topic_entry& e, const error& why);
 
   shell& sh_;
+  admission_driver& gate_;
   gossip::config cfg_;
   topic_timeouts defaults_;
   gossip::router router_;

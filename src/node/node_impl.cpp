@@ -23,7 +23,7 @@ bool unspecified(const endpoint& e) {
 topic_shared::~topic_shared() {
   if (released) return;
   auto n = node;
-  n->post([n, t = id] { n->release(t); });
+  n->post([n, t = wire] { n->release(t); });
 }
 
 node_impl::node_impl(node_config cfg)
@@ -72,14 +72,23 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   }
   // The drivers: one per protocol core.
   const auto& to = n->cfg_.timeouts;
+  n->admission_ = std::make_unique<admission_driver>(*n, to_admission(n->cfg_.transport),
+                                                     n->cfg_.transport.max_dial_queue_bytes);
   n->gossip_ = std::make_unique<gossip_driver>(
-      *n, gcfg, seed, topic_timeouts{to.join_peer_timeout, to.broadcast_timeout, to.broadcast_neighbors_timeout});
+      *n, *n->admission_, gcfg, seed,
+      topic_timeouts{to.join_peer_timeout, to.broadcast_timeout, to.broadcast_neighbors_timeout});
+  n->admission_->set_listener(n->gossip_.get());
   n->auto_discovery_ = std::make_unique<auto_discovery_driver>(*n, *n->gossip_, seed);
   n->gossip_->set_observer(n->auto_discovery_.get());
-  n->drivers_ = {n->gossip_.get(), n->auto_discovery_.get()};
+  n->drivers_ = {n->admission_.get(), n->gossip_.get(), n->auto_discovery_.get()};
   // Frames by kind: what the hello tells peers we speak.
   n->transport_->handle_kind(net::frame_kind::gossip,
                              [raw = n->gossip_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
+  n->transport_->handle_kind(net::frame_kind::admission,
+                             net::link_frame_handler([raw = n->admission_.get()](
+                                                         const node_id& p, const net::link_info& l, byte_span b) {
+                               raw->on_frame(p, l, b);
+                             }));
   for (auto& x : extra_kinds) n->transport_->handle_kind(x.kind, std::move(x.handler));
 
   n->transport_->run();
@@ -97,7 +106,22 @@ bool node_impl::post(std::function<void()> f) {
   return true;
 }
 
+bool node_impl::run_hashing(std::function<void()> job) {
+  std::lock_guard lock(hashing_mu_);
+  if (hashing_closed_) return false;
+  if (!hashing_) hashing_ = std::make_unique<asio::thread_pool>(1);
+  asio::post(*hashing_, std::move(job));
+  return true;
+}
+
 void node_impl::shutdown() {
+  std::unique_ptr<asio::thread_pool> hashing;
+  {
+    std::lock_guard lock(hashing_mu_);
+    hashing_closed_ = true;
+    hashing = std::move(hashing_);
+  }
+  if (hashing) hashing->join();  // a hash in progress finishes; its caller's executor gets the result
   if (!thread_.joinable()) return;
   if (std::this_thread::get_id() == thread_.get_id()) {
     // Only possible if the last reference dies on the node thread itself;
@@ -161,15 +185,16 @@ std::vector<core::peer_info> to_core(std::vector<peer_addr> peers) {
 }
 }  // namespace
 
-void node_impl::attach(const topic_id& t, std::shared_ptr<receiver_state> r, std::vector<peer_addr> bootstrap) {
-  gossip_->attach(t, mirror_for(t), std::move(r), to_core(std::move(bootstrap)));
+void node_impl::attach(const topic_id& wire, const secret_hash& key, std::shared_ptr<receiver_state> r,
+                       std::vector<peer_addr> bootstrap) {
+  gossip_->attach(wire, key, mirror_for(wire), std::move(r), to_core(std::move(bootstrap)));
 }
 
-result<void> node_impl::attach_auto_discovery(const topic_id& t, std::shared_ptr<receiver_state> r,
+result<void> node_impl::attach_auto_discovery(const topic_id& wire, std::shared_ptr<receiver_state> r,
                                               auto_discovery_setup setup) {
-  if (auto ok = auto_discovery_->can_attach(t, setup.config); !ok) return ok;
-  attach(t, std::move(r), {});
-  return auto_discovery_->attach(t, std::move(setup));
+  if (auto ok = auto_discovery_->can_attach(wire, setup.config); !ok) return ok;
+  attach(wire, setup.secret, std::move(r), {});
+  return auto_discovery_->attach(wire, std::move(setup));
 }
 
 void node_impl::add_addresses(const peer_addr& p) {
@@ -232,6 +257,8 @@ void node_impl::on_connected(const node_id& peer) {
   for (auto* d : drivers_) d->on_connected(peer);
 }
 
+void node_impl::on_link(const node_id& peer, const net::link_info& link) { admission_->on_link(peer, link); }
+
 void node_impl::on_disconnected(const node_id& peer, const error& why) {
   if (stopped_) return;
   if (connected_.erase(peer) > 0)
@@ -251,6 +278,7 @@ void node_impl::on_send_ready() {
 void node_impl::close(const node_id& peer, const char* why) {
   // The transport reports only closes it did not start: report ours here.
   transport_->close_after_flush(peer);
+  admission_->closed_by_us(peer);
   if (connected_.erase(peer) > 0) emit(events::peer_disconnected{peer, error{errc::connection_closed, why}});
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "node/address_book.hpp"
+#include "node/admission_driver.hpp"
 #include "node/auto_discovery_driver.hpp"
 #include "node/completion.hpp"
 #include "node/gossip_driver.hpp"
@@ -27,6 +28,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -44,11 +46,12 @@ class node_impl;
 // The subscription held by every topic / sender / receiver handle; when the
 // last one goes, its destructor tells the node, which leaves the topic.
 struct topic_shared {
-  topic_shared(std::shared_ptr<node_impl> n, topic_id t, std::shared_ptr<topic_mirror> m)
-      : node(std::move(n)), id(t), mirror(std::move(m)) {}
+  topic_shared(std::shared_ptr<node_impl> n, topic_id t, topic_id w, std::shared_ptr<topic_mirror> m)
+      : node(std::move(n)), id(t), wire(w), mirror(std::move(m)) {}
   ~topic_shared();
   std::shared_ptr<node_impl> node;
-  topic_id id;
+  topic_id id;    // from the name (what the user named)
+  topic_id wire;  // on the wire: the node's own key for the topic
   std::shared_ptr<topic_mirror> mirror;
   bool released = false;  // never attached (a failed subscription): nothing to release
 };
@@ -77,8 +80,15 @@ class node_impl final : public shell,
   std::uint64_t next_waiter_id() { return ++waiter_ids_; }
   std::shared_ptr<topic_mirror> mirror_for(const topic_id& t);
 
+  // Runs `job` on the node's hashing thread (Argon2id of topic secrets:
+  // tens of milliseconds that must hold neither the node's thread nor the
+  // caller's). Started on first use, joined by shutdown(). False once stopped.
+  bool run_hashing(std::function<void()> job);
+
   // ---- node-thread operations (called from posted closures)
-  void attach(const topic_id& t, std::shared_ptr<receiver_state> r, std::vector<peer_addr> bootstrap);
+  // Topics are named by their wire id from here on (topic_shared::wire).
+  void attach(const topic_id& wire, const secret_hash& key, std::shared_ptr<receiver_state> r,
+              std::vector<peer_addr> bootstrap);
   // attach() plus auto-discovery; fails (and attaches nothing) if the DHT is
   // off or the topic runs auto-discovery already.
   result<void> attach_auto_discovery(const topic_id& t, std::shared_ptr<receiver_state> r, auto_discovery_setup setup);
@@ -118,6 +128,7 @@ class node_impl final : public shell,
 
   // ---- transport_handler
   void on_connected(const node_id& peer) override;
+  void on_link(const node_id& peer, const net::link_info& link) override;
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
 
@@ -140,6 +151,9 @@ class node_impl final : public shell,
   std::promise<void> exited_;
   std::mutex post_mu_;
   bool accepting_posts_ = true;
+  std::mutex hashing_mu_;
+  std::unique_ptr<asio::thread_pool> hashing_;  // guarded by hashing_mu_; null until first used
+  bool hashing_closed_ = false;
   std::mutex mirrors_mu_;
   std::map<topic_id, std::weak_ptr<topic_mirror>> mirrors_;  // shared across subscriptions of a topic
   std::atomic<std::uint64_t> waiter_ids_{0};
@@ -150,6 +164,7 @@ class node_impl final : public shell,
   std::vector<endpoint> dht_endpoints_;
   address_book book_;
   // The drivers, in registration order (events reach them in this order).
+  std::unique_ptr<admission_driver> admission_;
   std::unique_ptr<gossip_driver> gossip_;
   std::unique_ptr<auto_discovery_driver> auto_discovery_;
   std::vector<driver*> drivers_;

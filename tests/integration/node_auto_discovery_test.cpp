@@ -214,7 +214,7 @@ TEST_F(node_discovery, a_broadcast_held_back_longer_than_the_broadcast_timeout_f
   ASSERT_TRUE(ta);
   // A neighbour that joins and then never reads.
   authenticated_client stuck(io_, asio_endpoint(a.listen_endpoints().at(0)));
-  stuck.join_topic(t);
+  stuck.join_topic(t, *hash_secret(t, "s", adc.secret_hashing));
   ASSERT_TRUE(eventually([&] { return ta->neighbors().size() == 1; })) << "the stuck peer never became a neighbour";
   auto tx = ta->make_sender();
   auto r = run_on(io_, flood(tx), 60s);

@@ -5,7 +5,9 @@
 
 #include <topicswarm/endpoint.hpp>
 #include <topicswarm/identity.hpp>
+#include <topicswarm/record.hpp>
 
+#include "admission/admission.hpp"
 #include "gossip/codec.hpp"
 #include "net/frame.hpp"
 #include "net/hello.hpp"
@@ -30,20 +32,44 @@ inline tcp::endpoint asio_endpoint(const endpoint& e) { return {asio::ip::make_a
 // A TLS client with a valid identity of its own: it passes the handshake, then misbehaves.
 struct authenticated_client {
   authenticated_client(asio::io_context& io, const tcp::endpoint& to)
-      : ctx(std::move(*net::make_tls_context(keypair::generate()))), stream(io, ctx) {
+      : keys(keypair::generate()), ctx(std::move(*net::make_tls_context(keys))), stream(io, ctx) {
     stream.lowest_layer().connect(to);
     stream.handshake(asio::ssl::stream_base::client);
     bytes hello;
     net::append_hello(hello, {net::protocol_version_current,
-                              {net::frame_kind::gossip, net::frame_kind::keepalive, net::frame_kind::hello}});
+                              {net::frame_kind::gossip, net::frame_kind::admission, net::frame_kind::keepalive,
+                               net::frame_kind::hello}});
     write_raw(hello);
+  }
+  // This connection's TLS exporter value (what admission proofs are bound to).
+  admission::exporter exporter() {
+    admission::exporter ex;
+    SSL_export_keying_material(stream.native_handle(), reinterpret_cast<unsigned char*>(ex.data()), ex.size(),
+                               net::exporter_label.data(), net::exporter_label.size(), nullptr, 0, 1);
+    return ex;
+  }
+  node_id server_id() { return *net::authenticated_peer(stream.native_handle()); }
+  // Proves `wire_topic` with `key` on this connection, as a member would.
+  void prove(const topic_id& wire_topic, const secret_hash& key) {
+    const auto k = admission::admission_key_for(wire_topic, key);
+    admission::wire::proof p{wire_topic, admission::proof_for(k, exporter(), *node_id::from_span(keys.public_key().span()),
+                                                              server_id(), wire_topic)};
+    bytes f;
+    const auto start = net::begin_frame(f, net::frame_kind::admission);
+    admission::wire::encode_to(f, p);
+    net::end_frame(f, start);
+    write_raw(f);
   }
   void write_raw(const bytes& b) {
     std::error_code ec;
     asio::write(stream, asio::buffer(b), ec);
   }
-  // Sends a well-formed gossip join for `topic`: the node makes us a neighbour.
-  void join_topic(const topic_id& topic) {
+  // Proves the topic (open unless `key` is given) and sends a well-formed
+  // gossip join for it: the node makes us a neighbour.
+  void join_topic(const topic_id& name_topic) { join_topic(name_topic, open_topic_key(name_topic)); }
+  void join_topic(const topic_id& name_topic, const secret_hash& key) {
+    const topic_id topic = wire_topic_id(name_topic, key);
+    prove(topic, key);
     bytes join;
     const auto start = net::begin_frame(join, net::frame_kind::gossip);
     gossip::encode_to(join, topic, gossip::wire::join{});
@@ -66,6 +92,7 @@ struct authenticated_client {
     }
     return false;
   }
+  keypair keys;
   asio::ssl::context ctx;
   asio::ssl::stream<tcp::socket> stream;
 };
