@@ -314,9 +314,20 @@ class join_session {
     reader_.start();
     io_.run();
     reader_.stop();
+    const auto a = node_.stats_blocking().admission;  // before stop(): a stopped node has no counters
     node_.stop();  // leaves the topic: neighbours hear it before we exit
     if (opts_.json) {
-      print_json(json{{"event", "stopped"}, {"ts_ms", now_ms()}, {"reason", stop_reason_}});
+      // The admission counters say who was let in and who was refused.
+      print_json(json{{"event", "stopped"},
+                      {"ts_ms", now_ms()},
+                      {"reason", stop_reason_},
+                      {"admission",
+                       {{"proofs_accepted", a.proofs_accepted},
+                        {"proofs_invalid", a.proofs_invalid},
+                        {"proofs_unknown_topic", a.proofs_unknown_topic},
+                        {"refusals_sent", a.refusals_sent},
+                        {"refusals_received", a.refusals_received},
+                        {"frames_not_admitted", a.frames_not_admitted}}}});
     } else {
       print_line("stopped (" + stop_reason_ + ")");
     }
@@ -374,6 +385,7 @@ class join_session {
              {"advertised", advertised},
              {"topic", opts_.topic},
              {"topic_id", tx_.id().to_string()},
+             {"wire_topic_id", tx_.wire_id().to_string()},
              {"auto_discovery", opts_.auto_discovery}};
       if (opts_.auto_discovery) j["dht"] = dht;
       print_json(j);

@@ -112,8 +112,12 @@ code=$?
 ok
 
 # --- bad arguments fail fast ---
-if "$bin" join --topic x --secret s >"$tmp/bad" 2>&1; then fail "--secret without --auto-discovery was accepted"; fi
-grep -q 'need --auto-discovery' "$tmp/bad" || fail "no clear message for --secret without --auto-discovery"
+if "$bin" join --topic x --bootstrap 127.0.0.1:1 >"$tmp/bad" 2>&1; then fail "--bootstrap without --auto-discovery was accepted"; fi
+grep -q 'need --auto-discovery' "$tmp/bad" || fail "no clear message for --bootstrap without --auto-discovery"
+if "$bin" join --topic x --secret s --key-hex 00 >"$tmp/bad" 2>&1; then fail "--secret with --key-hex was accepted"; fi
+grep -q 'excludes' "$tmp/bad" || fail "no clear message for --secret with --key-hex"
+if "$bin" join --topic x --key-hex abcd >"$tmp/bad" 2>&1; then fail "a short --key-hex was accepted"; fi
+grep -q 'bad --key-hex' "$tmp/bad" || fail "no clear message for a short --key-hex"
 if "$bin" join --topic x --auto-discovery --bootstrap nonsense >"$tmp/bad" 2>&1; then fail "a bad --bootstrap was accepted"; fi
 grep -q 'bad --bootstrap' "$tmp/bad" || fail "no clear message for a bad --bootstrap"
 ok

@@ -55,6 +55,25 @@ TEST(transport_config_map, every_public_field_reaches_the_net_config) {
   EXPECT_EQ(n.max_frame_payload, 22u);
 }
 
+TEST(transport_config_map, admission_settings_reach_the_admission_core) {
+  const admission::config d;
+  const admission::config dm = to_admission(transport_config{});
+  EXPECT_EQ(dm.admission_timeout, d.admission_timeout);
+  EXPECT_EQ(dm.max_failures, d.max_failures);
+  transport_config t;
+  t.admission_timeout = 1234ms;
+  t.max_admission_failures = 7;
+  const admission::config m = to_admission(t);
+  EXPECT_EQ(m.admission_timeout, std::chrono::milliseconds(1234));
+  EXPECT_EQ(m.max_failures, 7u);
+  node_config bad;
+  bad.transport.max_admission_failures = 0;
+  EXPECT_FALSE(validate(bad));
+  bad = {};
+  bad.transport.admission_timeout = 0ms;
+  EXPECT_FALSE(validate(bad));
+}
+
 TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
   net::stats n;
   std::uint64_t v = 100;
