@@ -31,8 +31,8 @@ inline tcp::endpoint asio_endpoint(const endpoint& e) { return {asio::ip::make_a
 
 // A TLS client with a valid identity of its own: it passes the handshake, then misbehaves.
 struct authenticated_client {
-  authenticated_client(asio::io_context& io, const tcp::endpoint& to)
-      : keys(keypair::generate()), ctx(std::move(*net::make_tls_context(keys))), stream(io, ctx) {
+  authenticated_client(asio::io_context& io, const tcp::endpoint& to, keypair k = keypair::generate())
+      : keys(std::move(k)), ctx(std::move(*net::make_tls_context(keys))), stream(io, ctx) {
     stream.lowest_layer().connect(to);
     stream.handshake(asio::ssl::stream_base::client);
     bytes hello;
@@ -50,9 +50,11 @@ struct authenticated_client {
   }
   node_id server_id() { return *net::authenticated_peer(stream.native_handle()); }
   // Proves `wire_topic` with `key` on this connection, as a member would.
-  void prove(const topic_id& wire_topic, const secret_hash& key) {
+  void prove(const topic_id& wire_topic, const secret_hash& key) { prove(wire_topic, key, exporter()); }
+  // ... with the exporter value of `ex` (another connection's, to replay a proof).
+  void prove(const topic_id& wire_topic, const secret_hash& key, const admission::exporter& ex) {
     const auto k = admission::admission_key_for(wire_topic, key);
-    admission::wire::proof p{wire_topic, admission::proof_for(k, exporter(), *node_id::from_span(keys.public_key().span()),
+    admission::wire::proof p{wire_topic, admission::proof_for(k, ex, *node_id::from_span(keys.public_key().span()),
                                                               server_id(), wire_topic)};
     bytes f;
     const auto start = net::begin_frame(f, net::frame_kind::admission);
@@ -63,6 +65,14 @@ struct authenticated_client {
   void write_raw(const bytes& b) {
     std::error_code ec;
     asio::write(stream, asio::buffer(b), ec);
+  }
+  // A gossip join for `wire_topic`, with no proof before it.
+  void send_join(const topic_id& wire_topic) {
+    bytes join;
+    const auto start = net::begin_frame(join, net::frame_kind::gossip);
+    gossip::encode_to(join, wire_topic, gossip::wire::join{});
+    net::end_frame(join, start);
+    write_raw(join);
   }
   // Proves the topic (open unless `key` is given) and sends a well-formed
   // gossip join for it: the node makes us a neighbour.
