@@ -33,6 +33,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <variant>
 #include <vector>
@@ -190,6 +191,10 @@ class state {
     std::optional<exporter> link_secret;
   };
   void send_proof(const node_id& peer, peer_state& p, const topic_id& topic, const link& l, std::vector<out::output>& out);
+  void on_received(const in::received& in, std::vector<out::output>& out);
+  void on_timer(const timer& t, std::vector<out::output>& out);
+  // A bad proof or a malformed frame: the peer is closed past max_failures.
+  void fail(const node_id& peer, std::vector<out::output>& out);
 
   node_id me_;
   config cfg_;

@@ -346,7 +346,7 @@ result<topic> node::auto_discovery_builder::join_no_wait() {
     key = *k;
   } else {
     // On the calling thread (documented): the caller chose not to wait.
-    auto h = hash_secret(id, std::get<std::string>(secret_), config_.secret_hashing);
+    auto h = ::topicswarm::hash_secret(id, std::get<std::string>(secret_), config_.secret_hashing);
     if (!h) return h.error();
     key = *h;
   }

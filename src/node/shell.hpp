@@ -13,6 +13,7 @@
 #include "node/address_book.hpp"
 
 #include <topicswarm/dht_client.hpp>
+#include <topicswarm/node.hpp>
 #include <topicswarm/identity.hpp>
 
 #include <asio/io_context.hpp>

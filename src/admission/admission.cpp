@@ -1,0 +1,140 @@
+#include "admission/admission.hpp"
+
+#include <string>
+
+namespace topicswarm::admission {
+
+state::state(node_id me, config cfg) : me_(me), cfg_(cfg) {}
+
+void state::add_topic(const topic_id& wire_topic, const secret_hash& key) {
+  topics_[wire_topic] = admission_key_for(wire_topic, key);
+}
+
+void state::remove_topic(const topic_id& wire_topic, std::vector<out::output>& out) {
+  if (topics_.erase(wire_topic) == 0) return;
+  for (auto& [peer, p] : peers_) {
+    p.proven.erase(wire_topic);
+    p.sent_on.erase(wire_topic);
+    if (p.wanted.erase(wire_topic) > 0) out.push_back(out::refused{peer, wire_topic, refusal::topic_left});
+  }
+}
+
+bool state::admitted(const node_id& peer, const topic_id& topic) const {
+  auto it = peers_.find(peer);
+  return it != peers_.end() && it->second.proven.contains(topic);
+}
+
+bool state::any_admitted(const node_id& peer) const {
+  auto it = peers_.find(peer);
+  return it != peers_.end() && !it->second.proven.empty();
+}
+
+void state::send_proof(const node_id& peer, peer_state& p, const topic_id& topic, const link& l,
+                       std::vector<out::output>& out) {
+  auto k = topics_.find(topic);
+  if (k == topics_.end()) return;
+  auto sent = p.sent_on.find(topic);
+  if (sent != p.sent_on.end() && sent->second == l.id) return;  // already proven on this connection
+  p.sent_on[topic] = l.id;
+  ++counters_.proofs_sent;
+  out.push_back(out::send{peer, wire::proof{topic, proof_for(k->second, l.secret, me_, peer, topic)}});
+}
+
+void state::handle(in::input input, instant now, std::vector<out::output>& out) {
+  std::visit(
+      [&](auto& in) {
+        using T = std::decay_t<decltype(in)>;
+        if constexpr (std::is_same_v<T, in::want>) {
+          if (!topics_.contains(in.topic)) return;
+          auto& p = peers_[in.peer];
+          if (p.proven.contains(in.topic)) {
+            out.push_back(out::admitted{in.peer, in.topic});
+            return;
+          }
+          if (p.wanted.insert(in.topic).second)
+            out.push_back(out::schedule{cfg_.admission_timeout, timer{timer::kind::want_deadline, in.peer, 0, in.topic}});
+          if (in.l) send_proof(in.peer, p, in.topic, *in.l, out);
+        } else if constexpr (std::is_same_v<T, in::link_up>) {
+          auto& p = peers_[in.peer];
+          p.link = in.l.id;
+          p.link_secret = in.l.secret;
+          for (const auto& t : p.wanted) send_proof(in.peer, p, t, in.l, out);
+          // A replacement link carries on what the peer proved (it is the
+          // same authenticated node), but answers must go on the new link.
+          for (const auto& t : p.proven) send_proof(in.peer, p, t, in.l, out);
+          out.push_back(out::schedule{cfg_.admission_timeout, timer{timer::kind::link_deadline, in.peer, in.l.id, {}}});
+        } else if constexpr (std::is_same_v<T, in::link_down>) {
+          peers_.erase(in.peer);
+        } else if constexpr (std::is_same_v<T, in::malformed>) {
+          ++counters_.malformed;
+          fail(in.peer, out);
+        } else if constexpr (std::is_same_v<T, in::received>) {
+          on_received(in, out);
+        } else if constexpr (std::is_same_v<T, in::timer_fired>) {
+          on_timer(in.t, out);
+        }
+      },
+      input);
+  (void)now;
+}
+
+void state::on_received(const in::received& in, std::vector<out::output>& out) {
+  if (const auto* r = std::get_if<wire::refuse>(&in.msg)) {
+    ++counters_.refusals_received;
+    auto it = peers_.find(in.peer);
+    if (it == peers_.end()) return;
+    auto& p = it->second;
+    const bool was = p.wanted.erase(r->topic) > 0;
+    const bool had = p.proven.erase(r->topic) > 0;
+    p.sent_on.erase(r->topic);
+    if (was || had) out.push_back(out::refused{in.peer, r->topic, refusal::refused_by_peer});
+    return;
+  }
+  const auto& pr = std::get<wire::proof>(in.msg);
+  auto k = topics_.find(pr.topic);
+  const bool known = k != topics_.end();
+  if (!known || !verify_proof(k->second, in.l.secret, in.peer, me_, pr.topic, pr.tag)) {
+    if (known)
+      ++counters_.proofs_invalid;
+    else
+      ++counters_.proofs_unknown_topic;
+    ++counters_.refusals_sent;
+    out.push_back(out::send{in.peer, wire::refuse{pr.topic}});
+    fail(in.peer, out);
+    return;
+  }
+  auto& p = peers_[in.peer];
+  const bool fresh = p.proven.insert(pr.topic).second;
+  p.wanted.erase(pr.topic);
+  if (fresh) ++counters_.proofs_accepted;
+  // The mutual answer: ours, on the link the proof came on (once per link).
+  send_proof(in.peer, p, pr.topic, in.l, out);
+  if (fresh) out.push_back(out::admitted{in.peer, pr.topic});
+}
+
+void state::fail(const node_id& peer, std::vector<out::output>& out) {
+  auto& p = peers_[peer];
+  if (++p.failures != cfg_.max_failures + 1) return;  // close once, on the first failure past the bound
+  ++counters_.closed_failures;
+  out.push_back(out::close{peer, error{errc::not_admitted, "more than " + std::to_string(cfg_.max_failures) +
+                                                              " failed admission proofs or malformed frames"}});
+}
+
+void state::on_timer(const timer& t, std::vector<out::output>& out) {
+  auto it = peers_.find(t.peer);
+  if (it == peers_.end()) return;  // the peer's connection is gone: nothing applies
+  auto& p = it->second;
+  if (t.k == timer::kind::want_deadline) {
+    if (!p.wanted.contains(t.topic) || p.proven.contains(t.topic)) return;
+    p.wanted.erase(t.topic);
+    ++counters_.want_timeouts;
+    out.push_back(out::refused{t.peer, t.topic, refusal::timeout});
+    return;
+  }
+  if (p.link != t.link || !p.proven.empty()) return;
+  ++counters_.closed_no_topic;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.admission_timeout).count();
+  out.push_back(out::close{t.peer, error{errc::not_admitted, "no admitted topic within " + std::to_string(ms) + " ms"}});
+}
+
+}  // namespace topicswarm::admission
