@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails if a sans-IO core (src/gossip, src/tracker, src/discovery) reaches for
+# Fails if a sans-IO core (src/gossip, src/tracker, src/discovery, src/admission) reaches for
 # IO, threads, the clock or a global RNG (DESIGN.md §3: "Cores include no
 # Asio, no libtorrent, no sockets, no threads, and never read the clock or a
 # global RNG"). Run by CTest as arch.sans_io_includes.
@@ -15,7 +15,7 @@
 # `//` comments are ignored, so a comment may name what the code must not do.
 set -u
 root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-dirs=(src/gossip src/tracker src/discovery)
+dirs=(src/gossip src/tracker src/discovery src/admission)
 
 include_re='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"][[:space:]]*((asio|boost|libtorrent|openssl)([/._>"]|$)|sys/socket\.h|netinet/|arpa/inet\.h|(thread|mutex|shared_mutex|condition_variable)[>"])'
 use_re='(system_clock|steady_clock|high_resolution_clock)[[:space:]]*::[[:space:]]*now|random_device|(^|[^[:alnum:]_.>:])(std::)?s?rand[[:space:]]*\(|(^|[^[:alnum:]_])time[[:space:]]*\([[:space:]]*(NULL|nullptr|0)[[:space:]]*\)|gettimeofday|clock_gettime'
