@@ -12,6 +12,7 @@
 #include "net/frame.hpp"
 #include "net/hello.hpp"
 #include "net/tls.hpp"
+#include "net/transport.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
