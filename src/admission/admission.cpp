@@ -12,10 +12,12 @@ void state::add_topic(const topic_id& wire_topic, const secret_hash& key) {
 
 void state::remove_topic(const topic_id& wire_topic, std::vector<out::output>& out) {
   if (topics_.erase(wire_topic) == 0) return;
-  for (auto& [peer, p] : peers_) {
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    auto& p = it->second;
     p.proven.erase(wire_topic);
     p.sent_on.erase(wire_topic);
-    if (p.wanted.erase(wire_topic) > 0) out.push_back(out::refused{peer, wire_topic, refusal::topic_left});
+    if (p.wanted.erase(wire_topic) > 0) out.push_back(out::refused{it->first, wire_topic, refusal::topic_left});
+    forget_if_idle(it++);
   }
 }
 
@@ -29,18 +31,23 @@ bool state::any_admitted(const node_id& peer) const {
   return it != peers_.end() && !it->second.proven.empty();
 }
 
+void state::forget_if_idle(std::map<node_id, peer_state>::iterator it) {
+  const auto& p = it->second;
+  if (!p.active && p.wanted.empty() && p.proven.empty()) peers_.erase(it);
+}
+
 void state::send_proof(const node_id& peer, peer_state& p, const topic_id& topic, const link& l,
                        std::vector<out::output>& out) {
   auto k = topics_.find(topic);
   if (k == topics_.end()) return;
   auto sent = p.sent_on.find(topic);
-  if (sent != p.sent_on.end() && sent->second == l.id) return;  // already proven on this connection
+  if (sent != p.sent_on.end() && sent->second == l.id) return;  // this connection has it already
   p.sent_on[topic] = l.id;
   ++counters_.proofs_sent;
   out.push_back(out::send{peer, wire::proof{topic, proof_for(k->second, l.secret, me_, peer, topic)}});
 }
 
-void state::handle(in::input input, instant now, std::vector<out::output>& out) {
+void state::handle(in::input input, instant /*now*/, std::vector<out::output>& out) {
   std::visit(
       [&](auto& in) {
         using T = std::decay_t<decltype(in)>;
@@ -51,16 +58,21 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
             out.push_back(out::admitted{in.peer, in.topic});
             return;
           }
-          if (p.wanted.insert(in.topic).second)
-            out.push_back(out::schedule{cfg_.admission_timeout, timer{timer::kind::want_deadline, in.peer, 0, in.topic}});
+          // The deadline runs from the first want; asking again while
+          // waiting neither extends it nor adds a timer.
+          if (auto [w, fresh] = p.wanted.try_emplace(in.topic, next_want_); fresh) {
+            ++next_want_;
+            out.push_back(out::schedule{cfg_.admission_timeout,
+                                        timer{timer::kind::want_deadline, in.peer, 0, in.topic, w->second}});
+          }
           if (in.l) send_proof(in.peer, p, in.topic, *in.l, out);
         } else if constexpr (std::is_same_v<T, in::link_up>) {
           auto& p = peers_[in.peer];
-          p.link = in.l.id;
-          p.link_secret = in.l.secret;
-          for (const auto& t : p.wanted) send_proof(in.peer, p, t, in.l, out);
-          // A replacement link carries on what the peer proved (it is the
-          // same authenticated node), but answers must go on the new link.
+          p.active = in.l;
+          // What a new connection owes: proofs for what we wait on, and for
+          // what the peer proved (it may have restarted and forgotten us; it
+          // is the same authenticated node, so its admissions stand).
+          for (const auto& [t, serial] : p.wanted) send_proof(in.peer, p, t, in.l, out);
           for (const auto& t : p.proven) send_proof(in.peer, p, t, in.l, out);
           out.push_back(out::schedule{cfg_.admission_timeout, timer{timer::kind::link_deadline, in.peer, in.l.id, {}}});
         } else if constexpr (std::is_same_v<T, in::link_down>) {
@@ -75,7 +87,6 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         }
       },
       input);
-  (void)now;
 }
 
 void state::on_received(const in::received& in, std::vector<out::output>& out) {
@@ -84,20 +95,21 @@ void state::on_received(const in::received& in, std::vector<out::output>& out) {
     auto it = peers_.find(in.peer);
     if (it == peers_.end()) return;
     auto& p = it->second;
-    const bool was = p.wanted.erase(r->topic) > 0;
+    const bool waited = p.wanted.erase(r->topic) > 0;
     const bool had = p.proven.erase(r->topic) > 0;
+    // The peer no longer holds our proof either: a later want proves again.
     p.sent_on.erase(r->topic);
-    if (was || had) out.push_back(out::refused{in.peer, r->topic, refusal::refused_by_peer});
+    if (waited || had) out.push_back(out::refused{in.peer, r->topic, refusal::refused_by_peer});
+    forget_if_idle(it);
     return;
   }
   const auto& pr = std::get<wire::proof>(in.msg);
   auto k = topics_.find(pr.topic);
+  // One answer for both failures, so a refusal does not tell a prober which
+  // topics we are in.
   const bool known = k != topics_.end();
   if (!known || !verify_proof(k->second, in.l.secret, in.peer, me_, pr.topic, pr.tag)) {
-    if (known)
-      ++counters_.proofs_invalid;
-    else
-      ++counters_.proofs_unknown_topic;
+    ++(known ? counters_.proofs_invalid : counters_.proofs_unknown_topic);
     ++counters_.refusals_sent;
     out.push_back(out::send{in.peer, wire::refuse{pr.topic}});
     fail(in.peer, out);
@@ -107,8 +119,12 @@ void state::on_received(const in::received& in, std::vector<out::output>& out) {
   const bool fresh = p.proven.insert(pr.topic).second;
   p.wanted.erase(pr.topic);
   if (fresh) ++counters_.proofs_accepted;
-  // The mutual answer: ours, on the link the proof came on (once per link).
-  send_proof(in.peer, p, pr.topic, in.l, out);
+  // The mutual answer, at most once per connection. It goes where the
+  // driver sends: the peer's active link, which is not the one the proof
+  // came on when that one is a retired duplicate still being read.
+  send_proof(in.peer, p, pr.topic, p.active ? *p.active : in.l, out);
+  // After the answer: the driver releases held frames on `admitted`, and
+  // they must reach the peer after our proof on the same ordered stream.
   if (fresh) out.push_back(out::admitted{in.peer, pr.topic});
 }
 
@@ -125,13 +141,16 @@ void state::on_timer(const timer& t, std::vector<out::output>& out) {
   if (it == peers_.end()) return;  // the peer's connection is gone: nothing applies
   auto& p = it->second;
   if (t.k == timer::kind::want_deadline) {
-    if (!p.wanted.contains(t.topic) || p.proven.contains(t.topic)) return;
-    p.wanted.erase(t.topic);
+    auto w = p.wanted.find(t.topic);
+    if (w == p.wanted.end() || w->second != t.want) return;  // proven, refused, or wanted again since
+    p.wanted.erase(w);
     ++counters_.want_timeouts;
     out.push_back(out::refused{t.peer, t.topic, refusal::timeout});
+    forget_if_idle(it);
     return;
   }
-  if (p.link != t.link || !p.proven.empty()) return;
+  // A replaced link's deadline is not the new link's: that one has its own.
+  if (!p.active || p.active->id != t.link || !p.proven.empty()) return;
   ++counters_.closed_no_topic;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.admission_timeout).count();
   out.push_back(out::close{t.peer, error{errc::not_admitted, "no admitted topic within " + std::to_string(ms) + " ms"}});

@@ -12,14 +12,17 @@
 //
 // The state is per peer: TLS authenticates the peer's node id on every
 // connection, so a proof verified on any connection to that id admits that
-// id until its connection closes (link_down). A proof is always computed
-// with the exporter of the connection it is sent on (`link`), and always
-// verified with the exporter of the connection it arrived on.
+// id until its connection closes (link_down). A proof is always verified
+// with the exporter of the connection it arrived on, and computed with the
+// exporter of the connection it will be sent on: out::send carries no link,
+// the driver sends it on the peer's active link, so an answer to a proof
+// that arrived on a retired duplicate is computed for the active link.
 //
 // Bounded: admitted topics per peer are bounded by our own topics; a peer
-// that sends more than `max_failures` bad or unknown-topic proofs, or
-// malformed admission frames, is closed; a connection that has no admitted
-// topic `admission_timeout` after it came up is closed.
+// is kept only while it has a link or a want; a peer that sends more than
+// `max_failures` bad or unknown-topic proofs, or malformed admission frames,
+// is closed; a connection that has no admitted topic `admission_timeout`
+// after it came up is closed.
 #pragma once
 
 #include "core/effects.hpp"
@@ -97,11 +100,12 @@ struct config {
   // then is given up (out::refused, reason timeout).
   duration admission_timeout = std::chrono::seconds(5);
   // Bad proofs, proofs for topics we are not in, and malformed admission
-  // frames a peer may send per connection before we close it.
+  // frames a peer may send before we close it. Counted per peer until its
+  // last connection closes: a replacement link does not reset the count.
   std::uint32_t max_failures = 16;
 };
 
-// One TLS connection to a peer: its transport id and exporter.
+// One TLS connection to a peer: its transport id (never reused) and exporter.
 struct link {
   std::uint64_t id = 0;
   exporter secret;
@@ -112,6 +116,10 @@ struct timer {
   node_id peer;
   std::uint64_t link = 0;  // link_deadline: the connection it was set for
   topic_id topic;          // want_deadline
+  // want_deadline: which want it was set for. A topic can be wanted again
+  // (after a refusal, a link_down) before an older deadline is due; that
+  // one must not end the new want early.
+  std::uint64_t want = 0;
 };
 
 namespace in {
@@ -120,13 +128,16 @@ namespace in {
 struct link_up { node_id peer; admission::link l; };
 // The peer's last connection closed (or dialling it failed): its admissions
 // and wants are forgotten (no out::refused: the driver tells its cores itself).
+// Its pending timers then do nothing.
 struct link_down { node_id peer; };
 // An admission frame from `peer`, arrived on `l`.
 struct received { node_id peer; admission::link l; wire::message msg; };
 // An admission frame that did not decode.
 struct malformed { node_id peer; };
 // We want to exchange `topic`'s frames with `peer`: prove it on `l` (its
-// active connection) now, or on link_up when it has none yet.
+// active connection) now, or on link_up when it has none yet. Answered at
+// once with out::admitted if the peer proved the topic already; ignored for
+// a topic we are not in.
 struct want { node_id peer; topic_id topic; std::optional<admission::link> l; };
 struct timer_fired { admission::timer t; };
 using input = std::variant<link_up, link_down, received, malformed, want, timer_fired>;
@@ -185,12 +196,14 @@ class state {
   struct peer_state {
     std::set<topic_id> proven;                   // topics the peer proved to us
     std::map<topic_id, std::uint64_t> sent_on;   // topics we proved, and the link we proved them on
-    std::set<topic_id> wanted;                   // topics we asked for and wait on
+    std::map<topic_id, std::uint64_t> wanted;    // topics we asked for and wait on -> timer::want
     std::uint32_t failures = 0;
-    std::uint64_t link = 0;                      // the active link (0: none yet)
-    std::optional<exporter> link_secret;
+    std::optional<admission::link> active;       // the last link_up (none yet: dialling)
   };
   void send_proof(const node_id& peer, peer_state& p, const topic_id& topic, const link& l, std::vector<out::output>& out);
+  // Drops a peer with no link, no want and no admission: what is left of a
+  // dial that never connected, once its wants are answered.
+  void forget_if_idle(std::map<node_id, peer_state>::iterator it);
   void on_received(const in::received& in, std::vector<out::output>& out);
   void on_timer(const timer& t, std::vector<out::output>& out);
   // A bad proof or a malformed frame: the peer is closed past max_failures.
@@ -200,6 +213,7 @@ class state {
   config cfg_;
   std::map<topic_id, admission_key> topics_;
   std::map<node_id, peer_state> peers_;
+  std::uint64_t next_want_ = 1;
   counters counters_;
 };
 

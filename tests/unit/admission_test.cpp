@@ -239,6 +239,159 @@ TEST_F(pair_fixture, a_refusal_after_admission_withdraws_it) {
   EXPECT_EQ(all<out::refused>(out_a).size(), 1u);
 }
 
+TEST_F(pair_fixture, a_valid_proof_is_answered_before_it_is_reported_so_held_frames_follow_the_answer) {
+  a.add_topic(t, key_of(5));
+  b.add_topic(t, key_of(5));
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  b.handle(in::link_up{a_id, l}, now, out_b);
+  b.handle(in::want{a_id, t, l}, now, out_b);
+  out_a.clear();
+  for (const auto& s : all<out::send>(out_b)) a.handle(in::received{b_id, l, s.msg}, now, out_a);
+  // a releases what it held for b on `admitted`: its answer must already be
+  // queued, or b would drop those frames as coming from an unproven peer.
+  std::size_t send_at = out_a.size(), admitted_at = out_a.size();
+  for (std::size_t i = 0; i < out_a.size(); ++i) {
+    if (std::holds_alternative<out::send>(out_a[i]) && send_at == out_a.size()) send_at = i;
+    if (std::holds_alternative<out::admitted>(out_a[i]) && admitted_at == out_a.size()) admitted_at = i;
+  }
+  ASSERT_LT(admitted_at, out_a.size());
+  ASSERT_LT(send_at, out_a.size());
+  EXPECT_LT(send_at, admitted_at);
+}
+
+TEST_F(pair_fixture, a_proof_arriving_on_a_retired_link_is_answered_for_the_active_link) {
+  a.add_topic(t, key_of(5));
+  b.add_topic(t, key_of(5));
+  const link l2 = link_of(13, 0x46);
+  // a's active link to b is l2 (a duplicate replaced l); b still sends on l,
+  // which a reads until it is gone. a's sends go to l2, so its answer must
+  // be computed with l2's exporter to verify where it lands.
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  a.handle(in::link_up{b_id, l2}, now, out_a);
+  b.handle(in::link_up{a_id, l}, now, out_b);
+  b.handle(in::want{a_id, t, l}, now, out_b);
+  auto proofs = all<out::send>(out_b);
+  ASSERT_EQ(proofs.size(), 1u);
+  out_a.clear();
+  a.handle(in::received{b_id, l, proofs[0].msg}, now, out_a);
+  ASSERT_TRUE(a.admitted(b_id, t)) << "verified with the exporter of the link it came on";
+  auto answers = all<out::send>(out_a);
+  ASSERT_EQ(answers.size(), 1u);
+  const auto* answer = std::get_if<wire::proof>(&answers[0].msg);
+  ASSERT_NE(answer, nullptr);
+  state b_on_l2(b_id, config{});
+  b_on_l2.add_topic(t, key_of(5));
+  std::vector<out::output> out;
+  b_on_l2.handle(in::received{a_id, l2, *answer}, now, out);
+  EXPECT_TRUE(b_on_l2.admitted(a_id, t));
+  // Answered once: the same proof again on the retired link owes nothing.
+  out_a.clear();
+  a.handle(in::received{b_id, l, proofs[0].msg}, now, out_a);
+  EXPECT_TRUE(all<out::send>(out_a).empty());
+}
+
+TEST_F(pair_fixture, an_old_want_deadline_does_not_end_a_later_want) {
+  a.add_topic(t, key_of(5));
+  b.add_topic(t, key_of(5));
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  b.handle(in::link_up{a_id, l}, now, out_b);
+  a.handle(in::want{b_id, t, l}, now, out_a);
+  auto first = all<out::schedule>(out_a);
+  pump();
+  ASSERT_TRUE(a.admitted(b_id, t));
+  // b leaves the topic, and a asks again before the first deadline is due.
+  a.handle(in::received{b_id, l, wire::refuse{t}}, now, out_a);
+  ASSERT_FALSE(a.admitted(b_id, t));
+  out_a.clear();
+  a.handle(in::want{b_id, t, l}, now, out_a);
+  auto second = all<out::schedule>(out_a);
+  ASSERT_EQ(second.size(), 1u);
+  out_a.clear();
+  for (const auto& s : first)
+    if (s.t.k == timer::kind::want_deadline) a.handle(in::timer_fired{s.t}, now, out_a);
+  EXPECT_TRUE(all<out::refused>(out_a).empty()) << "the first want's deadline is not the second's";
+  a.handle(in::timer_fired{second[0].t}, now, out_a);
+  ASSERT_EQ(all<out::refused>(out_a).size(), 1u);
+  EXPECT_EQ(all<out::refused>(out_a)[0].why, refusal::timeout);
+}
+
+TEST_F(pair_fixture, a_peer_with_no_link_and_nothing_wanted_is_forgotten) {
+  a.add_topic(t, key_of(5));
+  a.add_topic(topic_of(10), key_of(5));
+  // Wants for a peer being dialled (no link yet), then given up.
+  a.handle(in::want{id_of(3), t, std::nullopt}, now, out_a);
+  auto timers = all<out::schedule>(out_a);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(a.peers(), 1u);
+  a.handle(in::timer_fired{timers[0].t}, now, out_a);
+  EXPECT_EQ(a.peers(), 0u);
+  a.handle(in::want{id_of(3), t, std::nullopt}, now, out_a);
+  a.remove_topic(t, out_a);
+  EXPECT_EQ(a.peers(), 0u);
+  // A peer with a link stays until link_down, wants or not.
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  a.handle(in::want{b_id, topic_of(10), l}, now, out_a);
+  a.remove_topic(topic_of(10), out_a);
+  EXPECT_EQ(a.peers(), 1u);
+  a.handle(in::link_down{b_id}, now, out_a);
+  EXPECT_EQ(a.peers(), 0u);
+}
+
+TEST_F(pair_fixture, a_stranger_flooding_proofs_is_counted_refused_and_closed_once) {
+  a.add_topic(t, key_of(5));
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  out_a.clear();
+  constexpr int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    bytes raw(32, std::byte{0});
+    raw[0] = static_cast<std::byte>(i & 0xff);
+    raw[1] = static_cast<std::byte>(i >> 8);
+    raw[2] = std::byte{0x77};
+    a.handle(in::received{b_id, l, wire::proof{*topic_id::from_span(raw), {}}}, now, out_a);
+  }
+  EXPECT_EQ(a.stats().proofs_unknown_topic, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(a.stats().refusals_sent, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(all<out::close>(out_a).size(), 1u);
+  EXPECT_EQ(a.stats().closed_failures, 1u);
+  EXPECT_FALSE(a.any_admitted(b_id));
+  EXPECT_EQ(a.peers(), 1u);
+  EXPECT_TRUE(all<out::admitted>(out_a).empty());
+}
+
+TEST_F(pair_fixture, a_restarted_peer_is_answered_on_its_new_link_without_a_second_admission) {
+  a.add_topic(t, key_of(5));
+  b.add_topic(t, key_of(5));
+  a.handle(in::link_up{b_id, l}, now, out_a);
+  b.handle(in::link_up{a_id, l}, now, out_b);
+  b.handle(in::want{a_id, t, l}, now, out_b);
+  pump();
+  ASSERT_TRUE(a.admitted(b_id, t));
+  // b restarts and redials before a notices the old connection is gone: the
+  // new link replaces the old one and b2 proves itself on it.
+  state b2(b_id, config{});
+  b2.add_topic(t, key_of(5));
+  const link l2 = link_of(14, 0x47);
+  std::vector<out::output> out_b2;
+  b2.handle(in::link_up{a_id, l2}, now, out_b2);
+  b2.handle(in::want{a_id, t, l2}, now, out_b2);
+  out_a.clear();
+  a.handle(in::link_up{b_id, l2}, now, out_a);
+  for (int round = 0; round < 8; ++round) {
+    auto sa = all<out::send>(out_a);
+    auto sb = all<out::send>(out_b2);
+    std::erase_if(out_a, [](const out::output& o) { return std::holds_alternative<out::send>(o); });
+    std::erase_if(out_b2, [](const out::output& o) { return std::holds_alternative<out::send>(o); });
+    for (auto& s : sa) b2.handle(in::received{a_id, l2, s.msg}, now, out_b2);
+    for (auto& s : sb) a.handle(in::received{b_id, l2, s.msg}, now, out_a);
+  }
+  EXPECT_TRUE(b2.admitted(a_id, t));
+  EXPECT_TRUE(a.admitted(b_id, t));
+  EXPECT_TRUE(all<out::admitted>(out_a).empty()) << "b was admitted already";
+  EXPECT_EQ(a.stats().proofs_accepted, 1u);
+  EXPECT_EQ(a.stats().proofs_invalid, 0u);
+  EXPECT_EQ(b2.stats().proofs_invalid, 0u);
+}
+
 TEST(admission_wire, messages_round_trip_and_every_bad_length_or_type_is_malformed) {
   wire::proof p{topic_of(1), {}};
   for (std::size_t i = 0; i < p.tag.size(); ++i) p.tag[i] = static_cast<std::byte>(i);
