@@ -130,7 +130,9 @@ void state::on_received(const in::received& in, std::vector<out::output>& out) {
 
 void state::fail(const node_id& peer, std::vector<out::output>& out) {
   auto& p = peers_[peer];
-  if (++p.failures != cfg_.max_failures + 1) return;  // close once, on the first failure past the bound
+  // Close once, on the first failure past the bound; the count stops there
+  // while the close is on its way.
+  if (p.failures > cfg_.max_failures || ++p.failures <= cfg_.max_failures) return;
   ++counters_.closed_failures;
   out.push_back(out::close{peer, error{errc::not_admitted, "more than " + std::to_string(cfg_.max_failures) +
                                                               " failed admission proofs or malformed frames"}});
