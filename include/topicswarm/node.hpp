@@ -139,6 +139,26 @@ struct node_dht_config {
   dht::client_config client;
 };
 
+// Which addresses learnt from others (gossip, records) the node may dial
+// (docs/PROTOCOL.md §13). Such an address is a hint: a dial names the node id
+// it expects and TLS proves it, but the TCP connect itself reaches wherever
+// the hint points, so a peer could otherwise make us probe our own machine or
+// LAN. `automatic`: loopback addresses are dialled only if the node has a
+// loopback address itself, link-local and private ones (10/8, 172.16/12,
+// 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10) only if it has a
+// link-local or private address itself; the node's own addresses are its
+// listen and advertised ones (an unspecified 0.0.0.0 / :: says nothing, and a
+// loopback-only node does not dial private addresses). `always` / `never`
+// force a rule. Public addresses are always dialled; unspecified, multicast,
+// broadcast and reserved ones, and port 0, never. Addresses the user passes
+// (subscribe bootstrap, join_peers, add_peer_addresses) are the user's
+// decision and are dialled whatever this says.
+struct dial_policy {
+  enum class mode { automatic, always, never };
+  mode loopback = mode::automatic;
+  mode private_networks = mode::automatic;  // link-local and private
+};
+
 struct node_config {
   // The node's identity; a fresh one is generated when empty.
   std::optional<identity> id;
@@ -164,6 +184,8 @@ struct node_config {
   // Seed of the protocol RNG; random when empty (set it for reproducible tests).
   std::optional<std::uint64_t> rng_seed;
   node_dht_config dht;
+  // Which addresses learnt from others are dialled (loopback and private ones).
+  dial_policy dialing;
 
   // Use a local DHT testnet instead of the public DHT: enables the DHT client
   // on 127.0.0.1 and bootstraps it from the testnet's nodes.
@@ -286,6 +308,9 @@ struct node_stats {
   std::size_t waiters = 0;                     // API operations waiting (next(), joined(), ...)
   std::size_t address_book = 0;                // peers with known addresses
   std::size_t receivers = 0;                   // live receiver handles
+  // Addresses learnt from others and not dialled: outside the networks this
+  // node is on (node_config::dialing, docs/PROTOCOL.md §13).
+  std::uint64_t addresses_refused_scope = 0;
 };
 
 // What auto-discovery sees of a topic now (all zero without it).

@@ -74,16 +74,31 @@ void hyparview::drop_if_unused(const node_id& id, std::vector<out::output>& out)
   if (!uses(id)) out.push_back(out::drop_peer{id});
 }
 
-bool hyparview::learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out) {
+bool hyparview::learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out,
+                      bool first_hand) {
   if (addresses.empty()) return false;
   auto a = capped(addresses);
-  if (a == stored.addresses) return false;
+  const bool changed = a != stored.addresses;
+  // Unchanged addresses are announced again only when the peer itself now
+  // confirms what we had heard from others: the shell keeps provenance.
+  if (!changed && !(first_hand && !first_hand_.contains(stored.id))) return false;
   stored.addresses = std::move(a);
-  out.push_back(out::peer_data{stored});
+  if (first_hand)
+    note_first_hand(stored.id);
+  else
+    first_hand_.erase(stored.id);
+  out.push_back(out::peer_data{stored, first_hand});
   return true;
 }
 
-void hyparview::add_active(const peer_info& info, std::vector<out::output>& out) {
+void hyparview::note_first_hand(const node_id& id) {
+  first_hand_.insert(id);
+  // Bounded by the views: forget peers we no longer keep.
+  if (first_hand_.size() > cfg_.active_view_capacity + cfg_.passive_view_capacity + max_pending())
+    std::erase_if(first_hand_, [&](const node_id& k) { return !is_active(k) && !is_passive(k) && !is_pending(k); });
+}
+
+void hyparview::add_active(const peer_info& info, std::vector<out::output>& out, bool first_hand) {
   if (info.id == me_.id || is_active(info.id) || cfg_.active_view_capacity == 0) return;
   // "A node that receives a join request will start by adding the new node to
   // its active view, even if it has to drop a random node from it" (§4.2): the
@@ -98,7 +113,7 @@ void hyparview::add_active(const peer_info& info, std::vector<out::output>& out)
     entry = *it;
     passive_.erase(it);
   }
-  learn(entry, info.addresses, out);
+  learn(entry, info.addresses, out, first_hand);
   active_.push_back(std::move(entry));
   ++c_.neighbor_up;
   out.push_back(out::neighbor_up{info.id});
@@ -125,9 +140,9 @@ bool hyparview::remove_active(const node_id& id, bool alive, std::vector<out::ou
 }
 
 bool hyparview::add_passive(const peer_info& info, std::vector<out::output>& out,
-                            const std::vector<node_id>* prefer_evict) {
+                            const std::vector<node_id>* prefer_evict, bool first_hand) {
   if (info.id == me_.id || is_active(info.id) || cfg_.passive_view_capacity == 0) return false;
-  if (auto it = find_id(passive_, info.id); it != passive_.end()) return learn(*it, info.addresses, out);
+  if (auto it = find_id(passive_, info.id); it != passive_.end()) return learn(*it, info.addresses, out, first_hand);
   if (passive_.size() >= cfg_.passive_view_capacity) {
     std::size_t victim = passive_.size();
     if (prefer_evict && !prefer_evict->empty()) {
@@ -142,7 +157,7 @@ bool hyparview::add_passive(const peer_info& info, std::vector<out::output>& out
     passive_.erase(passive_.begin() + static_cast<std::ptrdiff_t>(victim));
   }
   peer_info entry{info.id, {}};
-  const bool announced = learn(entry, info.addresses, out);
+  const bool announced = learn(entry, info.addresses, out, first_hand);
   passive_.push_back(std::move(entry));
   return announced;
 }
@@ -292,13 +307,14 @@ void hyparview::on_message(const node_id& from, const wire::message& msg, std::v
 }
 
 void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<out::output>& out) {
+  // A join and a neighbour request carry the sender's own addresses: first-hand.
   if (auto it = find_id(active_, from); it != active_.end()) {
-    learn(*it, m.addresses, out);
+    learn(*it, m.addresses, out, true);
     send(from, wire::neighbor_reply{true}, out);
     return;
   }
   pending_.erase(from);  // its join supersedes a request of ours to it
-  add_active({from, capped(m.addresses)}, out);
+  add_active({from, capped(m.addresses)}, out, true);
   if (!is_active(from)) {  // only with an active view capacity of 0
     send(from, wire::neighbor_reply{false}, out);
     drop_if_unused(from, out);
@@ -376,7 +392,7 @@ void hyparview::on_forward_join(const node_id& from, const wire::forward_join& m
 
 void hyparview::on_neighbor(const node_id& from, const wire::neighbor& m, std::vector<out::output>& out) {
   if (auto it = find_id(active_, from); it != active_.end()) {
-    learn(*it, m.addresses, out);
+    learn(*it, m.addresses, out, true);
     pending_.erase(from);
     send(from, wire::neighbor_reply{true}, out);
     return;
@@ -385,14 +401,14 @@ void hyparview::on_neighbor(const node_id& from, const wire::neighbor& m, std::v
   // neighbour if needed); a low-priority one only if there is a free slot.
   if (m.prio == priority::high || active_.size() < cfg_.active_view_capacity) {
     pending_.erase(from);
-    add_active({from, capped(m.addresses)}, out);
+    add_active({from, capped(m.addresses)}, out, true);
     if (is_active(from)) {
       send(from, wire::neighbor_reply{true}, out);
       return;
     }
   }
   send(from, wire::neighbor_reply{false}, out);
-  add_passive({from, capped(m.addresses)}, out);
+  add_passive({from, capped(m.addresses)}, out, nullptr, true);
   drop_if_unused(from, out);
 }
 
@@ -532,12 +548,12 @@ void hyparview::on_shuffle(const node_id& from, const wire::shuffle& m, std::vec
   for (const auto& p : reply) sent.push_back(p.id);
   // The origin joins our passive view (announcing its addresses to the shell
   // when they are new to us); the shell must know them before the answer.
-  const bool announced = add_passive(origin, out, &sent);
+  const bool announced = add_passive(origin, out, &sent, origin.id == from);
   if (answer) {
     if (!connected && !announced) out.push_back(out::peer_data{origin});
     send(origin.id, wire::shuffle_reply{std::move(reply)}, out);
   }
-  for (const auto& n : m.nodes) add_passive(capped(n), out, &sent);
+  for (const auto& n : m.nodes) add_passive(capped(n), out, &sent, n.id == from);
   drop_if_unused(origin.id, out);
   if (from != origin.id) drop_if_unused(from, out);
 }
@@ -547,7 +563,7 @@ void hyparview::on_shuffle_reply(const node_id& from, const wire::shuffle_reply&
   // could otherwise flood our passive view with names of the sender's choice.
   if (awaiting_shuffle_reply_) {
     remember({from, {}});  // it answered: alive, worth a retry when isolated
-    for (const auto& n : m.nodes) add_passive(capped(n), out, &last_shuffle_sent_);
+    for (const auto& n : m.nodes) add_passive(capped(n), out, &last_shuffle_sent_, n.id == from);
     last_shuffle_sent_.clear();
     awaiting_shuffle_reply_ = false;
   }

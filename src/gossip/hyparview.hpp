@@ -116,18 +116,22 @@ class hyparview {
   void drop_if_unused(const node_id& id, std::vector<out::output>& out);
 
   // Adds to the active view (evicting a random neighbour if full) and emits neighbor_up.
-  void add_active(const peer_info& info, std::vector<out::output>& out);
+  // `first_hand`: `info` is the peer's own statement (it sent it itself).
+  void add_active(const peer_info& info, std::vector<out::output>& out, bool first_hand = false);
   // Removes from the active view and emits neighbor_down; alive → passive, else forgotten.
   bool remove_active(const node_id& id, bool alive, std::vector<out::output>& out);
   // Adds or refreshes a passive entry; when full evicts an entry of
   // `prefer_evict` if any is present, else a random one.
   // Returns whether it emitted peer_data (new addresses for the shell).
   bool add_passive(const peer_info& info, std::vector<out::output>& out,
-                   const std::vector<node_id>* prefer_evict = nullptr);
+                   const std::vector<node_id>* prefer_evict = nullptr, bool first_hand = false);
   void remove_passive(const node_id& id);
   // Records addresses we learned for a peer we keep; emits peer_data (and
-  // returns true) when they changed.
-  bool learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out);
+  // returns true) when they changed, or when the peer itself (`first_hand`)
+  // now states addresses we had only heard from others.
+  bool learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out,
+             bool first_hand = false);
+  void note_first_hand(const node_id& id);
 
   void request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out);
   void send_join(const peer_info& info, std::vector<out::output>& out);
@@ -170,6 +174,8 @@ class hyparview {
   std::uint64_t refill_generation_ = 0;
   duration refill_delay_{};  // current backoff; reset when a neighbour is lost
   std::deque<peer_info> recent_;  // bounded: peers dropped alive / former contacts
+  // Peers whose stored addresses they stated themselves (bounded by the views).
+  std::set<node_id> first_hand_;
 };
 
 }  // namespace topicswarm::gossip

@@ -147,8 +147,14 @@ struct received { bytes content; node_id delivered_from; scope sc = scope::swarm
 using schedule = core::effect::schedule<timers::timer>;
 // This topic no longer needs a connection to `peer`.
 using drop_peer = core::effect::close;
-// Learned dialling data for the address book.
-struct peer_data { peer_info info; };
+// Learned dialling data for the address book. `first_hand`: the peer's own
+// entry in a message the peer itself sent (a join, a neighbour request, its
+// own entry in a shuffle); otherwise a third party's claim (a forward-join,
+// shuffle entries of others, a join contact given to us).
+struct peer_data {
+  peer_info info;
+  bool first_hand = false;
+};
 using output = std::variant<send, neighbor_up, neighbor_down, received, schedule, drop_peer, peer_data>;
 }  // namespace out
 

@@ -376,6 +376,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       }
       c->peer = peer;
       c->dialer = me_;
+      c->link.dialled = address;
       if (!set_link(c)) {
         last = c->close_reason;
         continue;

@@ -51,6 +51,9 @@ namespace topicswarm::net {
 struct link_info {
   std::uint64_t id = 0;
   std::array<std::byte, 32> exporter{};
+  // The address we dialled, on a connection we dialled: TLS proved there the
+  // node id we expected (docs/PROTOCOL.md §13). Empty on accepted ones.
+  std::optional<endpoint> dialled;
 };
 inline constexpr std::string_view exporter_label = "EXPORTER-topicswarm-admission-v2";
 

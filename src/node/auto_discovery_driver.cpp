@@ -26,7 +26,9 @@ class auto_discovery_driver::topic_directory final : public tracker::directory {
  public:
   topic_directory(shell& sh, gossip_driver& g, topic_id t) : sh_(sh), gossip_(g), topic_(t) {}
   std::vector<endpoint> own_addresses() const override { return sh_.record_addresses(); }
-  std::vector<endpoint> addresses_of(const node_id& peer) const override { return sh_.book().find(peer); }
+  // A neighbour's addresses in our signed record: only what the neighbour
+  // said itself, or a dial proved (docs/PROTOCOL.md §13).
+  std::vector<endpoint> addresses_of(const node_id& peer) const override { return sh_.book().find_first_hand(peer); }
   std::vector<node_id> gossip_views() const override { return gossip_.views(topic_); }
 
  private:
@@ -107,7 +109,7 @@ void auto_discovery_driver::perform(const topic_id& t, session& s, std::vector<t
     } else if (auto* d = std::get_if<tracker::effect::dial>(&e)) {
       dial(t, s, d->peer);
     } else if (auto* j = std::get_if<tracker::effect::join>(&e)) {
-      gossip_.join(t, std::move(j->peers));
+      gossip_.join(t, std::move(j->peers), address_source::hearsay);  // from records
     } else if (auto* k = std::get_if<tracker::effect::schedule>(&e)) {
       timers_.add(sh_.now() + k->after, tracker_timer{t, inc, std::move(k->t)});
       sh_.timers_changed();
@@ -157,9 +159,13 @@ void auto_discovery_driver::dial(const topic_id& t, session& s, const core::peer
     });
   };
   if (tr.connected(peer.id)) return answer_later(true);
-  sh_.book().add(peer.id, peer.addresses);
+  // Addresses from a record are hints: only those the address policy allows
+  // are dialled (TLS then proves the id), none if it allows none.
+  auto addresses = sh_.book().admit(peer.addresses);
+  if (addresses.empty()) return answer_later(false);
+  sh_.book().add(peer.id, addresses, address_source::hearsay);
   probes_[peer.id].insert(t);
-  tr.dial(peer.id, peer.addresses);
+  tr.dial(peer.id, std::move(addresses));
   if (!tr.dialling(peer.id) && !tr.connected(peer.id)) {
     // Refused at once (e.g. the connection cap): a failed dial.
     probes_[peer.id].erase(t);

@@ -39,9 +39,9 @@ void gossip_driver::attach(const topic_id& t, const secret_hash& key, std::share
   process();
 }
 
-std::vector<core::peer_info> gossip_driver::remember(std::vector<core::peer_info> peers) {
+std::vector<core::peer_info> gossip_driver::remember(std::vector<core::peer_info> peers, address_source from) {
   std::erase_if(peers, [&](const core::peer_info& p) { return p.id == sh_.me().id; });
-  for (const auto& p : peers) sh_.book().add(p.id, p.addresses);
+  for (const auto& p : peers) sh_.book().add(p.id, p.addresses, from);
   return peers;
 }
 
@@ -98,9 +98,9 @@ void gossip_driver::close_receivers(topic_entry& e, const error& why) {
   e.receivers.clear();
 }
 
-void gossip_driver::join(const topic_id& t, std::vector<core::peer_info> peers) {
+void gossip_driver::join(const topic_id& t, std::vector<core::peer_info> peers, address_source from) {
   if (sh_.stopped() || !topics_.contains(t)) return;
-  router_.handle(t, gossip::in::join_peers{remember(std::move(peers))}, sh_.now(), out_);
+  router_.handle(t, gossip::in::join_peers{remember(std::move(peers), from)}, sh_.now(), out_);
   process();  // a no-op when we are inside process(): its loop performs these
 }
 
@@ -322,7 +322,10 @@ void gossip_driver::process() {
           } else if constexpr (std::is_same_v<T, gossip::out::drop_peer>) {
             sh_.close(o.peer, "closed by us: no topic needs the peer any more");
           } else if constexpr (std::is_same_v<T, gossip::out::peer_data>) {
-            if (o.info.id != sh_.me().id) sh_.book().add(o.info.id, o.info.addresses);
+            // First-hand: the peer's own entry in a message it sent us.
+            if (o.info.id != sh_.me().id)
+              sh_.book().add(o.info.id, o.info.addresses,
+                             o.first_hand ? address_source::first_hand : address_source::hearsay);
           }
         },
         r.o);

@@ -65,7 +65,9 @@ class gossip_driver final : public driver, public admission_listener {
   void set_timeouts(const topic_id& t, topic_timeouts d);
 
   // ---- for other drivers
-  void join(const topic_id& t, std::vector<core::peer_info> peers);
+  // `from`: where the peers' addresses came from (auto-discovery: records,
+  // hearsay, filtered by the address policy; else our user).
+  void join(const topic_id& t, std::vector<core::peer_info> peers, address_source from = address_source::user);
   std::vector<node_id> views(const topic_id& t) const;  // active then passive
   const std::set<node_id>* neighbors(const topic_id& t) const;
   bool in_active_view(const node_id& peer) const;  // of any topic
@@ -114,7 +116,8 @@ class gossip_driver final : public driver, public admission_listener {
   };
 
   // Drops us from `peers` and puts the others' addresses in the address book.
-  std::vector<core::peer_info> remember(std::vector<core::peer_info> peers);
+  std::vector<core::peer_info> remember(std::vector<core::peer_info> peers,
+                                        address_source from = address_source::user);
   // Performs the router's outputs accumulated in out_.
   void process();
   void send(const topic_id& t, gossip::out::send& s, std::vector<node_id>& unreachable);

@@ -18,6 +18,19 @@ bool unspecified(const endpoint& e) {
   return std::all_of(e.ip.begin(), e.ip.begin() + (e.is_v4() ? 4 : 16), [](std::uint8_t b) { return b == 0; });
 }
 
+std::optional<bool> forced(dial_policy::mode m) {
+  switch (m) {
+    case dial_policy::mode::always: return true;
+    case dial_policy::mode::never: return false;
+    case dial_policy::mode::automatic: break;
+  }
+  return std::nullopt;
+}
+
+core::address_policy::overrides to_overrides(const dial_policy& d) {
+  return {forced(d.loopback), forced(d.private_networks)};
+}
+
 }  // namespace
 
 topic_shared::~topic_shared() {
@@ -62,6 +75,12 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
       if (!unspecified(e)) n->me_.addresses.push_back(e);
   }
   if (n->me_.addresses.size() > gossip::limits::max_addresses) n->me_.addresses.resize(gossip::limits::max_addresses);
+  // The networks we are on, from our own addresses: which hints we dial.
+  {
+    std::vector<endpoint> own = n->listen_;
+    own.insert(own.end(), n->me_.addresses.begin(), n->me_.addresses.end());
+    n->book_.set_policy(core::address_policy(own, to_overrides(n->cfg_.dialing)));
+  }
   const std::uint64_t seed =
       n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   if (n->cfg_.dht.enabled) {
@@ -159,18 +178,13 @@ std::shared_ptr<topic_mirror> node_impl::mirror_for(const topic_id& t) {
 }
 
 std::vector<endpoint> node_impl::record_addresses() const {
-  if (!me_.addresses.empty()) return me_.addresses;
+  // Only addresses we chose ourselves (advertised, else listened on) go into
+  // our signed record: never one a third party told us. The DHT's view of
+  // our external address is such a claim (any DHT node we talked to may have
+  // made it up), so it is not published until checked (issue 16).
   std::vector<endpoint> a;
-  if (!dht_) return a;
-  if (auto ext = dht_->external_address()) {
-    for (const auto& l : listen_)
-      if (l.fam == ext->fam) {
-        endpoint e = *ext;
-        e.port = l.port;
-        a.push_back(e);
-        break;
-      }
-  }
+  for (const auto& e : me_.addresses)
+    if (!unspecified(e)) a.push_back(e);
   return a;
 }
 
@@ -198,7 +212,8 @@ result<void> node_impl::attach_auto_discovery(const topic_id& wire, std::shared_
 }
 
 void node_impl::add_addresses(const peer_addr& p) {
-  if (p.id != me_.id) book_.add(p.id, p.addresses);
+  // The user's own word: dialled whatever the address policy says.
+  if (p.id != me_.id) book_.add(p.id, p.addresses, address_source::user);
 }
 
 void node_impl::join_peers(const topic_id& t, std::vector<peer_addr> peers, completion<result<void>> done) {
@@ -257,7 +272,11 @@ void node_impl::on_connected(const node_id& peer) {
   for (auto* d : drivers_) d->on_connected(peer);
 }
 
-void node_impl::on_link(const node_id& peer, const net::link_info& link) { admission_->on_link(peer, link); }
+void node_impl::on_link(const node_id& peer, const net::link_info& link) {
+  // We dialled the peer there and TLS proved its id: a first-hand address.
+  if (link.dialled) book_.confirm(peer, *link.dialled);
+  admission_->on_link(peer, link);
+}
 
 void node_impl::on_disconnected(const node_id& peer, const error& why) {
   if (stopped_) return;
@@ -353,6 +372,7 @@ node_stats node_impl::stats() const {
   s.tasks = transport_->tasks();
   s.waiters += aborts_.size();
   s.address_book = book_.size();
+  s.addresses_refused_scope = book_.refused();
   return s;
 }
 

@@ -40,7 +40,8 @@ class shell {
   virtual address_book& book() = 0;
   virtual const core::peer_info& me() const = 0;
   virtual const identity& self() const = 0;
-  // The DHT client's view of our external address with our listening port.
+  // Our own addresses for our record: advertised, else listened on (never
+  // unspecified, never one a third party told us: docs/PROTOCOL.md §13).
   virtual std::vector<endpoint> record_addresses() const = 0;
 
   // Closes the connection to `peer` once what is queued for it is written

@@ -139,6 +139,37 @@ TEST(transport, wrong_expected_identity_is_refused) {
   EXPECT_TRUE(b.events.frames.empty());
 }
 
+// Addresses are hints (docs/PROTOCOL.md §13): a list of addresses for a
+// peer, one of which leads to another node (a stale or planted hint), still
+// reaches only the node whose id was dialled; the impostor gets nothing, and
+// the link says which address TLS proved.
+TEST(transport, a_hint_leading_to_another_node_is_skipped_and_the_expected_node_reached) {
+  asio::io_context io;
+  endpoint_under_test a, impostor, c;
+  start(io, a);
+  start(io, impostor);
+  start(io, c);
+  std::vector<endpoint> hints = impostor.t->local_endpoints();
+  for (const auto& e : c.t->local_endpoints()) hints.push_back(e);
+  a.t->dial(c.id(), hints);
+  a.t->send(c.id(), gossip_frame("for c only"));
+  ASSERT_TRUE(run_until(io, [&] { return !c.events.frames.empty(); }));
+  EXPECT_EQ(c.events.frames.front().first, a.id());
+  EXPECT_EQ(a.t->stats().identity_mismatches, 1u);
+  EXPECT_TRUE(a.t->connected(c.id()));
+  EXPECT_FALSE(a.t->connected(impostor.id()));
+  EXPECT_TRUE(a.events.disconnected.empty()) << a.events.disconnected.front().second.message();
+  const auto l = a.t->link(c.id());
+  ASSERT_TRUE(l);
+  ASSERT_TRUE(l->dialled);
+  EXPECT_EQ(*l->dialled, c.t->local_endpoints().front());
+  // The accepting side dialled nothing.
+  ASSERT_TRUE(run_until(io, [&] { return c.t->link(a.id()).has_value(); }));
+  EXPECT_FALSE(c.t->link(a.id())->dialled);
+  run_until(io, [] { return false; }, 200ms);
+  EXPECT_TRUE(impostor.events.frames.empty());
+}
+
 TEST(transport, simultaneous_dials_leave_exactly_one_connection) {
   for (int round = 0; round < 5; ++round) {
     asio::io_context io;

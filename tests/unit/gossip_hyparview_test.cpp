@@ -230,6 +230,55 @@ TEST(Hyparview, PeerDataEmittedForLearnedAddresses) {
   EXPECT_EQ(b.all<out::peer_data>().size(), 2u);  // 7 (origin) and 5
 }
 
+// Provenance (docs/PROTOCOL.md §13): peer_data says whether the addresses
+// are the peer's own statement (a message it sent itself) or a third party's.
+TEST(Hyparview, PeerDataSaysWhetherThePeerItselfGaveTheAddresses) {
+  single x;
+  auto b = x.connect(1);  // a neighbour request: 1's own addresses
+  auto pd = b.all<out::peer_data>();
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_TRUE(pd[0].first_hand);
+  // 1 drops us (alive: kept in our passive view). A shuffle from 1 that 1
+  // started itself: its own entry is first-hand, the others are hearsay.
+  x.recv(1, wire::disconnect{true});
+  ASSERT_TRUE(x.is_passive(1));
+  auto other = make_peer(1);
+  other.addresses = {endpoint::v4({127, 0, 0, 1}, 31001)};
+  b = x.recv(1, wire::shuffle{other, 0, {make_peer(5)}});
+  pd = b.all<out::peer_data>();
+  ASSERT_EQ(pd.size(), 2u);
+  for (const auto& d : pd) EXPECT_EQ(d.first_hand, d.info.id == make_node_id(1)) << d.info.addresses[0].to_string();
+  // A shuffle relayed by 1 for origin 7: nothing in it is first-hand.
+  b = x.recv(1, wire::shuffle{make_peer(7), 0, {make_peer(6)}});
+  pd = b.all<out::peer_data>();
+  ASSERT_FALSE(pd.empty());
+  for (const auto& d : pd) EXPECT_FALSE(d.first_hand) << d.info.addresses[0].to_string();
+}
+
+TEST(Hyparview, ForwardJoinAddressesAreHearsay) {
+  auto x = with_neighbors(3);
+  auto b = x.recv(3, wire::forward_join{make_peer(8), 0});
+  auto pd = b.all<out::peer_data>();
+  ASSERT_FALSE(pd.empty());
+  for (const auto& d : pd) EXPECT_FALSE(d.first_hand);
+}
+
+// Heard of 5 from a shuffle, then 5 itself asks with the same addresses:
+// announced once more as first-hand, and only once.
+TEST(Hyparview, ThePeerConfirmingHearsayIsAnnouncedOnceAsFirstHand) {
+  single x;
+  x.connect(1);
+  auto b = x.recv(1, wire::shuffle{make_peer(1), 0, {make_peer(5)}});
+  ASSERT_TRUE(x.is_passive(5));
+  b = x.connect(5);
+  auto pd = b.all<out::peer_data>();
+  ASSERT_EQ(pd.size(), 1u);
+  EXPECT_EQ(pd[0].info, make_peer(5));
+  EXPECT_TRUE(pd[0].first_hand);
+  b = x.connect(5);
+  EXPECT_TRUE(b.all<out::peer_data>().empty());
+}
+
 TEST(Hyparview, OversizedAddressListDroppedAndCounted) {
   single x;
   wire::join j;
