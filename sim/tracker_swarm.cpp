@@ -87,10 +87,16 @@ void tracker_swarm::start(node_index n, const std::string& secret) {
   if (nodes_.size() <= n) nodes_.resize(n + 1);
   auto& cache = opened_[secret];
   if (!cache) cache = std::make_shared<tracker::opened_values>();
+  auto key = keys_.find(secret);
+  if (key == keys_.end()) {
+    auto h = hash_secret(topic_id_, std::string_view(secret), cfg_.secret_hashing);
+    if (!h) throw std::runtime_error("tracker_swarm: " + h.error().message());
+    key = keys_.emplace(secret, *h).first;
+  }
   node_state& s = nodes_[n];
   ++s.incarnation;
   if (!s.dir) s.dir = std::make_unique<node_directory>(*this, n);
-  s.drv = std::make_unique<tracker::driver>(identities_[n], record_codec(topic_id_, secret_hash_from(secret)), cfg_,
+  s.drv = std::make_unique<tracker::driver>(identities_[n], record_codec(topic_id_, key->second), cfg_,
                                             mix64(sim_.seed() ^ (0x7472ULL << 40) ^ n), *s.dir, cache);
   s.started = sim_.now();
   s.joined.reset();
@@ -174,10 +180,11 @@ void tracker_swarm::do_get(node_index n, const tracker::effect::dht_get& g) {
   const core::duration latency = draw(dht_.get_min, dht_.get_max);
   const bool lost =
       dht_.get_timeout_rate > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < dht_.get_timeout_rate;
-  auto answer = [this, n](std::uint64_t req, std::optional<bytes> value, bool complete) {
+  auto answer = [this, n](std::uint64_t req, std::optional<dht::mutable_item> item, bool complete) {
     std::vector<tracker::effect::effect> effects;
-    const auto outcome = nodes_[n].drv->on_get(req, value ? std::optional<byte_span>(*value) : std::nullopt,
-                                               complete, clock(), effects);
+    std::optional<tracker::stored_value> value;
+    if (item) value = tracker::stored_value{item->value, item->seq};
+    const auto outcome = nodes_[n].drv->on_get(req, value, complete, clock(), effects);
     if (outcome == tracker::get_outcome::record) ++c_.records;
     if (outcome == tracker::get_outcome::invalid) ++c_.invalid;
     if (outcome == tracker::get_outcome::empty) ++c_.empty;
@@ -191,9 +198,9 @@ void tracker_swarm::do_get(node_index n, const tracker::effect::dht_get& g) {
   const core::duration half = latency / 2;
   // The lookup reaches the storing nodes halfway, and answers at the end.
   sim_.schedule(half, [this, n, answer, req = g.request, key = g.key, salt = g.salt, rest = latency - half] {
-    std::optional<bytes> value;
-    if (auto item = store_.get(key, salt)) value = item->value;
-    later(n, rest, [answer, req, value = std::move(value)] { answer(req, value, true); });
+    std::optional<dht::mutable_item> item;
+    if (auto got = store_.get(key, salt)) item = *got;
+    later(n, rest, [answer, req, item = std::move(item)] { answer(req, item, true); });
   });
 }
 

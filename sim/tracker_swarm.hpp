@@ -119,6 +119,9 @@ class tracker_swarm {
   std::map<node_id, node_index> by_key_;
   // Opened values, per secret: every reader of a value opens it alike.
   std::map<std::string, std::shared_ptr<tracker::opened_values>> opened_;
+  // Topic keys, per secret: Argon2id runs once per secret, not per node
+  // (its cost is the node's, not the protocol's).
+  std::map<std::string, secret_hash> keys_;
   tracker_dht_counters c_;
 };
 

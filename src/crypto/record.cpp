@@ -6,6 +6,9 @@
 #include "crypto/record_format.hpp"
 #include "crypto/sodium.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace topicswarm {
 
 using core::byte_reader;
@@ -13,17 +16,23 @@ using core::byte_writer;
 
 namespace {
 
-constexpr std::string_view window_secret_label = "topicswarm/window-secret/v1";
-constexpr std::string_view signature_label = "topicswarm/record-sig/v1";
-constexpr std::string_view hpke_info_label = "topicswarm/record/v1";
-constexpr std::string_view slot_key_label = "topicswarm/slot-key/v1";
-constexpr std::string_view slot_salt_label = "topicswarm/slot-salt/v1";
+constexpr std::string_view window_secret_label = "topicswarm/window-secret/v2";
+constexpr std::string_view signature_label = "topicswarm/record-sig/v2";
+constexpr std::string_view hpke_info_label = "topicswarm/record/v2";
+constexpr std::string_view slot_key_label = "topicswarm/slot-key/v2";
+constexpr std::string_view slot_salt_label = "topicswarm/slot-salt/v2";
+// The first byte of a format 1 value: recognised only to say so.
+constexpr std::uint8_t format_1 = 1;
 constexpr std::size_t slot_salt_size = 16;
 
 std::array<std::byte, 8> be64(std::uint64_t v) {
   std::array<std::byte, 8> b;
   for (int i = 7; i >= 0; --i, v >>= 8) b[static_cast<std::size_t>(i)] = static_cast<std::byte>(v & 0xff);
   return b;
+}
+
+std::array<std::byte, 4> be32(std::uint32_t v) {
+  return {std::byte(v >> 24), std::byte(v >> 16), std::byte(v >> 8), std::byte(v)};
 }
 
 void put_endpoint(byte_writer& w, const endpoint& e) {
@@ -62,7 +71,7 @@ result<void> check_limits(const topic_record& r) {
   return {};
 }
 
-crypto::hpke::key_pair window_key(const window_secret& ws) {
+crypto::hpke::key_pair window_key_pair(const window_secret& ws) {
   // derive_key_pair only fails on an empty ikm; ours is 32 bytes.
   return *crypto::hpke::derive_key_pair(ws.span());
 }
@@ -153,16 +162,26 @@ bytes signing_message(byte_span body) {
   return m;
 }
 
-bytes hpke_info(const topic_id& topic, std::uint64_t window) {
+bytes hpke_info(const topic_id& topic, std::uint64_t window, unsigned slot) {
   bytes info = to_bytes(hpke_info_label);
   info.insert(info.end(), topic.span().begin(), topic.span().end());
   auto w = be64(window);
   info.insert(info.end(), w.begin(), w.end());
+  auto i = be32(slot);
+  info.insert(info.end(), i.begin(), i.end());
   return info;
 }
 
+window_ms_range window_range(std::uint64_t window) {
+  // Windows past year 10^5 or so would overflow; clamp rather than wrap.
+  constexpr std::uint64_t max_window = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 60'000) - 1;
+  auto w = static_cast<std::int64_t>(std::min(window, max_window));
+  auto skew = static_cast<std::int64_t>(max_record_skew_ms);
+  return {w * 60'000 - skew, w * 60'000 + 59'999 + skew};
+}
+
 result<bytes> seal_with_key_of(const topic_record& record, const identity& signer, const topic_id& key_topic,
-                               std::uint64_t key_window, const window_secret& ws) {
+                               std::uint64_t key_window, unsigned slot, const window_secret& ws) {
   if (auto l = check_limits(record); !l) return l.error();
   if (signer.id() != record.publisher)
     return error{errc::invalid_argument, "the signer's id " + signer.id().short_string() +
@@ -177,17 +196,17 @@ result<bytes> seal_with_key_of(const topic_record& record, const identity& signe
     return error{errc::record_too_large,
                  "encoded record is " + std::to_string(stored) + " bytes (max " + std::to_string(max_record_bytes) + ")"};
 
-  auto out = seal_plain(plain, key_topic, key_window, ws);
+  auto out = seal_plain(plain, key_topic, key_window, slot, ws);
   ::sodium_memzero(plain.data(), plain.size());
   return out;
 }
 
-result<bytes> seal_plain(byte_span plain, const topic_id& key_topic, std::uint64_t key_window,
+result<bytes> seal_plain(byte_span plain, const topic_id& key_topic, std::uint64_t key_window, unsigned slot,
                          const window_secret& ws) {
-  auto kp = window_key(ws);
+  auto kp = window_key_pair(ws);
   ::sodium_memzero(kp.sk.data(), kp.sk.size());
   const std::byte aad[1] = {std::byte{record_format_version}};
-  auto sealed = crypto::hpke::seal_base(kp.pk, hpke_info(key_topic, key_window), aad, plain);
+  auto sealed = crypto::hpke::seal_base(kp.pk, hpke_info(key_topic, key_window, slot), aad, plain);
   if (!sealed) return sealed.error();
   bytes out;
   out.reserve(1 + sealed->size());
@@ -199,11 +218,6 @@ result<bytes> seal_plain(byte_span plain, const topic_id& key_topic, std::uint64
 }  // namespace crypto::record_format
 
 namespace rf = crypto::record_format;
-
-secret_hash secret_hash_from(byte_span initial_secret) {
-  auto d = crypto::sha512(initial_secret);
-  return *secret_hash::from_span(byte_span(d).first(32));
-}
 
 std::uint64_t window_at(std::chrono::system_clock::time_point t) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -219,34 +233,56 @@ window_secret default_secret_rotation(const topic_id& topic, std::uint64_t windo
 record_codec::record_codec(topic_id topic, secret_hash secret, secret_rotation rotation)
     : topic_(topic), secret_(secret), rotation_(rotation ? std::move(rotation) : default_secret_rotation) {}
 
-result<bytes> record_codec::seal(const topic_record& record, const identity& signer) const {
+window_secret record_codec::window_key(std::uint64_t window) const { return rotation_(topic_, window, secret_); }
+
+result<bytes> record_codec::seal(const topic_record& record, const identity& signer, unsigned slot) const {
   if (record.topic != topic_)
     return error{errc::record_wrong_topic, "record is for topic " + record.topic.short_string() +
                                                ", this codec seals topic " + topic_.short_string()};
-  return rf::seal_with_key_of(record, signer, topic_, record.window, rotation_(topic_, record.window, secret_));
+  auto range = rf::window_range(record.window);
+  if (!range.contains(record.timestamp_ms))
+    return error{errc::record_wrong_window, "timestamp " + std::to_string(record.timestamp_ms) +
+                                                " ms is outside window " + std::to_string(record.window) +
+                                                " (± " + std::to_string(max_record_skew_ms) + " ms)"};
+  auto ws = window_key(record.window);
+  auto out = rf::seal_with_key_of(record, signer, topic_, record.window, slot, ws);
+  ::sodium_memzero(ws.data(), ws.size());
+  return out;
 }
 
-result<topic_record> record_codec::open(byte_span stored, std::uint64_t window) const {
+result<topic_record> record_codec::open(byte_span stored, std::uint64_t window, unsigned slot,
+                                        std::int64_t seq) const {
   // Cheap checks first: a garbage value costs no crypto.
   if (stored.size() > max_record_bytes)
     return error{errc::record_too_large,
                  std::to_string(stored.size()) + " bytes (max " + std::to_string(max_record_bytes) + ")"};
-  if (stored.empty())
-    return error{errc::record_bad_length, "empty value"};
-  if (auto v = static_cast<std::uint8_t>(stored[0]); v != record_format_version)
+  if (stored.empty()) return error{errc::record_bad_length, "empty value"};
+  if (auto v = static_cast<std::uint8_t>(stored[0]); v != record_format_version) {
+    if (v == format_1)
+      return error{errc::record_format_obsolete,
+                   "a format 1 record (this build reads format " + std::to_string(record_format_version) + ")"};
     return error{errc::record_unsupported_version,
                  "record format version " + std::to_string(v) + " (this build reads version " +
                      std::to_string(record_format_version) + ")"};
+  }
+  auto range = rf::window_range(window);
+  if (!range.contains(seq))
+    return error{errc::record_seq_out_of_range, "seq " + std::to_string(seq) + " is outside window " +
+                                                    std::to_string(window) + "'s range [" +
+                                                    std::to_string(range.first) + ", " + std::to_string(range.last) +
+                                                    "]"};
   if (stored.size() < rf::min_stored_size)
     return error{errc::record_bad_length, std::to_string(stored.size()) + " bytes (min " +
                                               std::to_string(rf::min_stored_size) + ")"};
 
-  auto ws = rotation_(topic_, window, secret_);
-  auto kp = window_key(ws);
+  auto ws = window_key(window);
+  auto kp = window_key_pair(ws);
   ::sodium_memzero(ws.data(), ws.size());
-  auto plain = crypto::hpke::open_base(kp, rf::hpke_info(topic_, window), stored.first(1), stored.subspan(1));
+  auto plain =
+      crypto::hpke::open_base(kp, rf::hpke_info(topic_, window, slot), stored.first(1), stored.subspan(1));
   ::sodium_memzero(kp.sk.data(), kp.sk.size());
-  if (!plain) return error{errc::record_decryption_failed, "wrong secret, topic or window, or a corrupted value"};
+  if (!plain)
+    return error{errc::record_decryption_failed, "wrong secret, topic, window or slot, or a corrupted value"};
 
   byte_span all(*plain);
   auto body = all.first(all.size() - rf::signature_size);
@@ -255,22 +291,34 @@ result<topic_record> record_codec::open(byte_span stored, std::uint64_t window) 
   if (!rec) return rec.error();
   if (!verify_signature(to_public_key(rec->publisher), rf::signing_message(body), sig))
     return error{errc::record_bad_signature, "not signed by its publisher " + rec->publisher.short_string()};
-  if (rec->topic != topic_)
-    return error{errc::record_wrong_topic, "record names topic " + rec->topic.short_string()};
+  if (rec->topic != topic_) return error{errc::record_wrong_topic, "record names topic " + rec->topic.short_string()};
   if (rec->window != window)
     return error{errc::record_wrong_window,
                  "record names window " + std::to_string(rec->window) + ", read for " + std::to_string(window)};
+  if (!range.contains(rec->timestamp_ms))
+    return error{errc::record_wrong_window, "timestamp " + std::to_string(rec->timestamp_ms) +
+                                                " ms is outside window " + std::to_string(window)};
+  if (static_cast<std::uint64_t>(seq) != rec->timestamp_ms)
+    return error{errc::record_seq_out_of_range,
+                 "seq " + std::to_string(seq) + " is not the record's timestamp " + std::to_string(rec->timestamp_ms)};
   return rec;
 }
 
-record_slot record_slot_for(const topic_id& topic, std::uint64_t window, unsigned index) {
-  auto w = be64(window);
-  const std::byte idx[4] = {std::byte(index >> 24), std::byte(index >> 16), std::byte(index >> 8), std::byte(index)};
-  auto seed_d = crypto::sha512({as_bytes(slot_key_label), topic.span(), w, idx});
-  auto salt_d = crypto::sha512({as_bytes(slot_salt_label), topic.span(), w, idx});
+record_slot record_codec::slot(std::uint64_t window, unsigned index) const {
+  auto ws = window_key(window);
+  auto s = record_slot_for(ws, index);
+  ::sodium_memzero(ws.data(), ws.size());
+  return s;
+}
+
+record_slot record_slot_for(const window_secret& ws, unsigned index) {
+  auto idx = be32(index);
+  auto seed_d = crypto::sha512({as_bytes(slot_key_label), ws.span(), idx});
+  auto salt_d = crypto::sha512({as_bytes(slot_salt_label), ws.span(), idx});
   auto seed = *ed25519_seed::from_span(byte_span(seed_d).first(32));
   record_slot s{keypair::from_seed(seed), bytes(salt_d.begin(), salt_d.begin() + slot_salt_size)};
   ::sodium_memzero(seed.data(), seed.size());
+  ::sodium_memzero(seed_d.data(), seed_d.size());
   return s;
 }
 

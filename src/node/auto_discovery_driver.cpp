@@ -128,7 +128,9 @@ void auto_discovery_driver::get(const topic_id& t, session& s, tracker::effect::
     auto* s = find(t, inc);
     if (!s) return;
     std::vector<tracker::effect::effect> effects;
-    s->drv->on_get(req, r.item ? std::optional<byte_span>(r.item->value) : std::nullopt, r.complete, clock(), effects);
+    std::optional<tracker::stored_value> value;
+    if (r.item) value = tracker::stored_value{r.item->value, r.item->seq};
+    s->drv->on_get(req, value, r.complete, clock(), effects);
     // Only a DHT read changes what records we have seen.
     mirror_records(t, *s);
     perform(t, *s, effects);

@@ -14,12 +14,13 @@ constexpr std::size_t max_pending_gets = 1024;
 
 }  // namespace
 
-std::optional<topic_record> opened_values::open(const record_codec& codec, byte_span value, std::uint64_t window) {
-  auto key = std::make_tuple(window, bytes(value.begin(), value.end()));
+std::optional<topic_record> opened_values::open(const record_codec& codec, byte_span value, std::uint64_t window,
+                                                unsigned slot, std::int64_t seq) {
+  auto key = std::make_tuple(window, slot, seq, bytes(value.begin(), value.end()));
   auto it = cache_.find(key);
   if (it == cache_.end()) {
     if (cache_.size() >= limit_) cache_.clear();
-    auto r = codec.open(value, window);
+    auto r = codec.open(value, window, slot, seq);
     it = cache_.emplace(std::move(key), r ? std::optional<topic_record>(std::move(*r)) : std::nullopt).first;
   }
   return it->second;
@@ -33,7 +34,7 @@ const record_slot& driver::slot(std::uint64_t window, unsigned index) {
   auto it = slots_.find({window, index});
   if (it == slots_.end()) {
     if (slots_.size() >= max_cached_slots) slots_.erase(slots_.begin());  // the oldest window first
-    it = slots_.emplace(std::make_pair(window, index), record_slot_for(codec_.topic(), window, index)).first;
+    it = slots_.emplace(std::make_pair(window, index), codec_.slot(window, index)).first;
   }
   return it->second;
 }
@@ -42,22 +43,23 @@ void driver::handle(in::input input, const clock& c, std::vector<effect::effect>
   run(std::move(input), c, out);
 }
 
-get_outcome driver::on_get(std::uint64_t request, std::optional<byte_span> value, bool complete, const clock& c,
+get_outcome driver::on_get(std::uint64_t request, std::optional<stored_value> value, bool complete, const clock& c,
                            std::vector<effect::effect>& out) {
   auto w = get_windows_.find(request);
   if (w == get_windows_.end()) {
     ++c_.answers_unknown;
     return get_outcome::timeout;
   }
-  const std::uint64_t window = w->second;
+  const auto [window, slot_index] = w->second;
   get_windows_.erase(w);
   in::get_done done{request, get_outcome::empty, std::nullopt};
   if (!value) {
     // A lookup that ended found nothing; one cut short by its deadline knows nothing.
     done.outcome = complete ? get_outcome::empty : get_outcome::timeout;
   } else {
-    done.record = cache_ ? cache_->open(codec_, *value, window) : [&]() -> std::optional<topic_record> {
-      auto r = codec_.open(*value, window);
+    done.record = cache_ ? cache_->open(codec_, value->value, window, slot_index, value->seq)
+                         : [&]() -> std::optional<topic_record> {
+      auto r = codec_.open(value->value, window, slot_index, value->seq);
       if (!r) return std::nullopt;
       return std::move(*r);
     }();
@@ -87,7 +89,7 @@ std::optional<bytes> driver::seal(const out::dht_put& p) {
   }
   rec.recent_messages = p.recent_messages;
   rec.timestamp_ms = static_cast<std::uint64_t>(p.seq);
-  auto sealed = codec_.seal(rec, me_);
+  auto sealed = codec_.seal(rec, me_, p.slot);
   if (!sealed) return std::nullopt;
   return std::move(*sealed);
 }
@@ -105,7 +107,7 @@ void driver::run(in::input first, const clock& c, std::vector<effect::effect>& o
         const record_slot& sl = slot(g->window, g->slot);
         // Bounded even if a shell never answered: the oldest requests go first.
         if (get_windows_.size() >= max_pending_gets) get_windows_.erase(get_windows_.begin());
-        get_windows_[g->request] = g->window;
+        get_windows_[g->request] = {g->window, g->slot};
         out.push_back(effect::dht_get{g->request, sl.key(), sl.salt, g->timeout});
       } else if (auto* p = std::get_if<out::dht_put>(&o)) {
         auto value = seal(*p);

@@ -4,12 +4,13 @@
 //
 // The core works with slots by (window, index) and with decoded records; it
 // knows no keys, no crypto and no addresses. The driver adds exactly that:
-//  - slot keys and salts (record_slot_for, cached per (window, index));
+//  - slot keys and salts (from the window secret: record_codec::slot,
+//    cached per (window, index));
 //  - sealing our record: our addresses, each listed neighbour with the
 //    addresses the shell knows for it, the message ids, signed and
 //    encrypted with the topic's record_codec;
-//  - opening what a DHT read returned (invalid values are counted by the
-//    core, never passed on);
+//  - opening what a DHT read returned, with its slot and BEP 44 seq
+//    (invalid values are counted by the core, never passed on);
 //  - the gossip views the core asks for (view_wanted), read from the shell.
 //
 // What remains for the shell (src/node/auto_discovery_driver.cpp on the
@@ -57,11 +58,12 @@ class directory {
 class opened_values {
  public:
   explicit opened_values(std::size_t limit = 20'000) : limit_(limit) {}
-  std::optional<topic_record> open(const record_codec& codec, byte_span value, std::uint64_t window);
+  std::optional<topic_record> open(const record_codec& codec, byte_span value, std::uint64_t window, unsigned slot,
+                                   std::int64_t seq);
 
  private:
   std::size_t limit_;
-  std::map<std::tuple<std::uint64_t, bytes>, std::optional<topic_record>> cache_;
+  std::map<std::tuple<std::uint64_t, unsigned, std::int64_t, bytes>, std::optional<topic_record>> cache_;
 };
 
 namespace effect {
@@ -79,6 +81,13 @@ struct driver_counters {
   std::uint64_t answers_unknown = 0;  // a get or put answer for a request we do not know (dropped)
 };
 
+// What a DHT read found in a slot: the value and its BEP 44 seq (record
+// format 2 bounds the seq to the window, PROTOCOL §6).
+struct stored_value {
+  byte_span value;
+  std::int64_t seq = 0;
+};
+
 class driver {
  public:
   // `me` signs our records; its id is our publisher id in records.
@@ -90,7 +99,7 @@ class driver {
   void handle(in::input input, const clock& c, std::vector<effect::effect>& out);
   // The answer to an effect::dht_get: the value stored (if any), and whether
   // the lookup completed. Returns what the core was told.
-  get_outcome on_get(std::uint64_t request, std::optional<byte_span> value, bool complete, const clock& c,
+  get_outcome on_get(std::uint64_t request, std::optional<stored_value> value, bool complete, const clock& c,
                      std::vector<effect::effect>& out);
   // The answer to an effect::dht_put.
   void on_put(std::uint64_t request, bool stored, const clock& c, std::vector<effect::effect>& out);
@@ -112,7 +121,7 @@ class driver {
   std::shared_ptr<opened_values> cache_;
   tracker core_;
   std::map<std::pair<std::uint64_t, unsigned>, record_slot> slots_;  // current windows only
-  std::map<std::uint64_t, std::uint64_t> get_windows_;               // request -> window of a get in flight
+  std::map<std::uint64_t, std::pair<std::uint64_t, unsigned>> get_windows_;  // request -> (window, slot) in flight
   driver_counters c_;
 };
 

@@ -581,7 +581,15 @@ void tracker::start_put(put_req req, const clock& c, std::vector<out::output>& o
 
 void tracker::send_put(std::uint64_t id, const clock& c, std::vector<out::output>& out) {
   const put_req& req = puts_.at(id);
-  last_seq_ = std::max<std::int64_t>(static_cast<std::int64_t>(c.unix_ms), last_seq_ + 1);
+  // seq is the record's timestamp: increasing, so that our next record in a
+  // slot replaces the last, and inside the window's millisecond range ±
+  // max_record_skew_ms, or readers refuse it (record format 2, PROTOCOL §6).
+  // A put issued just after its window ended (a retry) is clamped rather
+  // than refused.
+  const auto skew = static_cast<std::int64_t>(max_record_skew_ms);
+  const auto first = static_cast<std::int64_t>(req.window * window_ms) - skew;
+  const auto last = static_cast<std::int64_t>(req.window * window_ms + window_ms - 1) + skew;
+  last_seq_ = std::clamp(std::max<std::int64_t>(static_cast<std::int64_t>(c.unix_ms), last_seq_ + 1), first, last);
   std::vector<node_id> neighbors(neighbors_.begin(), neighbors_.end());
   neighbors = rng_.sample(std::move(neighbors), max_record_neighbors);
   std::vector<message_id> recent;
