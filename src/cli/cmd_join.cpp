@@ -129,7 +129,7 @@ std::string read_secret_file(const std::string& path) {
 
 // The topic key from --key-hex, --secret-file or --secret (Argon2id), or
 // the open key when none is given.
-secret_hash topic_key(join_options& o, const topic_id& tid) {
+secret_hash topic_key(const join_options& o, const topic_id& tid) {
   if (!o.key_hex.empty()) {
     auto raw = from_hex(o.key_hex);
     if (!raw) fail("bad --key-hex: " + raw.error().message());

@@ -96,7 +96,7 @@ TEST(node_api, join_peers_completes_on_a_neighbour_or_fails_after_the_join_peer_
   auto a = start_node(ca);
   auto b = start_node(loopback_config(12));
   auto [tx_b, rx_b] = subscribed(b, t, {});
-  auto h = a.subscribe(t, {});
+  auto h = a.subscribe(t);
   ASSERT_TRUE(h);
   // A peer that is not there: errc::timeout after about 400 ms, naming the setting.
   peer_addr ghost{identity::generate().id(), {endpoint::v4({127, 0, 0, 1}, closed_port())}};
@@ -129,7 +129,7 @@ TEST(node_api, a_broadcast_held_back_on_a_plain_topic_fails_after_the_node_broad
   cfg.transport.send_stall_timeout = 60s;  // keep the stuck peer: this test is about the broadcast's own deadline
   cfg.timeouts.broadcast_timeout = 300ms;
   auto a = start_node(cfg);
-  auto h = a.subscribe(t, {});
+  auto h = a.subscribe(t);
   ASSERT_TRUE(h);
   // A neighbour that joins and then never reads.
   authenticated_client stuck(io, asio_endpoint(a.listen_endpoints().at(0)));
@@ -147,7 +147,7 @@ TEST(node_api, copies_of_a_topic_handle_are_independent_cursors) {
   const topic_id t = topic_id_from_name("node-api-cursors");
   auto a = start_node(loopback_config(31));
   auto b = start_node(loopback_config(32));
-  auto ha = a.subscribe(t, {});
+  auto ha = a.subscribe(t);
   ASSERT_TRUE(ha);
   auto hb = b.subscribe(t, {a.address()});
   ASSERT_TRUE(hb);
@@ -174,7 +174,7 @@ TEST(node_api, message_too_large_carries_the_size_and_the_limit) {
   auto cfg = loopback_config(41);
   cfg.gossip.max_message_size = 1000;
   auto a = start_node(cfg);
-  auto h = a.subscribe(topic_id_from_name("node-api-size"), {});
+  auto h = a.subscribe(topic_id_from_name("node-api-size"));
   ASSERT_TRUE(h);
   auto at_limit = run_on(io, h->broadcast(bytes(1000, std::byte{1})), 5s);
   EXPECT_TRUE(at_limit) << at_limit.error().message();

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 using namespace topicswarm;
 using namespace topicswarm::tracker;
@@ -39,7 +40,7 @@ struct fixture : ::testing::Test {
   const topic_id topic = topic_id_from_name("driver-test");
   const identity me = ident(1);
   fake_directory dir;
-  record_codec codec{topic, secret_hash_from("s3cret")};
+  record_codec codec{topic, *secret_hash_from_key(std::array<std::byte, 32>{std::byte{0x5e}})};
   auto_discovery_config cfg;
   std::unique_ptr<driver> drv;
   std::vector<effect::effect> out;
@@ -78,7 +79,7 @@ TEST_F(fixture, ReadsUseTheSlotKeysOfTheTopic) {
   std::vector<std::pair<public_key, bytes>> expected;
   for (std::uint64_t w : {window, window - 1})
     for (unsigned i = 0; i < cfg.bootstrap.max_bootstrap_records; ++i) {
-      auto sl = record_slot_for(topic, w, i);
+      auto sl = codec.slot(w, i);
       expected.emplace_back(sl.key(), sl.salt);
     }
   for (const auto& g : gets) {
@@ -101,17 +102,23 @@ TEST_F(fixture, AnswersAreOpenedWithTheTopicCodec) {
   rec.publisher = other.id();
   rec.addresses = {addr(5000)};
   rec.timestamp_ms = at.unix_ms;
-  auto sealed = codec.seal(rec, other);
-  ASSERT_TRUE(sealed);
-  // Which window each get reads: the key tells.
-  auto window_of_get = [&](const effect::dht_get& g) {
-    for (unsigned i = 0; i < cfg.bootstrap.max_bootstrap_records; ++i)
-      if (record_slot_for(topic, window, i).key() == g.key) return window;
-    return window - 1;
+  // Which window and slot each get reads: the key tells.
+  auto slot_of_get = [&](const effect::dht_get& g) -> std::optional<std::pair<std::uint64_t, unsigned>> {
+    for (std::uint64_t w : {window, window - 1})
+      for (unsigned i = 0; i < cfg.bootstrap.max_bootstrap_records; ++i)
+        if (codec.slot(w, i).key() == g.key) return std::make_pair(w, i);
+    return std::nullopt;
   };
-  auto current = std::find_if(gets.begin(), gets.end(), [&](const auto& g) { return window_of_get(g) == window; });
+  auto current = std::find_if(gets.begin(), gets.end(), [&](const auto& g) {
+    auto s = slot_of_get(g);
+    return s && s->first == window;
+  });
   ASSERT_NE(current, gets.end());
-  EXPECT_EQ(drv->on_get(current->request, byte_span(*sealed), true, at, out), get_outcome::record);
+  const unsigned current_slot = slot_of_get(*current)->second;
+  auto sealed = codec.seal(rec, other, current_slot);
+  ASSERT_TRUE(sealed);
+  const auto seq = static_cast<std::int64_t>(rec.timestamp_ms);
+  EXPECT_EQ(drv->on_get(current->request, stored_value{*sealed, seq}, true, at, out), get_outcome::record);
   // The core heard a valid record: it dials the publisher at its address.
   auto dials = take<effect::dial>();
   ASSERT_EQ(dials.size(), 1u);
@@ -120,12 +127,27 @@ TEST_F(fixture, AnswersAreOpenedWithTheTopicCodec) {
 
   const bytes garbage(200, std::byte{0x42});
   auto other_get = std::find_if(gets.begin(), gets.end(), [&](const auto& g) { return g.request != current->request; });
-  EXPECT_EQ(drv->on_get(other_get->request, byte_span(garbage), true, at, out), get_outcome::invalid);
+  EXPECT_EQ(drv->on_get(other_get->request, stored_value{garbage, seq}, true, at, out), get_outcome::invalid);
   EXPECT_EQ(drv->core().stats().records_invalid, 1u);
+  // The valid record read from another slot than the one it was sealed for,
+  // or with a seq outside the window: invalid as well.
+  auto fourth = std::find_if(gets.begin(), gets.end(), [&](const auto& g) {
+    auto s = slot_of_get(g);
+    return s && s->first == window && s->second != current_slot && g.request != other_get->request;
+  });
+  ASSERT_NE(fourth, gets.end());
+  EXPECT_EQ(drv->on_get(fourth->request, stored_value{*sealed, seq}, true, at, out), get_outcome::invalid);
+  auto fifth = std::find_if(gets.begin(), gets.end(), [&](const auto& g) {
+    return g.request != current->request && g.request != other_get->request && g.request != fourth->request;
+  });
+  EXPECT_EQ(drv->on_get(fifth->request, stored_value{*sealed, std::numeric_limits<std::int64_t>::max()}, true, at, out),
+            get_outcome::invalid);
+  EXPECT_EQ(drv->core().stats().records_invalid, 3u);
 
   // A lookup cut short with nothing is a timeout, one that ended is empty.
   auto third = std::find_if(gets.begin(), gets.end(), [&](const auto& g) {
-    return g.request != current->request && g.request != other_get->request;
+    return g.request != current->request && g.request != other_get->request && g.request != fourth->request &&
+           g.request != fifth->request;
   });
   EXPECT_EQ(drv->on_get(third->request, std::nullopt, false, at, out), get_outcome::timeout);
   // An answer nobody asked for (or a second one) is dropped and counted.
@@ -142,13 +164,16 @@ TEST_F(fixture, OurRecordCarriesOurAddressesAndDialableNeighbours) {
   ASSERT_TRUE(put) << "the publisher wrote nothing";
   const auto& p = *put;
   // Signed by the slot's key pair, under one of the current window's slots.
-  bool is_slot = false;
+  std::optional<unsigned> slot;
   for (unsigned i = 0; i < cfg.bootstrap.max_bootstrap_records; ++i) {
-    auto sl = record_slot_for(topic, window, i);
-    if (sl.key() == p.signer.public_key() && sl.salt == p.salt) is_slot = true;
+    auto sl = codec.slot(window, i);
+    if (sl.key() == p.signer.public_key() && sl.salt == p.salt) slot = i;
   }
-  EXPECT_TRUE(is_slot);
-  auto rec = codec.open(p.value, window);
+  ASSERT_TRUE(slot);
+  // Format 2: seq is the timestamp, inside the window's millisecond range.
+  EXPECT_GE(p.seq, static_cast<std::int64_t>(window * 60'000));
+  EXPECT_LT(p.seq, static_cast<std::int64_t>((window + 1) * 60'000));
+  auto rec = codec.open(p.value, window, *slot, p.seq);
   ASSERT_TRUE(rec) << rec.error().message();
   EXPECT_EQ(rec->publisher, me.id());
   EXPECT_EQ(rec->addresses, dir.own);
@@ -182,7 +207,11 @@ TEST_F(fixture, ARecordAtEveryLimitStillSeals) {
   ASSERT_TRUE(put) << "the publisher wrote nothing";
   EXPECT_EQ(drv->counters().seal_failures, 0u);
   EXPECT_LE(put->value.size(), max_record_bytes);
-  auto rec = codec.open(put->value, window);
+  std::optional<unsigned> slot;
+  for (unsigned i = 0; i < cfg.bootstrap.max_bootstrap_records; ++i)
+    if (codec.slot(window, i).key() == put->signer.public_key()) slot = i;
+  ASSERT_TRUE(slot);
+  auto rec = codec.open(put->value, window, *slot, put->seq);
   ASSERT_TRUE(rec) << rec.error().message();
   EXPECT_EQ(rec->addresses.size(), max_record_addresses);
   EXPECT_EQ(rec->neighbors.size(), max_record_neighbors);
