@@ -504,14 +504,16 @@ class TOPICSWARM_API node {
   result<topic> subscribe(const topic_id& topic, std::vector<peer_addr> bootstrap = {});
   result<topic> subscribe(const topic_id& topic, const secret_hash& key, std::vector<peer_addr> bootstrap = {});
   // Subscribes and waits for the first neighbour, or errc::timeout.
-  asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, std::vector<peer_addr> bootstrap,
+  // (Coroutines here take their arguments by value: an awaitable may be
+  // awaited after the caller's temporaries are gone.)
+  asio::awaitable<result<topic>> subscribe_and_join(topic_id topic, std::vector<peer_addr> bootstrap,
                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  asio::awaitable<result<topic>> subscribe_and_join(const topic_id& topic, const secret_hash& key,
+  asio::awaitable<result<topic>> subscribe_and_join(topic_id topic, secret_hash key,
                                                    std::vector<peer_addr> bootstrap,
                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // hash_secret() (Argon2id) on a worker thread of the node, so neither the
   // caller's executor nor the node's thread is held for its duration.
-  asio::awaitable<result<secret_hash>> hash_secret(const topic_id& topic, std::string_view secret,
+  asio::awaitable<result<secret_hash>> hash_secret(topic_id topic, std::string secret,
                                                    secret_hash_params params = {});
 
   // Auto-discovery (docs/PROTOCOL.md §11): subscribes to `topic` and finds
@@ -521,7 +523,7 @@ class TOPICSWARM_API node {
   // config.join_timeout (the topic is left again); errc::invalid_argument for
   // a config that cannot work, a node without the DHT, or a topic that runs
   // auto-discovery already.
-  asio::awaitable<result<topic>> join_with_auto_discovery(const topic_id& topic, std::string_view initial_secret,
+  asio::awaitable<result<topic>> join_with_auto_discovery(topic_id topic, std::string initial_secret,
                                                          auto_discovery_config config = {});
   // The secret is hashed with Argon2id (config.secret_hashing) on a worker
   // thread first; an empty secret makes an open topic.
@@ -581,11 +583,14 @@ class TOPICSWARM_API node::auto_discovery_builder {
   auto_discovery_builder& config(auto_discovery_config c) { config_ = std::move(c); return *this; }
 
   // errc::invalid_argument if no topic was given; otherwise as
-  // node::join_with_auto_discovery / _no_wait.
-  asio::awaitable<result<class topic>> join();
+  // node::join_with_auto_discovery / _no_wait. join() copies the builder
+  // into the operation, so the awaitable may outlive it (not the node).
+  asio::awaitable<result<class topic>> join() const;
   result<class topic> join_no_wait();
 
  private:
+  static asio::awaitable<result<class topic>> run_join(auto_discovery_builder self);
+
   node* node_;
   std::optional<topic_id> topic_;
   std::variant<std::string, secret_hash> secret_;  // a passphrase ("" = open topic) or a key

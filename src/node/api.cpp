@@ -257,13 +257,13 @@ result<topic> node::subscribe(const topic_id& t, const secret_hash& key, std::ve
   return topic(std::move(shared), std::move(r));
 }
 
-asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, std::vector<peer_addr> bootstrap,
+asio::awaitable<result<topic>> node::subscribe_and_join(topic_id t, std::vector<peer_addr> bootstrap,
                                                         std::chrono::milliseconds timeout) {
   auto aw = subscribe_and_join(t, open_topic_key(t), std::move(bootstrap), timeout);
   co_return co_await std::move(aw);
 }
 
-asio::awaitable<result<topic>> node::subscribe_and_join(const topic_id& t, const secret_hash& key,
+asio::awaitable<result<topic>> node::subscribe_and_join(topic_id t, secret_hash key,
                                                         std::vector<peer_addr> bootstrap,
                                                         std::chrono::milliseconds timeout) {
   auto sub = subscribe(t, key, std::move(bootstrap));
@@ -296,23 +296,25 @@ asio::awaitable<result<secret_hash>> hash_on_worker(std::shared_ptr<node_impl> n
 
 }  // namespace
 
-asio::awaitable<result<secret_hash>> node::hash_secret(const topic_id& topic, std::string_view secret,
+asio::awaitable<result<secret_hash>> node::hash_secret(topic_id topic, std::string secret,
                                                        secret_hash_params params) {
   if (secret.empty()) co_return open_topic_key(topic);
-  auto aw = hash_on_worker(impl_, topic, std::string(secret), params);
+  auto aw = hash_on_worker(impl_, topic, std::move(secret), params);
   co_return co_await std::move(aw);
 }
 
-asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
-  if (!topic_) co_return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
-  auto n = node_->impl_;
-  const topic_id id = *topic_;
-  const auto timeout = config_.join_timeout;
+asio::awaitable<result<topic>> node::auto_discovery_builder::join() const { return run_join(*this); }
+
+asio::awaitable<result<topic>> node::auto_discovery_builder::run_join(auto_discovery_builder self) {
+  if (!self.topic_) co_return error{errc::invalid_argument, "auto-discovery needs a topic (topic() or topic_name())"};
+  auto n = self.node_->impl_;
+  const topic_id id = *self.topic_;
+  const auto timeout = self.config_.join_timeout;
   secret_hash key;
-  if (const auto* k = std::get_if<secret_hash>(&secret_)) {
+  if (const auto* k = std::get_if<secret_hash>(&self.secret_)) {
     key = *k;
   } else {
-    auto hashed = node_->hash_secret(id, std::get<std::string>(secret_), config_.secret_hashing);
+    auto hashed = self.node_->hash_secret(id, std::get<std::string>(self.secret_), self.config_.secret_hashing);
     auto h = co_await std::move(hashed);
     if (!h) co_return h.error();
     key = *h;
@@ -320,7 +322,7 @@ asio::awaitable<result<topic>> node::auto_discovery_builder::join() {
   const topic_id wire = wire_topic_id(id, key);
   auto shared = std::make_shared<topic_shared>(n, id, wire, n->mirror_for(wire));
   auto events = std::make_shared<receiver_state>(wire, n->event_queue_capacity());
-  auto op = [wire, events, setup = detail::auto_discovery_setup{id, key, rotation_, config_}](
+  auto op = [wire, events, setup = detail::auto_discovery_setup{id, key, self.rotation_, self.config_}](
                 node_impl& impl, completion<result<void>> done) mutable {
     done(impl.attach_auto_discovery(wire, events, std::move(setup)));
   };
@@ -373,7 +375,7 @@ result<topic> node::auto_discovery_builder::join_no_wait() {
 
 node::auto_discovery_builder node::auto_discovery() { return auto_discovery_builder(*this); }
 
-asio::awaitable<result<topic>> node::join_with_auto_discovery(const topic_id& t, std::string_view initial_secret,
+asio::awaitable<result<topic>> node::join_with_auto_discovery(topic_id t, std::string initial_secret,
                                                               auto_discovery_config config) {
   auto b = auto_discovery();
   b.topic(t).secret(initial_secret).config(std::move(config));
