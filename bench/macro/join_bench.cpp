@@ -176,6 +176,7 @@ struct phase_result {
   std::optional<double> connected_from_start_ms;  // from the first node::start (cold)
   double first_peer_published_ms = 0;             // sequential: first peer's record in the DHT
   double secret_hash_ms = 0;                      // one Argon2id of the secret, timed alone
+  secret_hash_params hashing;                     // its cost
   std::optional<std::vector<std::size_t>> islands_when_all_joined;  // component sizes
 };
 
@@ -198,6 +199,7 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
     const auto t0 = clock_type::now();
     (void)hash_secret(t, std::string_view(secret), cfg.secret_hashing);
     r.secret_hash_ms = ms_since(t0);
+    r.hashing = cfg.secret_hashing;
   }
 
   if (!r.cold) {
@@ -437,8 +439,8 @@ json phase_json(const phase_result& r, bool sequential) {
                        {"first_neighbor_ms", optional_ms(r.cold ? first.from_start_ms : first.from_join_ms)}};
   }
   j["secret_hash"] = {{"argon2id_ms", round3(r.secret_hash_ms)},
-                      {"ops_limit", join_discovery_config(o).secret_hashing.ops_limit},
-                      {"mem_limit_bytes", join_discovery_config(o).secret_hashing.mem_limit},
+                      {"ops_limit", r.hashing.ops_limit},
+                      {"mem_limit_bytes", r.hashing.mem_limit},
                       {"paid", "once per join call, inside join call -> first neighbour"}};
   j["overlay_connected_ms"] = optional_ms(r.connected_ms);
   j["overlay_connected_measured_from"] = "first join call";

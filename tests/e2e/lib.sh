@@ -54,3 +54,14 @@ expect_once() {
   (($2 == $3)) && want=0
   ((c == want)) || fail "process $2 received $4 $c times (want $want)"
 }
+
+# start_testnet NODES: a local DHT testnet process on 127.0.0.1; sets
+# $testnet_pid and $bootstrap (its IP:PORT).
+start_testnet() {
+  "$bin" testnet --nodes "$1" --json >"$tmp/testnet" 2>"$tmp/testnet.err" &
+  pids+=("$!")
+  testnet_pid=$!
+  wait_for "$tmp/testnet" '"bootstrap"' 60 || fail "the testnet printed no bootstrap address"
+  bootstrap=$(grep -oE '"bootstrap":"[0-9.]+:[0-9]+"' "$tmp/testnet" | cut -d'"' -f4)
+  [[ $bootstrap =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bootstrap '$bootstrap' is not on 127.0.0.1"
+}

@@ -15,12 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 topic=e2e-secret-gate
 
-"$bin" testnet --nodes 10 --json >"$tmp/testnet" 2>"$tmp/testnet.err" &
-pids+=("$!")
-testnet_pid=$!
-wait_for "$tmp/testnet" '"bootstrap"' 60 || fail "the testnet printed no bootstrap address"
-bootstrap=$(grep -oE '"bootstrap":"[0-9.]+:[0-9]+"' "$tmp/testnet" | cut -d'"' -f4)
-[[ $bootstrap =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bootstrap '$bootstrap' is not on 127.0.0.1"
+start_testnet 10
 ok
 
 # start N ARGS...: process N, its stdin a FIFO we hold open on fd ${in[N]}.

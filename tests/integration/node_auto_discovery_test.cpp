@@ -29,28 +29,8 @@ class node_discovery : public ::testing::Test {
   }
   void TearDown() override { net_.reset(); }
 
-  node start_dht_node(std::uint64_t seed) {
-    auto cfg = loopback_config(seed);
-    cfg.attach_testnet(*net_);
-    auto n = start_node(cfg);
-    // A client that knows a few DHT nodes already: the test measures
-    // discovery, not the DHT's own bootstrap.
-    auto w = run_on(io_, n.wait_dht_bootstrapped(4, 15s), 20s);
-    EXPECT_TRUE(w && *w >= 4);
-    return n;
-  }
-
-  // Fast polls for tests (the defaults are for the public DHT).
-  static auto_discovery_config quick() {
-    auto_discovery_config c;
-    c.dht.get_timeout = 3s;
-    c.dht.put_timeout = 3s;
-    c.join_timeout = 20s;
-    c.bootstrap.no_peers_retry_interval = 200ms;
-    c.bootstrap.discovery_poll_interval = 300ms;
-    c.bootstrap.max_poll_interval = 1s;
-    return c;
-  }
+  node start_dht_node(std::uint64_t seed) { return test_support::start_dht_node(io_, *net_, seed); }
+  static auto_discovery_config quick() { return quick_discovery(); }
 
   std::unique_ptr<dht::testnet> net_;
   asio::io_context io_;

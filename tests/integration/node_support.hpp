@@ -3,6 +3,7 @@
 
 #include "io_runner.hpp"
 
+#include <topicswarm/dht_testnet.hpp>
 #include <topicswarm/node.hpp>
 
 #include <asio/experimental/awaitable_operators.hpp>
@@ -106,6 +107,31 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
     std::this_thread::sleep_for(10ms);
   }
   return pred();
+}
+
+
+// A node on `net` whose DHT client knows a few nodes already: tests of
+// discovery measure discovery, not the DHT's own bootstrap.
+inline node start_dht_node(asio::io_context& io, const dht::testnet& net, std::uint64_t seed) {
+  auto cfg = loopback_config(seed);
+  cfg.attach_testnet(net);
+  auto n = start_node(cfg);
+  auto w = run_on(io, n.wait_dht_bootstrapped(4, 15s), 20s);
+  EXPECT_TRUE(w && *w >= 4);
+  return n;
+}
+
+// Auto-discovery with fast polls for loopback tests (the defaults are for
+// the public DHT).
+inline auto_discovery_config quick_discovery() {
+  auto_discovery_config c;
+  c.dht.get_timeout = 3s;
+  c.dht.put_timeout = 3s;
+  c.join_timeout = 20s;
+  c.bootstrap.no_peers_retry_interval = 200ms;
+  c.bootstrap.discovery_poll_interval = 300ms;
+  c.bootstrap.max_poll_interval = 1s;
+  return c;
 }
 
 }  // namespace topicswarm::test_support

@@ -71,26 +71,6 @@ class slot_flood : public ::testing::Test {
     net_.reset();
   }
 
-  node start_dht_node(std::uint64_t seed) {
-    auto cfg = loopback_config(seed);
-    cfg.attach_testnet(*net_);
-    auto n = start_node(cfg);
-    auto w = run_on(io_, n.wait_dht_bootstrapped(4, 15s), 20s);
-    EXPECT_TRUE(w && *w >= 4);
-    return n;
-  }
-
-  static auto_discovery_config quick() {
-    auto_discovery_config c;
-    c.dht.get_timeout = 3s;
-    c.dht.put_timeout = 3s;
-    c.join_timeout = 20s;
-    c.bootstrap.no_peers_retry_interval = 200ms;
-    c.bootstrap.discovery_poll_interval = 300ms;
-    c.bootstrap.max_poll_interval = 1s;
-    return c;
-  }
-
   // Writes the lock; returns how many of the puts some DHT node stored.
   int lock(const record_slot& s) {
     bytes garbage(400, std::byte{0x02});  // looks like format 2 at a glance
@@ -106,7 +86,7 @@ class slot_flood : public ::testing::Test {
 TEST_F(slot_flood, members_meet_although_every_slot_the_attacker_can_compute_is_locked) {
   const std::string name = "slot-flood";
   const topic_id t = topic_id_from_name(name);
-  const auto cfg = quick();
+  const auto cfg = quick_discovery();
   const std::uint64_t now = window_at(std::chrono::system_clock::now());
 
   // What the attacker can compute from the name: the format 1 slots, the
@@ -162,8 +142,8 @@ TEST_F(slot_flood, members_meet_although_every_slot_the_attacker_can_compute_is_
     for (unsigned i = 0; i < attacked_slots; ++i) EXPECT_FALSE(attacked.count(members.slot(w, i).key()));
 
   // Members join afterwards, through the DHT only, within the usual bound.
-  auto a = start_dht_node(61);
-  auto b = start_dht_node(62);
+  auto a = start_dht_node(io_, *net_, 61);
+  auto b = start_dht_node(io_, *net_, 62);
   auto ta = a.join_with_auto_discovery_no_wait(t, "the real secret", cfg);
   auto tb = b.join_with_auto_discovery_no_wait(t, "the real secret", cfg);
   ASSERT_TRUE(ta && tb);

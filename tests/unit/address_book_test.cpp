@@ -1,6 +1,8 @@
 // The address book's provenance and policy filter (docs/PROTOCOL.md §13).
 #include "node/address_book.hpp"
 
+#include "endpoint_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -8,22 +10,12 @@
 #include <vector>
 
 using namespace topicswarm;
+using test_support::ep;
+using test_support::eps;
 using detail::address_book;
 using detail::address_source;
 
 namespace {
-
-endpoint ep(const std::string& text) {
-  auto e = endpoint::parse(text);
-  EXPECT_TRUE(e) << text;
-  return e ? *e : endpoint{};
-}
-
-std::vector<endpoint> eps(std::initializer_list<const char*> texts) {
-  std::vector<endpoint> v;
-  for (const auto* t : texts) v.push_back(ep(t));
-  return v;
-}
 
 node_id peer(unsigned char n) {
   std::array<std::byte, 32> b{};

@@ -2,28 +2,20 @@
 // scope, and the modes that force a rule on or off.
 #include "core/address_policy.hpp"
 
+#include "endpoint_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 using namespace topicswarm;
+using test_support::ep;
+using test_support::eps;
 using core::address_class;
 using core::address_policy;
 
 namespace {
-
-endpoint ep(const std::string& text) {
-  auto e = endpoint::parse(text);
-  EXPECT_TRUE(e) << text;
-  return e ? *e : endpoint{};
-}
-
-std::vector<endpoint> eps(std::initializer_list<const char*> texts) {
-  std::vector<endpoint> v;
-  for (const auto* t : texts) v.push_back(ep(t));
-  return v;
-}
 
 }  // namespace
 
