@@ -68,6 +68,8 @@ bench: build-release
 	$(BUILD_REL)/topicswarm bench broadcast --nodes 10 --size 1024 --count 100000 --json
 	$(BUILD_REL)/topicswarm bench join --peers 10 --dht-nodes 16 --mode sequential --json
 	$(BUILD_REL)/topicswarm bench join --peers 10 --dht-nodes 16 --mode simultaneous --json
+	$(BUILD_REL)/topicswarm bench join --peers 10 --dht-nodes 16 --mode sequential --hashed-key --json
+	$(BUILD_REL)/topicswarm bench join --peers 10 --dht-nodes 16 --mode simultaneous --hashed-key --json
 	$(BUILD_REL)/bench/micro_bench --benchmark_format=json --benchmark_min_time=0.2
 
 # libFuzzer targets (clang); run one with e.g. build/fuzz/fuzz/record_fuzzer -max_total_time=60

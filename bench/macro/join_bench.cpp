@@ -53,6 +53,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace topicswarm::bench {
@@ -121,9 +122,20 @@ asio::awaitable<void> bootstrap_dht(bench_peer& p, int min_nodes) {
   p.bootstrap_ms = ms_since(p.start_called);
 }
 
-result<void> join_peer(bench_peer& p, const topic_id& t, std::string_view secret, const auto_discovery_config& cfg) {
+// The secret a peer joins with: a passphrase (Argon2id inside the join
+// call) or the key hashed from it before the phase.
+using join_secret = std::variant<std::string, secret_hash>;
+
+result<void> join_peer(bench_peer& p, const topic_id& t, const join_secret& secret,
+                       const auto_discovery_config& cfg) {
   p.join_called = clock_type::now();
-  auto h = p.n->join_with_auto_discovery_no_wait(t, secret, cfg);
+  auto b = p.n->auto_discovery();
+  b.topic(t).config(cfg);
+  if (const auto* k = std::get_if<secret_hash>(&secret))
+    b.key(*k);
+  else
+    b.secret(std::get<std::string>(secret));
+  auto h = b.join_no_wait();
   if (!h) return h.error();
   p.t = std::move(*h);
   return {};
@@ -146,7 +158,7 @@ asio::awaitable<void> first_neighbor_task(bench_peer& p, live_count& live) {
 }
 
 // A cold simultaneous peer: bootstrap its DHT client, join, wait.
-asio::awaitable<void> cold_join_task(bench_peer& p, const topic_id& t, std::string secret, auto_discovery_config cfg,
+asio::awaitable<void> cold_join_task(bench_peer& p, const topic_id& t, join_secret secret, auto_discovery_config cfg,
                                      int min_nodes, live_count& live) {
   co_await bootstrap_dht(p, min_nodes);
   if (join_peer(p, t, secret, cfg)) co_await await_first_neighbor(p);
@@ -177,6 +189,7 @@ struct phase_result {
   double first_peer_published_ms = 0;             // sequential: first peer's record in the DHT
   double secret_hash_ms = 0;                      // one Argon2id of the secret, timed alone
   secret_hash_params hashing;                     // its cost
+  bool hash_in_join = true;                       // false: peers join with the key hashed before the phase
   std::optional<std::vector<std::size_t>> islands_when_all_joined;  // component sizes
 };
 
@@ -186,9 +199,10 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
   const bool sequential = o.mode == "sequential";
   const int min_nodes = cli::dht_ready_nodes(o.dht_nodes);
   const auto cfg = join_discovery_config(o);
-  const std::string secret = "bench-join-secret";
+  const std::string passphrase = "bench-join-secret";
   // A fresh topic per phase: nothing of an earlier phase can be found under it.
   const auto t = topic_id_from_name("topicswarm-bench-join-" + std::to_string(std::random_device{}()));
+  join_secret secret = passphrase;
   live_count live;
   auto fail = [&](std::string why) {
     if (r.failure.empty()) r.failure = std::move(why);
@@ -197,9 +211,15 @@ asio::awaitable<void> run_phase(const join_options& o, const dht::testnet& net, 
     // What each join call pays first (join_with_auto_discovery_no_wait
     // hashes the secret on the calling thread), timed once on its own.
     const auto t0 = clock_type::now();
-    (void)hash_secret(t, std::string_view(secret), cfg.secret_hashing);
+    auto key = hash_secret(t, std::string_view(passphrase), cfg.secret_hashing);
     r.secret_hash_ms = ms_since(t0);
     r.hashing = cfg.secret_hashing;
+    if (!key) {
+      fail("hashing the secret failed: " + key.error().message());
+      co_return;
+    }
+    r.hash_in_join = !o.hashed_key;
+    if (o.hashed_key) secret = *key;
   }
 
   if (!r.cold) {
@@ -441,7 +461,8 @@ json phase_json(const phase_result& r, bool sequential) {
   j["secret_hash"] = {{"argon2id_ms", round3(r.secret_hash_ms)},
                       {"ops_limit", r.hashing.ops_limit},
                       {"mem_limit_bytes", r.hashing.mem_limit},
-                      {"paid", "once per join call, inside join call -> first neighbour"}};
+                      {"paid", r.hash_in_join ? "once per join call, inside join call -> first neighbour"
+                                              : "once per phase, before the joins (peers join with the key)"}};
   j["overlay_connected_ms"] = optional_ms(r.connected_ms);
   j["overlay_connected_measured_from"] = "first join call";
   // When the last peer got its first neighbour: the component sizes then
@@ -496,6 +517,10 @@ void print_phase(const char* title, const json& j, bool sequential) {
     std::printf("        overlay connected %.1f ms after the first join call; DHT per peer: %.1f gets, %.1f puts\n",
                 j["overlay_connected_ms"].get<double>(), j["dht_per_peer"]["gets"].get<double>(),
                 j["dht_per_peer"]["puts"].get<double>());
+  std::printf("        secret hash (Argon2id, %llu passes, %.0f MiB): %.1f ms, paid %s\n",
+              j["secret_hash"]["ops_limit"].get<unsigned long long>(),
+              static_cast<double>(j["secret_hash"]["mem_limit_bytes"].get<std::size_t>()) / (1024.0 * 1024.0),
+              j["secret_hash"]["argon2id_ms"].get<double>(), j["secret_hash"]["paid"].get<std::string>().c_str());
   if (j.contains("components_when_all_joined") && j["components_when_all_joined"].size() > 1) {
     std::string sizes;
     for (const auto& v : j["components_when_all_joined"])
@@ -544,6 +569,7 @@ int run_join(const join_options& o) {
                                  {"dht_bootstrapped_at_nodes", cli::dht_ready_nodes(o.dht_nodes)},
                                  {"fresh_testnet_per_phase", true},
                                  {"first_peer_excluded", sequential},
+                                 {"joins_with", o.hashed_key ? "key hashed before the phase" : "passphrase"},
                                  {"auto_discovery",
                                   {{"dht_get_timeout_ms", to_ms(cfg.dht.get_timeout)},
                                    {"dht_put_timeout_ms", to_ms(cfg.dht.put_timeout)},
@@ -601,8 +627,9 @@ int run_join(const join_options& o) {
                 o.mode.c_str(), o.runs);
     std::printf(
         "auto-discovery: DHT get/put timeout 3 s, polls 200 ms / 300 ms (at most 1 s), post-join check %lld ms; fresh "
-        "testnet per phase\n",
-        static_cast<long long>(o.post_join_check_ms));
+        "testnet per phase; peers join with %s\n",
+        static_cast<long long>(o.post_join_check_ms),
+        o.hashed_key ? "the key hashed before the phase" : "the passphrase (Argon2id in each join call)");
     std::printf("machine: %u cpus, %s (load %.2f at start)\n\n", std::thread::hardware_concurrency(),
                 cpu_model().c_str(), load);
     for (const auto& r : j["runs"]) {

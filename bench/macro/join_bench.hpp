@@ -17,6 +17,10 @@ struct join_options {
   int runs = 1;
   // bootstrap_config::post_join_check; the library's default unless given.
   std::int64_t post_join_check_ms = std::chrono::milliseconds(bootstrap_config{}.post_join_check).count();
+  // Hash the secret once per phase and join with the key
+  // (auto_discovery_builder::key), as an application that keeps its topic
+  // key does: the join times then leave Argon2id out.
+  bool hashed_key = false;
   bool json = false;
 };
 
