@@ -62,6 +62,11 @@ enum class errc {
   record_seq_out_of_range,   // BEP 44 seq outside the window's millisecond range
   not_admitted,              // a peer did not prove the topic key on this connection
   secret_hash_failed,        // Argon2id could not run (memory, parameters)
+  // network discovery (issue 14)
+  peer_entry_too_large,      // a catalog entry over its size bound
+  peer_entry_malformed,      // a catalog entry that does not decode (or breaks a limit)
+  peer_entry_bad_signature,  // a catalog entry or departure not signed by its node
+  peer_entry_unsupported_version,  // a catalog entry of a format we do not read
 };
 
 }  // namespace topicswarm

@@ -12,6 +12,7 @@ struct node_id_tag {};
 struct topic_id_tag {};
 struct message_id_tag {};
 struct window_secret_tag {};
+struct network_id_tag {};
 
 // A node's id is its Ed25519 public key. Printed as 64 lowercase hex digits.
 using node_id = fixed_bytes<32, node_id_tag>;
@@ -19,6 +20,8 @@ using node_id = fixed_bytes<32, node_id_tag>;
 using topic_id = fixed_bytes<32, topic_id_tag>;
 // A gossip message's id: a hash of its content.
 using message_id = fixed_bytes<32, message_id_tag>;
+// A network's id: H("topicswarm/network/v1" || name)[0..32] (network.hpp).
+using network_id = fixed_bytes<32, network_id_tag>;
 
 // SHA-512(name)[0..32]; the same function gives secret hashes from secrets.
 TOPICSWARM_API topic_id topic_id_from_name(std::string_view name);

@@ -26,6 +26,10 @@ class category final : public std::error_category {
       case errc::record_seq_out_of_range: return "record's BEP 44 seq lies outside its window's millisecond range";
       case errc::not_admitted: return "peer did not prove it holds the topic's key";
       case errc::secret_hash_failed: return "the secret could not be hashed (Argon2id)";
+      case errc::peer_entry_too_large: return "peer entry too large";
+      case errc::peer_entry_malformed: return "malformed peer entry";
+      case errc::peer_entry_bad_signature: return "peer entry not signed by its node";
+      case errc::peer_entry_unsupported_version: return "peer entry of an unsupported format";
       case errc::record_too_large: return "record is too large";
       case errc::dht_start_failed: return "DHT session could not start";
       case errc::dht_timeout: return "DHT operation timed out";
