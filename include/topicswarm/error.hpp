@@ -67,6 +67,16 @@ enum class errc {
   peer_entry_malformed,      // a catalog entry that does not decode (or breaks a limit)
   peer_entry_bad_signature,  // a catalog entry or departure not signed by its node
   peer_entry_unsupported_version,  // a catalog entry of a format we do not read
+  // DHT bootstrap chain records (issue 14); one code per check, in the
+  // order a reader makes them (docs/PROTOCOL.md, chain record)
+  chain_record_too_large,           // value over the BEP 44 size bound
+  chain_record_truncated,           // value shorter than the smallest valid record
+  chain_record_bad_format,          // first byte is not a format this build reads
+  chain_record_seq_out_of_range,    // BEP 44 seq outside the epoch's millisecond range
+  chain_record_decryption_failed,   // AEAD open failed: wrong key, network, epoch or slot, or tampered
+  chain_record_malformed,           // decrypted contact does not decode (counts, addresses, trailing bytes)
+  chain_record_bad_signature,       // contact not signed by the node it names
+  chain_record_timestamp_mismatch,  // contact's timestamp is not the BEP 44 seq it was stored with
 };
 
 }  // namespace topicswarm

@@ -30,6 +30,16 @@ class category final : public std::error_category {
       case errc::peer_entry_malformed: return "malformed peer entry";
       case errc::peer_entry_bad_signature: return "peer entry not signed by its node";
       case errc::peer_entry_unsupported_version: return "peer entry of an unsupported format";
+      case errc::chain_record_too_large: return "chain record is too large";
+      case errc::chain_record_truncated: return "chain record is shorter than the smallest valid record";
+      case errc::chain_record_bad_format: return "chain record format is not supported";
+      case errc::chain_record_seq_out_of_range:
+        return "chain record's BEP 44 seq lies outside its epoch's millisecond range";
+      case errc::chain_record_decryption_failed:
+        return "chain record decryption failed (wrong network key, epoch or slot, or a corrupted value)";
+      case errc::chain_record_malformed: return "chain record's contact is malformed";
+      case errc::chain_record_bad_signature: return "chain record's contact is not signed by its node";
+      case errc::chain_record_timestamp_mismatch: return "chain record's timestamp is not its BEP 44 seq";
       case errc::record_too_large: return "record is too large";
       case errc::dht_start_failed: return "DHT session could not start";
       case errc::dht_timeout: return "DHT operation timed out";
