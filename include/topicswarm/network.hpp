@@ -9,6 +9,7 @@
 #include <topicswarm/ids.hpp>
 #include <topicswarm/record.hpp>
 
+#include <chrono>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -59,5 +60,24 @@ struct peer_entry_limits {
   // 1 + 32 + 32 + 8 + 8 + (1 + 8 * 19) + (1 + 16 * 33) + (1 + 64 * 32) + 64
   static constexpr std::size_t max_encoded_bytes = 2876;
 };
+
+// Round-trip time to a peer, smoothed as RFC 6298 §2 does for TCP's
+// retransmission timer (alpha = 1/8, beta = 1/4), from pings over the
+// connection.
+struct rtt_estimate {
+  std::chrono::microseconds srtt{0};    // smoothed round-trip time
+  std::chrono::microseconds rttvar{0};  // its mean deviation
+  std::chrono::microseconds last{0};    // the latest sample
+  std::uint32_t samples = 0;
+  friend bool operator==(const rtt_estimate&, const rtt_estimate&) = default;
+};
+
+// Why a peer left the catalog.
+enum class departure_cause {
+  graceful,  // it said so, signed, with its current version
+  purged,    // no update for purge_after
+  evicted,   // the catalog was full and a newer entry took its place
+};
+TOPICSWARM_API const char* to_string(departure_cause c) noexcept;
 
 }  // namespace topicswarm

@@ -46,7 +46,7 @@ class category final : public std::error_category {
       case errc::dht_put_failed: return "DHT put reached no node";
       case errc::dht_stopped: return "DHT client is stopped";
       case errc::testnet_not_ready: return "DHT testnet did not become ready";
-      case errc::malformed_message: return "gossip message is malformed";
+      case errc::malformed_message: return "message is malformed";
       case errc::message_too_large: return "gossip message exceeds a size limit";
       case errc::handshake_failed: return "TLS handshake failed";
       case errc::peer_identity_mismatch: return "peer's key is not the node id that was dialled";

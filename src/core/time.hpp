@@ -20,6 +20,14 @@ using instant = mono_clock::time_point;
 using duration = mono_clock::duration;
 
 constexpr instant from_micros(std::int64_t us) { return instant(duration(us)); }
+
+// What a core is told of time with each input: the monotonic instant (for
+// timers and deadlines) and the wall clock in unix milliseconds (for what is
+// compared across machines: DHT windows and epochs, entry versions).
+struct clock {
+  instant now;
+  std::uint64_t unix_ms = 0;
+};
 constexpr std::int64_t to_micros(instant t) { return t.time_since_epoch().count(); }
 
 }  // namespace topicswarm::core

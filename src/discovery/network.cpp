@@ -21,3 +21,19 @@ topic_id network_topic_id(const network_id& network) {
 }
 
 }  // namespace topicswarm
+
+namespace topicswarm {
+
+const char* to_string(departure_cause c) noexcept {
+  switch (c) {
+    case departure_cause::graceful:
+      return "graceful";
+    case departure_cause::purged:
+      return "purged";
+    case departure_cause::evicted:
+      return "evicted";
+  }
+  return "?";
+}
+
+}  // namespace topicswarm

@@ -51,10 +51,7 @@ using core::instant;
 inline constexpr std::uint64_t window_ms = 60'000;
 constexpr std::uint64_t window_of(std::uint64_t unix_ms) { return unix_ms / window_ms; }
 
-struct clock {
-  instant now;
-  std::uint64_t unix_ms = 0;
-};
+using clock = core::clock;
 
 namespace timers {
 struct poll {
