@@ -30,6 +30,7 @@
 #include <topicswarm/export.hpp>
 #include <topicswarm/identity.hpp>
 #include <topicswarm/ids.hpp>
+#include <topicswarm/network.hpp>
 #include <topicswarm/record.hpp>
 
 #include <asio/awaitable.hpp>
@@ -83,8 +84,8 @@ struct gossip_config {
   std::chrono::milliseconds message_id_retention{90'000};
   // How often messages past their retention are evicted (iroh-gossip: 1 s).
   std::chrono::milliseconds cache_evict_interval{1'000};
-  std::size_t message_cache_capacity = 65536;     // messages kept to answer grafts...
-  std::size_t message_cache_bytes = 16u << 20;    // ...and their content bytes
+  std::size_t message_cache_capacity = 65536;   // messages kept to answer grafts...
+  std::size_t message_cache_bytes = 16u << 20;  // ...and their content bytes
   std::size_t message_id_capacity = 65536;
   // Largest content of one broadcast; larger ones are refused with
   // errc::message_too_large before anything is sent. Peers must agree on it
@@ -94,11 +95,11 @@ struct gossip_config {
 
 // Connection limits and timeouts of the TLS transport.
 struct transport_config {
-  std::size_t max_connections = 256;         // established + handshaking
-  std::size_t max_pending_handshakes = 32;   // inbound handshakes in progress
-  std::chrono::milliseconds connect_timeout{3'000};    // per address, TCP connect
-  std::chrono::milliseconds handshake_timeout{5'000};  // TLS handshake; then again for the peer's hello
-  std::chrono::milliseconds idle_timeout{30'000};      // no whole frame received for this long: close
+  std::size_t max_connections = 256;                     // established + handshaking
+  std::size_t max_pending_handshakes = 32;               // inbound handshakes in progress
+  std::chrono::milliseconds connect_timeout{3'000};      // per address, TCP connect
+  std::chrono::milliseconds handshake_timeout{5'000};    // TLS handshake; then again for the peer's hello
+  std::chrono::milliseconds idle_timeout{30'000};        // no whole frame received for this long: close
   std::chrono::milliseconds keepalive_interval{10'000};  // send a keepalive after this much silence
   // When two peers dial each other at once, the losing connection is kept
   // for this long (still read, no longer written) so nothing in flight on it
@@ -196,8 +197,12 @@ struct node_config {
 enum class delivery_scope : std::uint8_t { swarm, neighbors };
 
 namespace events {
-struct neighbor_up { node_id peer; };
-struct neighbor_down { node_id peer; };
+struct neighbor_up {
+  node_id peer;
+};
+struct neighbor_down {
+  node_id peer;
+};
 struct received {
   bytes content;
   node_id delivered_from;  // the neighbour that handed it to us (not necessarily its author)
@@ -205,24 +210,93 @@ struct received {
 };
 // The receiver fell behind: `missed` events were dropped (oldest first). It
 // keeps working from the next one.
-struct lagged { std::uint64_t missed = 0; };
+struct lagged {
+  std::uint64_t missed = 0;
+};
 
 // Node-wide events (node::events()): connections, whatever topic they serve.
 // A TLS connection to `peer` is established (dialled or accepted); a
 // replacement of a duplicate connection to the same peer is not reported.
-struct peer_connected { node_id peer; };
+struct peer_connected {
+  node_id peer;
+};
 // The connection to `peer` closed; `cause` says why (closed by the peer,
 // idle timeout, a send queue overflow, the topic no longer needing it, ...).
-struct peer_disconnected { node_id peer; error cause; };
+struct peer_disconnected {
+  node_id peer;
+  error cause;
+};
 // Dialling `peer` failed before a connection existed (refused, unreachable,
 // timed out, the TLS identity was not the expected one, ...).
-struct dial_failed { node_id peer; error cause; };
+struct dial_failed {
+  node_id peer;
+  error cause;
+};
 }  // namespace events
 // The events of a topic (topic::next(), receiver::next()).
 using event = std::variant<events::neighbor_up, events::neighbor_down, events::received, events::lagged>;
 // The events of the node (node::events()).
-using node_event =
-    std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged>;
+using node_event = std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged>;
+
+namespace network_events {
+// A peer entered the catalog (by announce, catalog sync, or the chain then one of those).
+struct peer_discovered {
+  peer_entry entry;
+};
+// A peer we know published a newer entry (addresses, tags or topics changed, or its periodic announce).
+struct peer_updated {
+  peer_entry entry;
+};
+// A peer left the catalog, and why.
+struct peer_departed {
+  node_id peer;
+  departure_cause cause;
+};
+}  // namespace network_events
+// The events of a network (network::next()).
+using network_event = std::variant<network_events::peer_discovered, network_events::peer_updated,
+                                   network_events::peer_departed, events::lagged>;
+
+// Joining a network (node::join_network; docs/PROTOCOL.md §14-18). Every
+// member must agree on the name, the secret (or key) and secret_hashing;
+// the rest is each node's own choice. Defaults are those of mosaik's
+// discovery worker unless a comment says otherwise.
+struct network_config {
+  std::string name;  // required
+  // The network's secret (Argon2id with secret_hashing), or a 32-byte
+  // random key used as is; neither: an open network anyone who knows the
+  // name can join and read.
+  std::string secret;
+  std::optional<secret_hash> key;
+  secret_hash_params secret_hashing;
+  std::vector<std::string> tags;  // at most 16, 1-32 printable ASCII characters each
+  // Peers to join the network topic through (addresses are hints). The
+  // chain finds the network without them when the DHT is on.
+  std::vector<peer_addr> bootstrap;
+  // Catalog rules (docs/PROTOCOL.md §15).
+  std::chrono::milliseconds purge_after{300'000};
+  std::chrono::milliseconds max_clock_drift{50'000};
+  std::size_t max_peers = 4096;  // catalog bound; the entry updated longest ago is evicted
+  // Announce: every announce_interval +- announce_jitter (a fraction).
+  std::chrono::milliseconds announce_interval{45'000};
+  double announce_jitter = 0.5;
+  bool catalog_sync = true;                         // sync with each new neighbour (off: announces only)
+  std::chrono::milliseconds ping_interval{15'000};  // RTT of neighbours
+  // Topics: dial the catalog peers that list a topic before asking the DHT,
+  // and wait this long for one of them before auto-discovery reads the DHT.
+  bool topics_from_catalog = true;
+  std::chrono::milliseconds catalog_first_wait{1'000};
+  // Catalog peers whose smoothed RTT is above this are not dialled for topics.
+  std::optional<std::chrono::milliseconds> max_rtt;
+  // The DHT bootstrap chain (needs node_config::dht).
+  bool chain = true;
+  std::chrono::milliseconds chain_poll_alone{5'000};
+  std::chrono::milliseconds chain_poll_relaxed{60'000};
+  std::chrono::milliseconds chain_record_ttl{600'000};
+  std::size_t event_queue_capacity = 1024;  // per network event cursor; beyond it: events::lagged
+};
+// errc::invalid_argument naming the field and the allowed range.
+TOPICSWARM_API result<void> validate(const network_config& c);
 
 struct transport_stats {
   std::uint64_t accepted = 0, dialled = 0, dial_failures = 0;
@@ -238,9 +312,9 @@ struct transport_stats {
   std::uint64_t hello_timeouts = 0, hello_violations = 0, hello_malformed = 0, version_mismatches = 0;
   // Frames of a kind this node does not speak: dropped, the connection stays.
   std::uint64_t frames_unknown_kind = 0;
-  std::size_t connections = 0;         // established (including ones being retired)
+  std::size_t connections = 0;             // established (including ones being retired)
   std::size_t handshakes_in_progress = 0;  // TLS handshakes and hello exchanges
-  std::size_t queued_bytes = 0;        // waiting to be written, all connections
+  std::size_t queued_bytes = 0;            // waiting to be written, all connections
 };
 
 // Gossip protocol counters, summed over the topics the node is in now.
@@ -253,7 +327,7 @@ struct gossip_stats {
   std::uint64_t prunes_withheld = 0;
   // IHAVEs from the only peer we push to, grafted at once (it has us as lazy).
   std::uint64_t eager_announcements = 0;
-  std::uint64_t invalid_messages = 0;           // content hash mismatch, oversize content
+  std::uint64_t invalid_messages = 0;  // content hash mismatch, oversize content
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
   // Current PlumTree link states, summed over topics: neighbours we push
   // messages to (tree links) and neighbours we only announce them to.
@@ -269,13 +343,13 @@ struct admission_stats {
   std::uint64_t proofs_unknown_topic = 0;  // for a topic we are not in (another secret, say)
   std::uint64_t malformed = 0;             // admission frames that did not decode
   std::uint64_t refusals_sent = 0, refusals_received = 0;
-  std::uint64_t want_timeouts = 0;         // peers that did not prove a topic in time
-  std::uint64_t closed_no_topic = 0;       // connections closed: no proven topic in time
-  std::uint64_t closed_failures = 0;       // connections closed: too many failed proofs
-  std::uint64_t frames_not_admitted = 0;   // topic frames dropped: the peer has not proven the topic
-  std::uint64_t frames_held = 0;           // topic frames held until the peer proved the topic
-  std::uint64_t frames_held_dropped = 0;   // held frames dropped (refused, timed out, over the bound)
-  std::size_t held_bytes = 0;              // held now
+  std::uint64_t want_timeouts = 0;        // peers that did not prove a topic in time
+  std::uint64_t closed_no_topic = 0;      // connections closed: no proven topic in time
+  std::uint64_t closed_failures = 0;      // connections closed: too many failed proofs
+  std::uint64_t frames_not_admitted = 0;  // topic frames dropped: the peer has not proven the topic
+  std::uint64_t frames_held = 0;          // topic frames held until the peer proved the topic
+  std::uint64_t frames_held_dropped = 0;  // held frames dropped (refused, timed out, over the bound)
+  std::size_t held_bytes = 0;             // held now
 };
 
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics
@@ -293,21 +367,39 @@ struct auto_discovery_stats {
   std::uint64_t bubble_merges = 0, overlap_merges = 0, island_merges = 0, rebootstraps = 0;
 };
 
+// Network discovery counters (docs/PROTOCOL.md §14-18; zero when not in a network).
+struct network_stats {
+  bool joined = false;
+  std::size_t peers = 0;  // in the catalog (us not included)
+  std::size_t neighbors = 0;
+  std::uint64_t announces_sent = 0, announces_received = 0, announces_malformed = 0;
+  std::uint64_t departures_sent = 0, departures_honoured = 0, departures_stale = 0;
+  std::uint64_t added = 0, updated = 0, other_network = 0, clock_ahead = 0, clock_behind = 0, outdated = 0,
+                not_newer = 0, full = 0, evicted = 0, purged = 0, entries_invalid = 0;
+  std::uint64_t syncs_started = 0, syncs_completed = 0, syncs_failed = 0, entries_fetched = 0;
+  std::uint64_t requests_served = 0, requests_over_budget = 0, frames_not_admitted = 0, frames_malformed = 0;
+  std::uint64_t pings_sent = 0, pongs_received = 0, ping_timeouts = 0;
+  std::uint64_t chain_polls = 0, chain_gets = 0, chain_records_valid = 0, chain_records_invalid = 0,
+                chain_peers_healthy = 0, chain_peers_unhealthy = 0, chain_claims = 0, chain_claims_failed = 0;
+  std::uint64_t topic_candidates_dialled = 0;  // catalog peers dialled for topics
+};
+
 struct node_stats {
   transport_stats transport;
+  network_stats network;
   gossip_stats gossip;
   auto_discovery_stats auto_discovery;
   admission_stats admission;
-  std::optional<dht::counters> dht;            // when the DHT client runs
-  std::uint64_t unknown_topic_messages = 0;    // dropped: for a topic we are not subscribed to
-  std::uint64_t undecodable_messages = 0;      // gossip frames the codec rejected
-  std::uint64_t lagged_events = 0;             // events dropped from slow receivers
-  std::size_t topics = 0;                      // subscribed topics
-  std::size_t timers = 0;                      // protocol timers scheduled
-  std::size_t tasks = 0;                       // live coroutines (accept loops, connections, ...)
-  std::size_t waiters = 0;                     // API operations waiting (next(), joined(), ...)
-  std::size_t address_book = 0;                // peers with known addresses
-  std::size_t receivers = 0;                   // live receiver handles
+  std::optional<dht::counters> dht;          // when the DHT client runs
+  std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
+  std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected
+  std::uint64_t lagged_events = 0;           // events dropped from slow receivers
+  std::size_t topics = 0;                    // subscribed topics
+  std::size_t timers = 0;                    // protocol timers scheduled
+  std::size_t tasks = 0;                     // live coroutines (accept loops, connections, ...)
+  std::size_t waiters = 0;                   // API operations waiting (next(), joined(), ...)
+  std::size_t address_book = 0;              // peers with known addresses
+  std::size_t receivers = 0;                 // live receiver handles
   // Addresses learnt from others and not dialled: outside the networks this
   // node is on (node_config::dialing, docs/PROTOCOL.md §13).
   std::uint64_t addresses_refused_scope = 0;
@@ -378,6 +470,43 @@ class TOPICSWARM_API node_events_receiver {
   explicit node_events_receiver(detail::cursor<detail::node_impl, detail::event_channel<node_event>> c)
       : cursor_(std::move(c)) {}
   detail::cursor<detail::node_impl, detail::event_channel<node_event>> cursor_;
+};
+
+namespace detail {
+struct network_shared;
+TOPICSWARM_API std::shared_ptr<event_channel<network_event>> open_cursor(const std::shared_ptr<network_shared>& n);
+}  // namespace detail
+
+// A node's membership in a network (node::join_network). Each copy is an
+// independent event cursor with its own bounded queue
+// (network_config::event_queue_capacity; a cursor that falls behind gets
+// events::lagged). The network is left, with a signed departure announced
+// to its members, when the last handle is dropped; handles that outlive the
+// node fail with errc::node_stopped.
+class TOPICSWARM_API network {
+ public:
+  network_id id() const;
+  // The network topic's wire id (what entries and admission name).
+  topic_id wire_id() const;
+  // The next catalog event: a peer discovered, updated or departed (with the cause).
+  asio::awaitable<result<network_event>> next();
+  // The whole catalog as the node last saw it (us not included).
+  std::vector<peer_entry> snapshot() const;
+  std::size_t size() const;
+  // Our own entry as last signed (addresses, tags, topics, version).
+  peer_entry local() const;
+  // The smoothed round-trip time to a peer we ping (our neighbours in the
+  // network topic), if we have a sample.
+  std::optional<rtt_estimate> rtt(const node_id& peer) const;
+  // Replaces our tags; announced at once. errc::invalid_argument for more
+  // than 16 tags, or one that is not 1-32 printable ASCII characters, or twice.
+  result<void> set_tags(std::vector<std::string> tags);
+
+ private:
+  friend class node;
+  explicit network(detail::cursor<detail::network_shared, detail::event_channel<network_event>> c)
+      : cursor_(std::move(c)) {}
+  detail::cursor<detail::network_shared, detail::event_channel<network_event>> cursor_;
 };
 
 class sender;
@@ -507,14 +636,12 @@ class TOPICSWARM_API node {
   // (Coroutines here take their arguments by value: an awaitable may be
   // awaited after the caller's temporaries are gone.)
   asio::awaitable<result<topic>> subscribe_and_join(topic_id topic, std::vector<peer_addr> bootstrap,
-                                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  asio::awaitable<result<topic>> subscribe_and_join(topic_id topic, secret_hash key,
-                                                   std::vector<peer_addr> bootstrap,
-                                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  asio::awaitable<result<topic>> subscribe_and_join(topic_id topic, secret_hash key, std::vector<peer_addr> bootstrap,
+                                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // hash_secret() (Argon2id) on a worker thread of the node, so neither the
   // caller's executor nor the node's thread is held for its duration.
-  asio::awaitable<result<secret_hash>> hash_secret(topic_id topic, std::string secret,
-                                                   secret_hash_params params = {});
+  asio::awaitable<result<secret_hash>> hash_secret(topic_id topic, std::string secret, secret_hash_params params = {});
 
   // Auto-discovery (docs/PROTOCOL.md §11): subscribes to `topic` and finds
   // its other members through DHT records only, keeps our record published
@@ -524,7 +651,7 @@ class TOPICSWARM_API node {
   // a config that cannot work, a node without the DHT, or a topic that runs
   // auto-discovery already.
   asio::awaitable<result<topic>> join_with_auto_discovery(topic_id topic, std::string initial_secret,
-                                                         auto_discovery_config config = {});
+                                                          auto_discovery_config config = {});
   // The secret is hashed with Argon2id (config.secret_hashing) on a worker
   // thread first; an empty secret makes an open topic.
   // The same, returning at once (joining goes on in the background); it
@@ -534,6 +661,13 @@ class TOPICSWARM_API node {
   // A builder for all of the above plus a custom secret rotation.
   class auto_discovery_builder;
   auto_discovery_builder auto_discovery();
+
+  // Joins a network (docs/PROTOCOL.md §14-18): keeps its catalog, announces
+  // us, finds it through the DHT bootstrap chain and `config.bootstrap`.
+  // Returns once we are in (not once we have found anyone). A node is in at
+  // most one network at a time: errc::invalid_argument if it is in one, or
+  // for a config validate() refuses (or the chain without the DHT).
+  asio::awaitable<result<network>> join_network(network_config config);
 
   // Remember addresses for a peer (used when the protocol asks to dial it).
   void add_peer_addresses(const peer_addr& peer);
@@ -562,8 +696,14 @@ class TOPICSWARM_API node {
 class TOPICSWARM_API node::auto_discovery_builder {
  public:
   explicit auto_discovery_builder(node& n) : node_(&n) {}
-  auto_discovery_builder& topic(const topic_id& t) { topic_ = t; return *this; }
-  auto_discovery_builder& topic_name(std::string_view name) { topic_ = topic_id_from_name(name); return *this; }
+  auto_discovery_builder& topic(const topic_id& t) {
+    topic_ = t;
+    return *this;
+  }
+  auto_discovery_builder& topic_name(std::string_view name) {
+    topic_ = topic_id_from_name(name);
+    return *this;
+  }
   // A passphrase, hashed with Argon2id when joining (config().secret_hashing).
   auto_discovery_builder& secret(std::string_view initial_secret) {
     secret_ = std::string(initial_secret);
@@ -579,8 +719,14 @@ class TOPICSWARM_API node::auto_discovery_builder {
     return *this;
   }
   // Peers find each other only if they use the same rotation (record.hpp).
-  auto_discovery_builder& rotation(secret_rotation r) { rotation_ = std::move(r); return *this; }
-  auto_discovery_builder& config(auto_discovery_config c) { config_ = std::move(c); return *this; }
+  auto_discovery_builder& rotation(secret_rotation r) {
+    rotation_ = std::move(r);
+    return *this;
+  }
+  auto_discovery_builder& config(auto_discovery_config c) {
+    config_ = std::move(c);
+    return *this;
+  }
 
   // errc::invalid_argument if no topic was given; otherwise as
   // node::join_with_auto_discovery / _no_wait. join() copies the builder

@@ -12,6 +12,7 @@
 // one io_context on the main thread, where all printing happens (so lines
 // never interleave), plus a stdin reader thread that only posts lines to it.
 #include "cli/commands.hpp"
+#include "cli/support/key_options.hpp"
 
 #include <topicswarm/bytes.hpp>
 #include <topicswarm/endpoint.hpp>
@@ -82,11 +83,7 @@ struct join_options {
   // Auto-discovery.
   bool auto_discovery = false;
   // The topic key: from one of these (at most one), or open.
-  std::string secret;
-  std::string secret_file;
-  std::string key_hex;
-  std::uint64_t argon2_ops = secret_hash_params{}.ops_limit;
-  std::size_t argon2_mem_mib = secret_hash_params{}.mem_limit >> 20;
+  key_options key;
   std::vector<std::string> bootstrap;  // DHT bootstrap nodes, HOST:PORT
   std::string dht_listen;              // empty: 127.0.0.1:0 if every bootstrap node is on loopback, else 0.0.0.0:0
   double join_timeout_s = 0;           // 0: keep looking until stopped
@@ -104,67 +101,12 @@ std::string command_name = "join";
   throw CLI::RuntimeError(1);
 }
 
-// The passphrase in a --secret-file: its bytes, without one trailing
-// newline (what `echo secret > file` adds).
-std::string read_secret_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail("cannot read --secret-file \"" + path + "\": " + std::strerror(errno));
-  std::string s;
-  std::array<char, 4096> buf{};
-  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
-    s.append(buf.data(), n);
-    if (s.size() > (1u << 20)) {
-      std::fclose(f);
-      fail("--secret-file \"" + path + "\" is over 1 MiB: not a passphrase");
-    }
-  }
-  std::fclose(f);
-  if (s.ends_with("\r\n"))
-    s.resize(s.size() - 2);
-  else if (s.ends_with('\n'))
-    s.pop_back();
-  if (s.empty()) fail("--secret-file \"" + path + "\" is empty");
-  return s;
-}
-
 // The topic key from --key-hex, --secret-file or --secret (Argon2id), or
 // the open key when none is given.
 secret_hash topic_key(const join_options& o, const topic_id& tid) {
-  if (!o.key_hex.empty()) {
-    auto raw = from_hex(o.key_hex);
-    if (!raw) fail("bad --key-hex: " + raw.error().message());
-    auto k = secret_hash_from_key(*raw);
-    if (!k) fail("bad --key-hex: " + k.error().message() + " (expected 64 hex digits)");
-    return *k;
-  }
-  std::string pass = !o.secret_file.empty() ? read_secret_file(o.secret_file) : o.secret;
-  if (pass.empty()) return open_topic_key(tid);
-  secret_hash_params params;
-  params.ops_limit = o.argon2_ops;
-  params.mem_limit = o.argon2_mem_mib << 20;
-  auto k = hash_secret(tid, pass, params);
-  std::fill(pass.begin(), pass.end(), '\0');
+  auto k = make_key(o.key, tid);
   if (!k) fail(k.error().message());
   return *k;
-}
-
-// The options that make the topic key, shared by join and chat.
-void add_key_options(CLI::App* cmd, join_options& o) {
-  auto* secret = cmd->add_option("--secret", o.secret,
-                                 "The topic's shared secret (a passphrase, hashed with Argon2id): only holders find, "
-                                 "read or take part in the topic (default: none, an open topic)");
-  auto* file = cmd->add_option("--secret-file", o.secret_file,
-                               "Read the secret from this file (one trailing newline is ignored); keeps it out of "
-                               "the process list and shell history");
-  auto* key = cmd->add_option("--key-hex", o.key_hex,
-                              "A 32-byte random topic key as 64 hex digits, used as is (no hashing)");
-  secret->excludes(file)->excludes(key);
-  file->excludes(key);
-  cmd->add_option("--argon2-ops", o.argon2_ops, "Argon2id passes for --secret / --secret-file (every member must agree)")
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--argon2-mem-mib", o.argon2_mem_mib,
-                  "Argon2id memory in MiB for --secret / --secret-file (every member must agree)")
-      ->check(CLI::Range(1, 4096));
 }
 
 std::int64_t now_ms() {
@@ -717,7 +659,7 @@ void register_join_command(CLI::App& app) {
                   "Identity file: loaded if it exists, otherwise created (mode 0600); default: a fresh identity");
   cmd->add_flag("--auto-discovery", o.auto_discovery,
                 "Find the topic's peers through the Mainline DHT (records signed and encrypted with the topic key)");
-  add_key_options(cmd, o);
+  add_key_options(cmd, o.key, "topic");
   cmd->add_option("--bootstrap", o.bootstrap,
                   "With --auto-discovery: DHT node to bootstrap from, HOST:PORT (repeatable; default: the public "
                   "Mainline routers)");
@@ -750,7 +692,7 @@ void register_chat_command(CLI::App& app) {
                                  "Chat on a topic with whoever else runs it: peers are found through the Mainline "
                                  "DHT (public by default), no server and no addresses needed");
   cmd->add_option("--topic", o.topic, "Topic name: everyone who uses the same name (and secret) meets")->required();
-  add_key_options(cmd, o);
+  add_key_options(cmd, o.key, "topic");
   cmd->add_option("--bootstrap", o.bootstrap,
                   "DHT node to bootstrap from, HOST:PORT (repeatable; default: the public Mainline routers)");
   cmd->add_option("--listen", o.listen, "Address to listen on, IP:PORT (repeatable; default 0.0.0.0:0)");

@@ -20,6 +20,8 @@ void register_sim_command(CLI::App& app);
 void register_join_command(CLI::App& app);
 // chat (auto-discovery on the public DHT, interactive) — cmd_join.cpp
 void register_chat_command(CLI::App& app);
+// network (membership of a network: catalog events out) — cmd_network.cpp
+void register_network_command(CLI::App& app);
 // bench dht, bench broadcast, bench join (run by bench/macro) — cmd_bench.cpp
 void register_bench_commands(CLI::App& bench);
 

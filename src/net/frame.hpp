@@ -31,10 +31,10 @@ enum class frame_kind : std::uint8_t {
   gossip = 0,     // one gossip message (gossip/codec.hpp, §9)
   keepalive = 1,  // empty body; sent after keepalive_interval of silence (transport's own)
   hello = 2,      // protocol version and kinds spoken; the first frame each way (net/hello.hpp; transport's own)
-  ping = 3,       // reserved: network layer, liveness and round-trip probe
-  pong = 4,       // reserved: the answer to a ping
-  catalog = 5,    // reserved: peer catalog; announce / digest / fetch / entries, sub-type in the first body byte
-  admission = 6,  // reserved: topic admission proof (a MAC over the TLS exporter, both ids, the wire topic id)
+  ping = 3,       // reserved (the network layer's ping travels on kind 5)
+  pong = 4,       // reserved
+  catalog = 5,    // network discovery: catalog sync and ping, sub-type in the first body byte (discovery/wire.hpp, §16)
+  admission = 6,  // topic admission proof (a MAC over the TLS exporter, both ids, the wire topic id)
   nat = 7,        // reserved: observed address, reachability, hole-punch coordination
   relay = 8,      // reserved: traffic relayed for peers that cannot reach each other directly
   // 9 ..= 0xdf: unassigned, for later kinds of the protocol (each one a docs/PROTOCOL.md change).

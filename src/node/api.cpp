@@ -1,10 +1,12 @@
 // The public handles (node, topic, sender, receiver): thin forwarders that
 // hop onto the node thread through call_on_node() or post().
 #include "crypto/sodium.hpp"
+#include "discovery/wire.hpp"
 #include "node/node_impl.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
 
+#include <algorithm>
 #include <future>
 
 namespace topicswarm {
@@ -40,8 +42,7 @@ namespace {
 
 asio::awaitable<result<void>> send_on(std::shared_ptr<topic_shared> s, bytes content, gossip::scope sc) {
   const std::size_t max = s->node->max_message_size();
-  if (content.size() > max)
-    co_return error::too_large(errc::message_too_large, "message", content.size(), max);
+  if (content.size() > max) co_return error::too_large(errc::message_too_large, "message", content.size(), max);
   auto op = [t = s->wire, content = std::move(content), sc](node_impl& n, completion<result<void>> done) mutable {
     n.broadcast(t, std::move(content), sc, std::move(done));
   };
@@ -99,7 +100,7 @@ asio::awaitable<result<typename Channel::event_type>> wait_event(std::shared_ptr
 // through the node thread.
 template <class Channel>
 asio::awaitable<result<typename Channel::event_type>> next_from(std::shared_ptr<node_impl> n,
-                                                               std::shared_ptr<Channel> r) {
+                                                                std::shared_ptr<Channel> r) {
   if (auto ready = r->try_take()) co_return std::move(*ready);
   auto aw = wait_event(r, n->next_waiter_id());
   co_return co_await std::move(aw);
@@ -114,6 +115,13 @@ asio::awaitable<result<event>> next_on(std::shared_ptr<topic_shared> s, std::sha
 std::shared_ptr<detail::node_event_channel> new_node_channel(const std::shared_ptr<node_impl>& n) {
   auto c = std::make_shared<detail::node_event_channel>(n->event_queue_capacity());
   if (!n->post([n, c] { n->add_node_receiver(c); })) c->close(error{errc::node_stopped});
+  return c;
+}
+
+std::shared_ptr<detail::network_event_channel> new_network_channel(const std::shared_ptr<detail::network_shared>& s) {
+  auto c = std::make_shared<detail::network_event_channel>(s->event_capacity);
+  auto n = s->node;
+  if (!n->post([n, c] { n->add_network_channel(c); })) c->close(error{errc::node_stopped});
   return c;
 }
 
@@ -168,6 +176,9 @@ asio::awaitable<result<void>> sending_handle::join_peers(std::vector<peer_addr> 
 namespace detail {
 std::shared_ptr<receiver_state> open_cursor(const std::shared_ptr<topic_shared>& s) { return new_receiver(s); }
 std::shared_ptr<node_event_channel> open_cursor(const std::shared_ptr<node_impl>& n) { return new_node_channel(n); }
+std::shared_ptr<network_event_channel> open_cursor(const std::shared_ptr<network_shared>& n) {
+  return new_network_channel(n);
+}
 }  // namespace detail
 
 topic::topic(std::shared_ptr<topic_shared> s, std::shared_ptr<receiver_state> r)
@@ -263,8 +274,7 @@ asio::awaitable<result<topic>> node::subscribe_and_join(topic_id t, std::vector<
   co_return co_await std::move(aw);
 }
 
-asio::awaitable<result<topic>> node::subscribe_and_join(topic_id t, secret_hash key,
-                                                        std::vector<peer_addr> bootstrap,
+asio::awaitable<result<topic>> node::subscribe_and_join(topic_id t, secret_hash key, std::vector<peer_addr> bootstrap,
                                                         std::chrono::milliseconds timeout) {
   auto sub = subscribe(t, key, std::move(bootstrap));
   if (!sub) co_return sub.error();
@@ -288,16 +298,14 @@ asio::awaitable<result<secret_hash>> hash_on_worker(std::shared_ptr<node_impl> n
       sodium_memzero(secret.data(), secret.size());
       asio::post(work, [h, v = std::move(v)]() mutable { (*h)(std::move(v)); });
     };
-    if (!n->run_hashing(std::move(job)))
-      asio::post(work, [h]() mutable { (*h)(value{error{errc::node_stopped}}); });
+    if (!n->run_hashing(std::move(job))) asio::post(work, [h]() mutable { (*h)(value{error{errc::node_stopped}}); });
   };
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(value)>(std::move(init), asio::use_awaitable);
 }
 
 }  // namespace
 
-asio::awaitable<result<secret_hash>> node::hash_secret(topic_id topic, std::string secret,
-                                                       secret_hash_params params) {
+asio::awaitable<result<secret_hash>> node::hash_secret(topic_id topic, std::string secret, secret_hash_params params) {
   if (secret.empty()) co_return open_topic_key(topic);
   auto aw = hash_on_worker(impl_, topic, std::move(secret), params);
   co_return co_await std::move(aw);
@@ -406,6 +414,134 @@ node_stats node::stats_blocking() const {
   auto n = impl_;
   if (!n->post([n, p] { p->set_value(n->stats()); })) return {};
   return f.get();
+}
+
+// ------------------------------------------------------------------ network --
+
+namespace {
+std::optional<std::string> bad_tags(const std::vector<std::string>& tags) {
+  if (tags.size() > peer_entry_limits::max_tags)
+    return std::to_string(tags.size()) + " tags (at most " + std::to_string(peer_entry_limits::max_tags) + ")";
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    const auto& t = tags[i];
+    if (t.empty() || t.size() > peer_entry_limits::max_tag_bytes ||
+        !std::all_of(t.begin(), t.end(), [](char c) { return c >= 0x21 && c <= 0x7e; }))
+      return "tag \"" + t + "\" is not 1 to " + std::to_string(peer_entry_limits::max_tag_bytes) +
+             " printable ASCII characters";
+    for (std::size_t j = 0; j < i; ++j)
+      if (tags[j] == t) return "tag \"" + t + "\" appears twice";
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+result<void> validate(const network_config& c) {
+  auto bad = [](std::string what) { return error{errc::invalid_argument, "network_config: " + std::move(what)}; };
+  if (c.name.empty()) return bad("name is empty");
+  if (c.key && !c.secret.empty()) return bad("give a secret or a key, not both");
+  if (auto t = bad_tags(c.tags)) return bad(*t);
+  using std::chrono::milliseconds;
+  if (c.purge_after < milliseconds(1'000)) return bad("purge_after below 1 s");
+  if (c.announce_interval < milliseconds(100)) return bad("announce_interval below 100 ms");
+  if (c.announce_interval >= c.purge_after)
+    return bad("announce_interval must be below purge_after (or every peer is purged between announces)");
+  if (!(c.announce_jitter >= 0.0 && c.announce_jitter <= 1.0)) return bad("announce_jitter outside [0, 1]");
+  if (c.max_clock_drift < milliseconds(0)) return bad("max_clock_drift is negative");
+  if (c.max_peers == 0 || c.max_peers > 1'000'000) return bad("max_peers outside [1, 1000000]");
+  if (c.ping_interval < milliseconds(100)) return bad("ping_interval below 100 ms");
+  if (c.chain_poll_alone < milliseconds(100) || c.chain_poll_relaxed < milliseconds(100))
+    return bad("chain poll intervals below 100 ms");
+  if (c.chain_record_ttl < milliseconds(1'000)) return bad("chain_record_ttl below 1 s");
+  if (c.event_queue_capacity == 0) return bad("event_queue_capacity is 0");
+  for (const auto& p : c.bootstrap)
+    if (p.addresses.empty()) return bad("bootstrap peer " + p.id.short_string() + " has no address");
+  return {};
+}
+
+asio::awaitable<result<network>> node::join_network(network_config config) {
+  if (auto v = validate(config); !v) co_return v.error();
+  auto n = impl_;
+  if (n->max_message_size() < discovery::wire::limits::max_announce_bytes)
+    co_return error{errc::invalid_argument, "gossip_config::max_message_size is below the largest announce (" +
+                                                std::to_string(discovery::wire::limits::max_announce_bytes) +
+                                                " bytes)"};
+  const network_id id = network_id_from_name(config.name);
+  const topic_id topic = network_topic_id(id);
+  secret_hash key = open_topic_key(topic);
+  if (config.key) {
+    key = *config.key;
+  } else if (!config.secret.empty()) {
+    auto hashed = hash_secret(topic, config.secret, config.secret_hashing);
+    auto h = co_await std::move(hashed);
+    if (!h) co_return h.error();
+    key = *h;
+  }
+  sodium_memzero(config.secret.data(), config.secret.size());
+  auto mirror = std::make_shared<detail::network_mirror>();
+  auto shared = std::make_shared<detail::network_shared>(n, id, wire_topic_id(topic, key), mirror);
+  shared->event_capacity = config.event_queue_capacity;
+  auto events = std::make_shared<detail::network_event_channel>(config.event_queue_capacity);
+  auto op = [config = std::move(config), key, mirror, events](node_impl& impl, completion<result<void>> done) mutable {
+    auto r = impl.join_network(config, key, mirror);
+    if (r) impl.add_network_channel(events);
+    done(std::move(r));
+  };
+  auto join = call_on_node<result<void>>(n, result<void>{errc::node_stopped}, std::move(op));
+  auto ok = co_await std::move(join);
+  if (!ok) {
+    // Nothing was joined: the handle must not leave the network another
+    // join holds. A dummy node reference that posts nothing.
+    shared->node = nullptr;
+    co_return ok.error();
+  }
+  co_return network(
+      detail::cursor<detail::network_shared, detail::network_event_channel>(std::move(shared), std::move(events)));
+}
+
+network_id network::id() const { return cursor_.owner()->id; }
+topic_id network::wire_id() const { return cursor_.owner()->wire; }
+
+asio::awaitable<result<network_event>> network::next() {
+  if (!cursor_.channel()) co_return error{errc::invalid_argument, "this network handle was moved from"};
+  auto aw = next_from(cursor_.owner()->node, cursor_.channel());
+  co_return co_await std::move(aw);
+}
+
+std::vector<peer_entry> network::snapshot() const {
+  const auto& m = *cursor_.owner()->mirror;
+  std::lock_guard lock(m.mu);
+  std::vector<peer_entry> v;
+  v.reserve(m.peers.size());
+  for (const auto& [id, e] : m.peers) v.push_back(e);
+  return v;
+}
+
+std::size_t network::size() const {
+  const auto& m = *cursor_.owner()->mirror;
+  std::lock_guard lock(m.mu);
+  return m.peers.size();
+}
+
+peer_entry network::local() const {
+  const auto& m = *cursor_.owner()->mirror;
+  std::lock_guard lock(m.mu);
+  return m.local;
+}
+
+std::optional<rtt_estimate> network::rtt(const node_id& peer) const {
+  const auto& m = *cursor_.owner()->mirror;
+  std::lock_guard lock(m.mu);
+  auto it = m.rtt.find(peer);
+  if (it == m.rtt.end()) return std::nullopt;
+  return it->second;
+}
+
+result<void> network::set_tags(std::vector<std::string> tags) {
+  if (auto t = bad_tags(tags)) return error{errc::invalid_argument, *t};
+  auto n = cursor_.owner()->node;
+  if (!n->post([n, tags = std::move(tags)]() mutable { n->set_network_tags(std::move(tags)); }))
+    return error{errc::node_stopped};
+  return {};
 }
 
 }  // namespace topicswarm

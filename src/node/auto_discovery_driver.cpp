@@ -1,5 +1,7 @@
 #include "node/auto_discovery_driver.hpp"
 
+#include "node/discovery_driver.hpp"
+
 #include "node/config_map.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -49,7 +51,8 @@ result<void> auto_discovery_driver::can_attach(const topic_id& t, const auto_dis
   if (!sh_.dht())
     return error{errc::invalid_argument, "auto-discovery needs the DHT: enable node_config::dht (or attach_testnet)"};
   if (auto v = cfg.validate(); !v) return v.error();
-  if (topics_.contains(t)) return error{errc::invalid_argument, "auto-discovery already runs for topic " + t.to_string()};
+  if (topics_.contains(t))
+    return error{errc::invalid_argument, "auto-discovery already runs for topic " + t.to_string()};
   return {};
 }
 
@@ -60,8 +63,8 @@ result<void> auto_discovery_driver::attach(const topic_id& t, auto_discovery_set
   s.incarnation = ++incarnations_;
   s.dir = std::make_unique<topic_directory>(sh_, gossip_, t);
   const std::uint64_t seed = core::mix_seed(seed_ ^ std::hash<topic_id>{}(t) ^ s.incarnation);
-  s.drv = std::make_unique<tracker::driver>(sh_.self(), record_codec(setup.topic, setup.secret, std::move(setup.rotation)),
-                                            setup.config, seed, *s.dir);
+  s.drv = std::make_unique<tracker::driver>(
+      sh_.self(), record_codec(setup.topic, setup.secret, std::move(setup.rotation)), setup.config, seed, *s.dir);
   const auto& to = setup.config.timeouts;
   gossip_.set_timeouts(t, topic_timeouts{to.join_peer_timeout, to.broadcast_timeout, to.broadcast_neighbors_timeout});
   if (auto m = gossip_.mirror(t)) {
@@ -71,6 +74,12 @@ result<void> auto_discovery_driver::attach(const topic_id& t, auto_discovery_set
   // Peers that joined us before we started count: tell the core.
   if (const auto* n = gossip_.neighbors(t))
     for (const auto& p : *n) feed(t, tracker::in::neighbor_up{p});
+  if (catalog_ && !catalog_->topic_candidates(t).empty()) {
+    ++catalog_first_;
+    timers_.add(sh_.now() + catalog_->catalog_first_wait(), deferred_start{t, s.incarnation});
+    sh_.timers_changed();
+    return {};
+  }
   feed(t, tracker::in::start{});
   return {};
 }
@@ -121,20 +130,20 @@ void auto_discovery_driver::perform(const topic_id& t, session& s, std::vector<t
 void auto_discovery_driver::get(const topic_id& t, session& s, tracker::effect::dht_get& g) {
   ++dht_ops_;
   auto op = sh_.dht()->get_mutable(g.key, std::move(g.salt), to_ms(g.timeout));
-  asio::co_spawn(sh_.io(), std::move(op), [this, t, inc = s.incarnation, req = g.request](std::exception_ptr e,
-                                                                                        dht::get_result r) {
-    --dht_ops_;
-    if (e || sh_.stopped()) return;
-    auto* s = find(t, inc);
-    if (!s) return;
-    std::vector<tracker::effect::effect> effects;
-    std::optional<tracker::stored_value> value;
-    if (r.item) value = tracker::stored_value{r.item->value, r.item->seq};
-    s->drv->on_get(req, value, r.complete, clock(), effects);
-    // Only a DHT read changes what records we have seen.
-    mirror_records(t, *s);
-    perform(t, *s, effects);
-  });
+  asio::co_spawn(sh_.io(), std::move(op),
+                 [this, t, inc = s.incarnation, req = g.request](std::exception_ptr e, dht::get_result r) {
+                   --dht_ops_;
+                   if (e || sh_.stopped()) return;
+                   auto* s = find(t, inc);
+                   if (!s) return;
+                   std::vector<tracker::effect::effect> effects;
+                   std::optional<tracker::stored_value> value;
+                   if (r.item) value = tracker::stored_value{r.item->value, r.item->seq};
+                   s->drv->on_get(req, value, r.complete, clock(), effects);
+                   // Only a DHT read changes what records we have seen.
+                   mirror_records(t, *s);
+                   perform(t, *s, effects);
+                 });
 }
 
 void auto_discovery_driver::put(const topic_id& t, session& s, tracker::effect::dht_put& p) {
@@ -199,6 +208,8 @@ void auto_discovery_driver::fire_timers(core::instant now) {
   for (auto& k : timers_.take_due(now)) {
     if (auto* tt = std::get_if<tracker_timer>(&k)) {
       if (find(tt->topic, tt->incarnation)) feed(tt->topic, tracker::in::timer_fired{std::move(tt->t)});
+    } else if (auto* d = std::get_if<deferred_start>(&k)) {
+      if (find(d->topic, d->incarnation)) feed(d->topic, tracker::in::start{});
     } else {
       do_sweep(std::get<sweep>(k).peer);
     }

@@ -23,6 +23,8 @@
 
 namespace topicswarm::detail {
 
+class discovery_driver;
+
 // What attach() needs: everything but the topic.
 // `topic`: the id from the name (records); the driver's topics are keyed by
 // the wire id (gossip).
@@ -41,8 +43,12 @@ class auto_discovery_driver final : public driver, public topic_observer {
   // Whether attach() would succeed: the node is running, the DHT is on, the
   // settings are valid and the topic does not run auto-discovery yet.
   result<void> can_attach(const topic_id& t, const auto_discovery_config& cfg) const;
-  // Starts auto-discovery on a topic the gossip driver has attached.
+  // Starts auto-discovery on a topic the gossip driver has attached. When
+  // the network catalog lists peers of the topic (dialled already when the
+  // topic was attached), the DHT waits network_config::catalog_first_wait:
+  // a neighbour found by then means no DHT read at all.
   result<void> attach(const topic_id& t, auto_discovery_setup setup);
+  void set_catalog(const discovery_driver* d) { catalog_ = d; }
 
   // ---- topic_observer
   void on_neighbor(const topic_id& t, const node_id& peer, bool up) override;
@@ -75,7 +81,12 @@ class auto_discovery_driver final : public driver, public topic_observer {
   struct sweep {
     node_id peer;
   };
-  using timer_token = std::variant<tracker_timer, sweep>;
+  // The tracker starts after the catalog's peers had their chance.
+  struct deferred_start {
+    topic_id topic;
+    std::uint64_t incarnation;
+  };
+  using timer_token = std::variant<tracker_timer, sweep, deferred_start>;
 
   tracker::clock clock() const;
   session* find(const topic_id& t, std::uint64_t incarnation);
@@ -96,6 +107,8 @@ class auto_discovery_driver final : public driver, public topic_observer {
   core::timer_queue<timer_token> timers_;
   std::map<node_id, std::set<topic_id>> probes_;  // dials waiting for connect or failure
   std::size_t dht_ops_ = 0;                       // gets and puts in flight
+  const discovery_driver* catalog_ = nullptr;
+  std::uint64_t catalog_first_ = 0;  // topics whose DHT start waited for catalog peers
 };
 
 }  // namespace topicswarm::detail

@@ -37,6 +37,14 @@ void gossip_driver::attach(const topic_id& t, const secret_hash& key, std::share
   // Also creates the topic's state in the router when there are no peers.
   router_.handle(t, gossip::in::join_peers{remember(std::move(bootstrap))}, sh_.now(), out_);
   process();
+  if (created)
+    for (auto* o : observers_) o->on_topic_attached(t);
+}
+
+std::vector<topic_id> gossip_driver::topics() const {
+  std::vector<topic_id> v;
+  for (const auto& [t, e] : topics_) v.push_back(t);
+  return v;
 }
 
 std::vector<core::peer_info> gossip_driver::remember(std::vector<core::peer_info> peers, address_source from) {
@@ -76,7 +84,7 @@ void gossip_driver::release(const topic_id& t) {
     std::lock_guard lock(e.mirror->mu);
     e.mirror->neighbors.clear();
   }
-  if (observer_) observer_->on_topic_left(t);
+  for (auto* o : observers_) o->on_topic_left(t);
   topics_.erase(it);
   gate_.remove_topic(t);
   timers_.erase_if([&](const timer_token& k) { return k.topic == t; });
@@ -133,7 +141,7 @@ void gossip_driver::broadcast(const topic_id& t, bytes content, gossip::scope sc
   if (!topics_.contains(t)) return done(error{errc::topic_closed});
   // Back-pressure: wait until the slowest connection has drained.
   if (!backlog_.empty() || !sh_.transport().send_ready()) return hold_back(t, std::move(content), sc, done);
-  if (observer_) observer_->on_message(t, gossip::plumtree::id_of(content));
+  for (auto* o : observers_) o->on_message(t, gossip::plumtree::id_of(content));
   router_.handle(t, gossip::in::broadcast{std::move(content), sc}, sh_.now(), out_);
   process();
   done(result<void>{});
@@ -152,9 +160,9 @@ void gossip_driver::hold_back(const topic_id& t, bytes content, gossip::scope sc
         auto late = b->done;
         backlog_.erase(b);
         sh_.forget_abort(id);
-        late(error{errc::timeout, "broadcast held back by a slow neighbour for " + std::to_string(limit.count()) +
-                                      (nb ? " ms (timeouts.broadcast_neighbors_timeout)"
-                                          : " ms (timeouts.broadcast_timeout)")});
+        late(error{errc::timeout,
+                   "broadcast held back by a slow neighbour for " + std::to_string(limit.count()) +
+                       (nb ? " ms (timeouts.broadcast_neighbors_timeout)" : " ms (timeouts.broadcast_timeout)")});
         return;
       }
   });
@@ -178,7 +186,7 @@ void gossip_driver::drain_broadcasts() {
     backlog_.pop_front();
     sh_.forget_abort(b.done.id());
     if (b.deadline) b.deadline->cancel();
-    if (observer_) observer_->on_message(b.topic, gossip::plumtree::id_of(b.content));
+    for (auto* o : observers_) o->on_message(b.topic, gossip::plumtree::id_of(b.content));
     router_.handle(b.topic, gossip::in::broadcast{std::move(b.content), b.sc}, sh_.now(), out_);
     process();
     b.done(result<void>{});
@@ -278,7 +286,7 @@ void gossip_driver::neighbor_changed(const topic_id& t, const node_id& peer, boo
       d(result<void>{});
     }
   }
-  if (observer_) observer_->on_neighbor(t, peer, up);
+  for (auto* o : observers_) o->on_neighbor(t, peer, up);
 }
 
 // ------------------------------------------------------------------ effects --
@@ -315,7 +323,10 @@ void gossip_driver::process() {
           } else if constexpr (std::is_same_v<T, gossip::out::received>) {
             auto it = topics_.find(r.topic);
             if (it == topics_.end()) return;
-            if (observer_) observer_->on_message(r.topic, o.id);
+            for (auto* ob : observers_) {
+              ob->on_message(r.topic, o.id);
+              ob->on_received(r.topic, o.delivered_from, o.content);
+            }
             deliver(it->second, event{events::received{std::move(o.content), o.delivered_from, from_core(o.sc)}});
           } else if constexpr (std::is_same_v<T, gossip::out::schedule>) {
             timers_.add(sh_.now() + o.after, timer_token{r.topic, std::move(o.t)});

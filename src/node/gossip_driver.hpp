@@ -26,13 +26,17 @@
 
 namespace topicswarm::detail {
 
-// What another driver (auto-discovery) learns about topics.
+// What other drivers (auto-discovery, network discovery) learn about topics.
 class topic_observer {
  public:
   virtual ~topic_observer() = default;
   virtual void on_neighbor(const topic_id& t, const node_id& peer, bool up) = 0;
   // A message delivered on the topic, or broadcast by us.
   virtual void on_message(const topic_id& t, const message_id& id) = 0;
+  // A message delivered on the topic, with its content (not our own).
+  virtual void on_received(const topic_id&, const node_id& /*delivered_from*/, byte_span /*content*/) {}
+  // The topic was attached (first subscription) or left (last handle gone).
+  virtual void on_topic_attached(const topic_id&) {}
   virtual void on_topic_left(const topic_id& t) = 0;
 };
 
@@ -48,7 +52,8 @@ class gossip_driver final : public driver, public admission_listener {
   // (admission) both ways.
   gossip_driver(shell& sh, admission_driver& gate, gossip::config cfg, std::uint64_t seed, topic_timeouts defaults);
 
-  void set_observer(topic_observer* o) { observer_ = o; }
+  // Observers hear of every topic, in the order they were added.
+  void add_observer(topic_observer* o) { observers_.push_back(o); }
 
   // ---- topics (from the API, on the node thread)
   void attach(const topic_id& t, const secret_hash& key, std::shared_ptr<topic_mirror> m,
@@ -69,6 +74,8 @@ class gossip_driver final : public driver, public admission_listener {
   // hearsay, filtered by the address policy; else our user).
   void join(const topic_id& t, std::vector<core::peer_info> peers, address_source from = address_source::user);
   std::vector<node_id> views(const topic_id& t) const;  // active then passive
+  // The wire ids of the topics attached now.
+  std::vector<topic_id> topics() const;
   const std::set<node_id>* neighbors(const topic_id& t) const;
   bool in_active_view(const node_id& peer) const;  // of any topic
 
@@ -116,14 +123,13 @@ class gossip_driver final : public driver, public admission_listener {
   };
 
   // Drops us from `peers` and puts the others' addresses in the address book.
-  std::vector<core::peer_info> remember(std::vector<core::peer_info> peers,
-                                        address_source from = address_source::user);
+  std::vector<core::peer_info> remember(std::vector<core::peer_info> peers, address_source from = address_source::user);
   // Performs the router's outputs accumulated in out_.
   void process();
   void send(const topic_id& t, gossip::out::send& s, std::vector<node_id>& unreachable);
   void deliver(topic_entry& e, const event& ev);
-  void add_join_waiter(const topic_id& t, std::set<node_id> peers, std::chrono::milliseconds timeout,
-                       std::string what, completion<result<void>> done);
+  void add_join_waiter(const topic_id& t, std::set<node_id> peers, std::chrono::milliseconds timeout, std::string what,
+                       completion<result<void>> done);
   void neighbor_changed(const topic_id& t, const node_id& peer, bool up);
   void hold_back(const topic_id& t, bytes content, gossip::scope sc, completion<result<void>> done);
   void drain_broadcasts();
@@ -134,7 +140,7 @@ class gossip_driver final : public driver, public admission_listener {
   gossip::config cfg_;
   topic_timeouts defaults_;
   gossip::router router_;
-  topic_observer* observer_ = nullptr;
+  std::vector<topic_observer*> observers_;
   std::map<topic_id, topic_entry> topics_;
   core::timer_queue<timer_token> timers_;
   std::deque<pending_broadcast> backlog_;  // broadcasts waiting for send queues to drain

@@ -1,5 +1,6 @@
 #include "node/node_impl.hpp"
 
+#include "discovery/wire.hpp"
 #include "gossip/codec.hpp"
 #include "node/config_map.hpp"
 
@@ -20,9 +21,12 @@ bool unspecified(const endpoint& e) {
 
 std::optional<bool> forced(dial_policy::mode m) {
   switch (m) {
-    case dial_policy::mode::always: return true;
-    case dial_policy::mode::never: return false;
-    case dial_policy::mode::automatic: break;
+    case dial_policy::mode::always:
+      return true;
+    case dial_policy::mode::never:
+      return false;
+    case dial_policy::mode::automatic:
+      break;
   }
   return std::nullopt;
 }
@@ -53,7 +57,10 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   if (auto v = validate(cfg); !v) return v.error();
   std::shared_ptr<node_impl> n(new node_impl(std::move(cfg)));
   const gossip::config gcfg = to_core(n->cfg_.gossip);
-  const std::size_t max_payload = 1 + gossip::max_encoded_size(gcfg.max_message_size);
+  // The largest frame either side sends: a gossip message at the size
+  // limit, or a full discovery frame (a fetch response of 16 entries).
+  const std::size_t max_payload =
+      1 + std::max(gossip::max_encoded_size(gcfg.max_message_size), discovery::wire::limits::max_frame_body);
   auto t =
       net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, to_net(n->cfg_.transport, max_payload), *n);
   if (!t) return t.error();
@@ -91,23 +98,28 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   }
   // The drivers: one per protocol core.
   const auto& to = n->cfg_.timeouts;
-  n->admission_ = std::make_unique<admission_driver>(*n, to_admission(n->cfg_.transport),
-                                                     n->cfg_.transport.max_dial_queue_bytes);
+  n->admission_ =
+      std::make_unique<admission_driver>(*n, to_admission(n->cfg_.transport), n->cfg_.transport.max_dial_queue_bytes);
   n->gossip_ = std::make_unique<gossip_driver>(
       *n, *n->admission_, gcfg, seed,
       topic_timeouts{to.join_peer_timeout, to.broadcast_timeout, to.broadcast_neighbors_timeout});
   n->admission_->set_listener(n->gossip_.get());
   n->auto_discovery_ = std::make_unique<auto_discovery_driver>(*n, *n->gossip_, seed);
-  n->gossip_->set_observer(n->auto_discovery_.get());
-  n->drivers_ = {n->admission_.get(), n->gossip_.get(), n->auto_discovery_.get()};
+  n->gossip_->add_observer(n->auto_discovery_.get());
+  n->discovery_ = std::make_unique<discovery_driver>(*n, *n->gossip_, *n->admission_, seed);
+  n->gossip_->add_observer(n->discovery_.get());
+  n->auto_discovery_->set_catalog(n->discovery_.get());
+  n->drivers_ = {n->admission_.get(), n->gossip_.get(), n->auto_discovery_.get(), n->discovery_.get()};
   // Frames by kind: what the hello tells peers we speak.
   n->transport_->handle_kind(net::frame_kind::gossip,
                              [raw = n->gossip_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
-  n->transport_->handle_kind(net::frame_kind::admission,
-                             net::link_frame_handler([raw = n->admission_.get()](
-                                                         const node_id& p, const net::link_info& l, byte_span b) {
-                               raw->on_frame(p, l, b);
-                             }));
+  n->transport_->handle_kind(net::frame_kind::catalog,
+                             [raw = n->discovery_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
+  n->transport_->handle_kind(
+      net::frame_kind::admission,
+      net::link_frame_handler([raw = n->admission_.get()](const node_id& p, const net::link_info& l, byte_span b) {
+        raw->on_frame(p, l, b);
+      }));
   for (auto& x : extra_kinds) n->transport_->handle_kind(x.kind, std::move(x.handler));
 
   n->transport_->run();
@@ -161,8 +173,7 @@ core::instant node_impl::now() const {
 }
 
 std::uint64_t node_impl::unix_ms() const {
-  const auto ms =
-      duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto ms = duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return static_cast<std::uint64_t>(ms);
 }
 
@@ -319,6 +330,8 @@ void node_impl::emit(const node_event& ev) {
 
 void node_impl::begin_stop() {
   if (stopped_) return;
+  // Our network departure first, while the network topic still runs.
+  discovery_->begin_stop();
   for (auto* d : drivers_) d->begin_stop();
   stopped_ = true;
   {

@@ -15,6 +15,7 @@
 #include "node/admission_driver.hpp"
 #include "node/auto_discovery_driver.hpp"
 #include "node/completion.hpp"
+#include "node/discovery_driver.hpp"
 #include "node/gossip_driver.hpp"
 #include "node/receiver_state.hpp"
 #include "node/shell.hpp"
@@ -56,9 +57,7 @@ struct topic_shared {
   bool released = false;  // never attached (a failed subscription): nothing to release
 };
 
-class node_impl final : public shell,
-                        public net::transport_handler,
-                        public std::enable_shared_from_this<node_impl> {
+class node_impl final : public shell, public net::transport_handler, public std::enable_shared_from_this<node_impl> {
  public:
   // A frame kind besides the drivers' own, with its handler (tests of version
   // coexistence register one; a future core registers through its driver).
@@ -102,6 +101,14 @@ class node_impl final : public shell,
     gossip_->wait_joined(t, timeout, std::move(done));
   }
   void add_addresses(const peer_addr& p);
+  // Network discovery (node thread).
+  result<void> join_network(const network_config& cfg, const secret_hash& key, std::shared_ptr<network_mirror> m) {
+    return discovery_->join(cfg, key, std::move(m));
+  }
+  void leave_network() { discovery_->leave(); }
+  void add_network_channel(std::shared_ptr<network_event_channel> c) { discovery_->add_channel(std::move(c)); }
+  void set_network_tags(std::vector<std::string> tags) { discovery_->set_tags(std::move(tags)); }
+  discovery_driver& discovery() { return *discovery_; }
   void wait_dht(int min_nodes, std::chrono::milliseconds timeout, completion<result<int>> done);
   node_stats stats() const;
   // A node::events() cursor; closed at once once the node has stopped.
@@ -167,6 +174,7 @@ class node_impl final : public shell,
   std::unique_ptr<admission_driver> admission_;
   std::unique_ptr<gossip_driver> gossip_;
   std::unique_ptr<auto_discovery_driver> auto_discovery_;
+  std::unique_ptr<discovery_driver> discovery_;
   std::vector<driver*> drivers_;
   asio::steady_timer timer_;
   std::optional<core::instant> timer_armed_for_;

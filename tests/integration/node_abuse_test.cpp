@@ -2,6 +2,7 @@
 // handshakes, oversized and malformed frames from an authenticated peer,
 // messages for unknown topics. The node must drop and count them, stay
 // healthy (it still delivers) and keep its memory bounded.
+#include "discovery/wire.hpp"
 #include "node_support.hpp"
 #include "raw_peer.hpp"
 
@@ -69,7 +70,10 @@ TEST(node_abuse, hostile_input_is_dropped_and_counted_and_the_node_keeps_deliver
   // 2. An authenticated peer sends an oversized frame header or a zero-length
   //    frame: each closes its connection. A frame of a kind the node does not
   //    speak is dropped and counted; the connection keeps carrying gossip.
-  const std::size_t max_payload = 1 + gossip::max_encoded_size(cfg.gossip.max_message_size);
+  // The node's frame limit: a gossip message at the size limit or a full
+  // discovery frame, whichever is larger (node_impl::create).
+  const std::size_t max_payload =
+      1 + std::max(gossip::max_encoded_size(cfg.gossip.max_message_size), discovery::wire::limits::max_frame_body);
   {
     authenticated_client c(io, target);
     c.write_raw(frame_with_length(static_cast<std::uint32_t>(max_payload + 1), 64));
