@@ -39,6 +39,8 @@ struct network_options {
   bool no_chain = false;
   bool no_dht = false;
   double chain_poll_alone_s = 5;
+  double purge_after_s = 300;
+  double announce_interval_s = 45;
   bool json = false;
 };
 
@@ -131,6 +133,8 @@ void run_network(const network_options& o) {
   nc.tags = o.tags;
   nc.chain = !o.no_chain && !o.no_dht;
   nc.chain_poll_alone = std::chrono::milliseconds(static_cast<std::int64_t>(o.chain_poll_alone_s * 1000));
+  nc.purge_after = std::chrono::milliseconds(static_cast<std::int64_t>(o.purge_after_s * 1000));
+  nc.announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(o.announce_interval_s * 1000));
   for (const auto& p : o.peers) {
     auto pa = peer_addr::parse(p);
     if (!pa || pa->addresses.empty()) fail("bad --peer \"" + p + "\" (expected NODEID@HOST:PORT)");
@@ -239,6 +243,13 @@ void register_network_command(CLI::App& app) {
   cmd->add_flag("--no-dht", o.no_dht, "No DHT client at all (implies --no-chain)");
   cmd->add_option("--chain-poll-alone", o.chain_poll_alone_s, "Seconds between chain reads while alone (default 5)")
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--purge-after", o.purge_after_s,
+                  "Seconds without an update after which a peer leaves our catalog (default 300; every member "
+                  "should announce well within it)")
+      ->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--announce-interval", o.announce_interval_s,
+                  "Seconds between our announces, +-50 % jitter (default 45; must be below --purge-after)")
+      ->check(CLI::Range(0.1, 86400.0));
   cmd->add_flag("--json", o.json,
                 "One JSON object per line: ready, peer_discovered, peer_updated, peer_departed (with its cause: "
                 "graceful, purged, evicted), stopped; each with \"event\" and \"ts_ms\"");
