@@ -281,7 +281,8 @@ struct network_config {
   std::chrono::milliseconds announce_interval{45'000};
   double announce_jitter = 0.5;
   bool catalog_sync = true;                         // sync with each new neighbour (off: announces only)
-  std::chrono::milliseconds ping_interval{15'000};  // RTT of neighbours
+  bool ping = true;                                 // RTT of neighbours (off: rtt() has nothing)
+  std::chrono::milliseconds ping_interval{15'000};
   // Topics: dial the catalog peers that list a topic before asking the DHT,
   // and wait this long for one of them before auto-discovery reads the DHT.
   bool topics_from_catalog = true;

@@ -57,7 +57,6 @@ state::state(const identity& me, setup s, config cfg, std::uint64_t seed)
       chain_(chain_from(setup_.network.span(), setup_.key)) {
   cfg_.page_size = std::clamp<std::size_t>(cfg_.page_size, 1, wire::limits::max_digests_per_page);
   cfg_.fetch_size = std::clamp<std::size_t>(cfg_.fetch_size, 1, wire::limits::max_fetch);
-  cfg_.max_syncs = std::max<std::size_t>(cfg_.max_syncs, 1);
   cfg_.fetches_in_flight = std::max<std::size_t>(cfg_.fetches_in_flight, 1);
   local_.entry = peer_entry{wire_,
                             me.id(),
@@ -112,7 +111,7 @@ void state::on(const in::start&, const core::clock& c, std::vector<out::output>&
   resign(c);
   schedule_announce(c, out);
   out.push_back(out::schedule{cfg_.purge_check, timers::purge{}});
-  out.push_back(out::schedule{cfg_.ping_interval, timers::ping{}});
+  if (cfg_.ping) out.push_back(out::schedule{cfg_.ping_interval, timers::ping{}});
   if (cfg_.chain) chain_poll(c, out);
 }
 
@@ -292,6 +291,7 @@ void state::on(const in::neighbor& n, const core::clock& c, std::vector<out::out
     // our new neighbour's view of us): one announce per gap.
     announce(c, out);
     want_sync(n.peer, c, out);
+    if (!cfg_.ping) return;
     const auto nonce = rng_.next();
     pings_[nonce] = {n.peer, c.now};
     out.push_back(out::send{n.peer, wire::ping{nonce}});
@@ -324,6 +324,7 @@ std::uint32_t state::next_req() {
 }
 
 void state::want_sync(const node_id& peer, const core::clock& c, std::vector<out::output>& out) {
+  if (cfg_.max_syncs == 0) return;  // sync switched off: announces only
   if (synced_.contains(peer) || syncs_.contains(peer)) return;
   if (std::find(sync_queue_.begin(), sync_queue_.end(), peer) != sync_queue_.end()) return;
   sync_queue_.push_back(peer);

@@ -55,7 +55,7 @@ struct config {
   duration announce_interval = std::chrono::seconds(45);
   double announce_jitter = 0.5;
   duration min_announce_gap = std::chrono::seconds(1);
-  // Catalog sync: sessions at once, requests in flight per session, the
+  // Catalog sync: sessions at once (0: no sync, announces only), requests in flight per session, the
   // answer deadline of one request, the page and fetch sizes asked for.
   std::size_t max_syncs = 4;
   std::size_t fetches_in_flight = 4;
@@ -66,7 +66,9 @@ struct config {
   // fetches, pings): `request_burst` at once, refilled at `request_rate`/s.
   std::size_t request_burst = 128;
   double request_rate = 16.0;
-  // Ping every neighbour of the network topic this often.
+  // Ping every neighbour of the network topic this often (and once when it
+  // becomes one); off: no RTT.
+  bool ping = true;
   duration ping_interval = std::chrono::seconds(15);
   duration ping_timeout = std::chrono::seconds(5);
   // Purge stale entries this often (a crashed peer leaves the catalog

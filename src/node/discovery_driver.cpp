@@ -40,6 +40,7 @@ discovery::config to_core(const network_config& c, bool dht) {
   d.announce_interval = c.announce_interval;
   d.announce_jitter = c.announce_jitter;
   if (!c.catalog_sync) d.max_syncs = 0;
+  d.ping = c.ping;
   d.ping_interval = c.ping_interval;
   d.chain = c.chain && dht;
   d.chain_poll_alone = c.chain_poll_alone;

@@ -460,6 +460,27 @@ TEST(discovery_core, TopicCandidatesComeFromTheCatalogNearestFirst) {
   EXPECT_TRUE(p.nodes[0].core->topic_candidates(topic_id_from_name("hall"), std::nullopt).empty());
 }
 
+TEST(discovery_core, SyncAndPingCanBeSwitchedOff) {
+  pump p;
+  auto cfg = no_chain();
+  cfg.max_syncs = 0;
+  cfg.ping = false;
+  p.add("net", nullptr, cfg);
+  p.add("net", nullptr, cfg);
+  p.start(0);
+  p.start(1);
+  p.connect(0, 1);
+  p.drain();
+  p.advance(60s);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& s = p.nodes[i].core->stats();
+    EXPECT_EQ(p.nodes[i].core->peers().size(), 1u) << i;  // announces alone
+    EXPECT_EQ(s.syncs_started, 0u);
+    EXPECT_EQ(s.pings_sent, 0u);
+    EXPECT_FALSE(p.nodes[i].core->rtt(p.nodes[1 - i].id.id()));
+  }
+}
+
 TEST(rtt, SmoothedAsRfc6298) {
   rtt_estimate e;
   add_rtt_sample(e, 100ms);
