@@ -2,7 +2,8 @@
 # Installs a built tree into a temporary prefix and builds consumers against it
 # through find_package(topicswarm): the tiny tests/install consumer, then the
 # examples/ project (two_node_chat: two real nodes on 127.0.0.1; auto_discovery:
-# three nodes that find each other through a local DHT testnet), and runs them.
+# three nodes that find each other through a local DHT testnet; network_catalog:
+# four nodes that find a network through the DHT bootstrap chain), and runs them.
 set -euo pipefail
 build_dir=${1:?usage: install-check.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,4 +32,10 @@ if ! timeout 60 "$tmp/examples/auto_discovery" >"$tmp/discovery.log" 2>&1; then
   exit 1
 fi
 tail -n 1 "$tmp/discovery.log"
-echo "install-check: 3 passed, 0 failed"
+if ! timeout 60 "$tmp/examples/network_catalog" >"$tmp/network.log" 2>&1; then
+  cat "$tmp/network.log"
+  echo "install-check: 3 passed, 1 failed (examples/network_catalog)"
+  exit 1
+fi
+tail -n 1 "$tmp/network.log"
+echo "install-check: 4 passed, 0 failed"
