@@ -295,9 +295,59 @@ struct network_config {
   std::chrono::milliseconds chain_poll_relaxed{60'000};
   std::chrono::milliseconds chain_record_ttl{600'000};
   std::size_t event_queue_capacity = 1024;  // per network event cursor; beyond it: events::lagged
+  class builder;
 };
+
+// Chained setters over the defaults; build() validates:
+//   auto cfg = network_config::builder().name("my-app").secret("s").tag("worker").chain(false).build();
 // errc::invalid_argument naming the field and the allowed range.
 TOPICSWARM_API result<void> validate(const network_config& c);
+
+class network_config::builder {
+ public:
+  using ms = std::chrono::milliseconds;
+  builder& name(std::string v) { c_.name = std::move(v); return *this; }
+  builder& secret(std::string v) { c_.secret = std::move(v); return *this; }
+  builder& key(const secret_hash& k) { c_.key = k; return *this; }
+  builder& secret_hashing(secret_hash_params p) { c_.secret_hashing = p; return *this; }
+  builder& tag(std::string t) { c_.tags.push_back(std::move(t)); return *this; }
+  builder& bootstrap(peer_addr p) { c_.bootstrap.push_back(std::move(p)); return *this; }
+  builder& purge_after(ms v) { c_.purge_after = v; return *this; }
+  builder& max_clock_drift(ms v) { c_.max_clock_drift = v; return *this; }
+  builder& max_peers(std::size_t v) { c_.max_peers = v; return *this; }
+  builder& announce_interval(ms v, double jitter = 0.5) {
+    c_.announce_interval = v;
+    c_.announce_jitter = jitter;
+    return *this;
+  }
+  builder& catalog_sync(bool on) { c_.catalog_sync = on; return *this; }
+  builder& ping(bool on, ms interval = ms(15'000)) {
+    c_.ping = on;
+    c_.ping_interval = interval;
+    return *this;
+  }
+  builder& topics_from_catalog(bool on, ms wait = ms(1'000)) {
+    c_.topics_from_catalog = on;
+    c_.catalog_first_wait = wait;
+    return *this;
+  }
+  builder& max_rtt(ms v) { c_.max_rtt = v; return *this; }
+  builder& chain(bool on) { c_.chain = on; return *this; }
+  builder& chain_polls(ms alone, ms relaxed) {
+    c_.chain_poll_alone = alone;
+    c_.chain_poll_relaxed = relaxed;
+    return *this;
+  }
+  builder& chain_record_ttl(ms v) { c_.chain_record_ttl = v; return *this; }
+  builder& event_queue_capacity(std::size_t v) { c_.event_queue_capacity = v; return *this; }
+  result<network_config> build() const {
+    if (auto v = validate(c_); !v) return v.error();
+    return c_;
+  }
+
+ private:
+  network_config c_;
+};
 
 struct transport_stats {
   std::uint64_t accepted = 0, dialled = 0, dial_failures = 0;

@@ -168,6 +168,13 @@ TEST(node_network, one_network_at_a_time_and_bad_configs_say_why) {
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, make_error_code(errc::invalid_argument));
   EXPECT_FALSE(first->set_tags({std::string(33, 'x')}));
+  // The builder validates what it built.
+  EXPECT_FALSE(network_config::builder().name("x").tag("bad tag").build());
+  EXPECT_FALSE(network_config::builder().name("x").announce_interval(400'000ms).build());  // above purge_after
+  auto ok = network_config::builder().name("x").secret("s").tag("t").chain(false).ping(false).build();
+  ASSERT_TRUE(ok);
+  EXPECT_FALSE(ok->chain);
+  EXPECT_EQ(ok->tags, std::vector<std::string>{"t"});
 }
 
 class node_network_dht : public ::testing::Test {
