@@ -432,6 +432,8 @@ struct network_stats {
   std::uint64_t pings_sent = 0, pongs_received = 0, ping_timeouts = 0;
   std::uint64_t chain_polls = 0, chain_gets = 0, chain_records_valid = 0, chain_records_invalid = 0,
                 chain_peers_healthy = 0, chain_peers_unhealthy = 0, chain_claims = 0, chain_claims_failed = 0;
+  std::uint64_t pages_received = 0, entries_unasked = 0, responses_unexpected = 0, requests_wrong_network = 0,
+                departures_unknown = 0;
   std::uint64_t topic_candidates_dialled = 0;  // catalog peers dialled for topics
 };
 

@@ -180,6 +180,11 @@ void run_network(const network_options& o) {
         }
         net.emplace(std::move(*j));
         const auto addr = n.address();
+        if (net->local().addresses.empty())
+          std::fprintf(
+              stderr,
+              "topicswarm network: warning: we listen only on unspecified addresses (0.0.0.0 / ::), so our "
+              "entry names no address: peers cannot dial us and we claim no chain slot; give --listen IP:PORT\n");
         if (o.json) {
           print(json{{"event", "ready"},
                      {"ts_ms", now_ms()},

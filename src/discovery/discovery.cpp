@@ -301,6 +301,11 @@ void state::on(const in::neighbor& n, const core::clock& c, std::vector<out::out
   }
   if (!neighbors_.erase(n.peer)) return;
   if (syncs_.contains(n.peer)) finish_sync(n.peer, false, c, out);
+  // A neighbour that comes back is a first contact again (a partition may
+  // have hidden much); what it may ask of us starts afresh, bounded by the
+  // neighbours we have.
+  synced_.erase(n.peer);
+  budgets_.erase(n.peer);
   sync_queue_.erase(std::remove(sync_queue_.begin(), sync_queue_.end(), n.peer), sync_queue_.end());
 }
 
@@ -342,15 +347,43 @@ void state::start_syncs(const core::clock& c, std::vector<out::output>& out) {
   }
 }
 
-void state::request_page(const node_id& peer, sync_session& s, const core::clock&, std::vector<out::output>& out) {
+bool state::pace(const node_id& peer, sync_session& s, const core::clock& c, std::vector<out::output>& out) {
+  if (cfg_.pace_rate <= 0) return true;
+  const double burst = static_cast<double>(std::max<std::size_t>(cfg_.pace_burst, 1));
+  if (s.tokens < 0) {
+    s.tokens = burst;
+  } else {
+    const double dt = std::chrono::duration<double>(c.now - s.tokens_at).count();
+    s.tokens = std::min(burst, s.tokens + std::max(0.0, dt) * cfg_.pace_rate);
+  }
+  s.tokens_at = c.now;
+  if (s.tokens >= 1.0) {
+    s.tokens -= 1.0;
+    return true;
+  }
+  if (!s.pace_scheduled) {
+    s.pace_scheduled = true;
+    const auto wait = std::chrono::duration<double>((1.0 - s.tokens) / cfg_.pace_rate);
+    out.push_back(out::schedule{std::chrono::duration_cast<duration>(wait) + duration(1), timers::sync_pace{peer}});
+  }
+  return false;
+}
+
+void state::request_page(const node_id& peer, sync_session& s, const core::clock& c, std::vector<out::output>& out) {
+  if (!pace(peer, s, c, out)) {
+    s.page_wanted = true;
+    return;
+  }
+  s.page_wanted = false;
   s.page_req = next_req();
   out.push_back(
       out::send{peer, wire::digest_request{s.page_req, wire_, s.cursor, static_cast<std::uint16_t>(cfg_.page_size)}});
   out.push_back(out::schedule{cfg_.request_timeout, timers::request_deadline{peer, s.page_req}});
 }
 
-void state::pump_fetches(const node_id& peer, sync_session& s, const core::clock&, std::vector<out::output>& out) {
+void state::pump_fetches(const node_id& peer, sync_session& s, const core::clock& c, std::vector<out::output>& out) {
   while (s.fetches.size() < cfg_.fetches_in_flight && !s.wanted.empty()) {
+    if (!pace(peer, s, c, out)) break;
     wire::fetch_request f{next_req(), {}};
     auto& asked = s.fetches[f.req];
     while (f.nodes.size() < cfg_.fetch_size && !s.wanted.empty()) {
@@ -415,6 +448,15 @@ void state::on_fetched(const node_id& peer, const wire::fetch_response& r, const
   auto asked = std::move(f->second);
   it->second.fetches.erase(f);
   for (const auto& b : r.entries) {
+    // Whom the entry names is at a fixed place: one we did not ask for costs
+    // no signature check.
+    if (b.size() >= 65) {
+      const auto named = *node_id::from_span(byte_span(b).subspan(33, 32));
+      if (!asked.contains(named)) {
+        ++c_.entries_unasked;
+        continue;
+      }
+    }
     auto e = open_entry(b);
     if (!e) {
       ++c_.entries_invalid;  // dropped alone; the rest of the page goes on
@@ -451,7 +493,9 @@ void state::finish_sync(const node_id& peer, bool ok, const core::clock& c, std:
     ++c_.syncs_completed;
   } else {
     ++c_.syncs_failed;
-    synced_.erase(peer);  // tried again at its next first contact
+    synced_.erase(peer);
+    // Tried again while it stays a neighbour (and at its next first contact).
+    if (neighbors_.contains(peer)) out.push_back(out::schedule{cfg_.sync_retry, timers::sync_retry{peer}});
   }
   start_syncs(c, out);
 }
@@ -587,6 +631,31 @@ void state::on(const in::timer_fired& t, const core::clock& c, std::vector<out::
                  [&](const timers::chain_poll& p) {
                    if (p.gen == chain_gen_) chain_poll(c, out);
                  },
+                 [&](const timers::sync_pace& p) {
+                   auto it = syncs_.find(p.peer);
+                   if (it == syncs_.end()) return;
+                   auto& s = it->second;
+                   s.pace_scheduled = false;
+                   if (s.page_wanted) request_page(p.peer, s, c, out);
+                   pump_fetches(p.peer, s, c, out);
+                 },
+                 [&](const timers::sync_retry& r) {
+                   if (neighbors_.contains(r.peer)) want_sync(r.peer, c, out);
+                 },
+                 [&](const timers::chain_round_deadline& d) {
+                   if (d.round != round_.id || round_.done) return;
+                   // Lookups still out say nothing about their slots; peers
+                   // still being probed did not answer in time.
+                   for (const auto& [req, es] : round_.gets)
+                     if (es.first == round_.epoch) round_.unknown.insert(es.second);
+                   round_.gets.clear();
+                   for (const auto& [peer, slots] : round_.probing) {
+                     for (auto sl : slots) round_.unhealthy.insert(sl);
+                     ++c_.chain_peers_unhealthy;
+                   }
+                   round_.probing.clear();
+                   chain_decide(c, out);
+                 },
                  [&](const timers::chain_probe_deadline& d) {
                    if (d.round != round_.id) return;
                    auto it = round_.probing.find(d.peer);
@@ -641,7 +710,10 @@ void state::chain_poll(const core::clock& c, std::vector<out::output>& out) {
       out.push_back(out::dht_get{req, k.signer.public_key(), k.salt, cfg_.dht_timeout});
       ++c_.chain_gets;
     }
-  chain_schedule(c, out);
+  // The next poll is scheduled when this round is decided (a round is never
+  // cut short by the next one); this bounds how long that can take.
+  out.push_back(out::schedule{cfg_.dht_timeout + cfg_.chain_probe_timeout + std::chrono::seconds(1),
+                              timers::chain_round_deadline{round_.id}});
 }
 
 void state::on(const in::dht_got& g, const core::clock& c, std::vector<out::output>& out) {
@@ -663,7 +735,12 @@ void state::on(const in::dht_got& g, const core::clock& c, std::vector<out::outp
   if (contact) {
     on_chain_contact(slot, epoch, *contact, c, out);
   } else if (current) {
-    round_.empty.insert(slot);
+    // Nothing (or garbage) found by a finished lookup: free to claim. A
+    // lookup that timed out knows nothing: the slot may hold a live member.
+    if (g.value || g.complete)
+      round_.empty.insert(slot);
+    else
+      round_.unknown.insert(slot);
   }
   chain_slot_done(c, out);
 }
@@ -711,6 +788,11 @@ void state::chain_slot_done(const core::clock& c, std::vector<out::output>& out)
 
 void state::chain_decide(const core::clock& c, std::vector<out::output>& out) {
   round_.done = true;
+  chain_schedule(c, out);
+  chain_claim(c, out);
+}
+
+void state::chain_claim(const core::clock& c, std::vector<out::output>& out) {
   if (claim_put_) return;  // one claim at a time
   std::optional<unsigned> target;
   const auto now_ms = c.unix_ms;

@@ -66,6 +66,13 @@ struct config {
   // fetches, pings): `request_burst` at once, refilled at `request_rate`/s.
   std::size_t request_burst = 128;
   double request_rate = 16.0;
+  // What we allow ourselves when we sync from a peer: below its budget
+  // (the same defaults on both sides), so a sync of a full catalog is paced,
+  // not refused.
+  std::size_t pace_burst = 96;
+  double pace_rate = 12.0;
+  // A failed sync with a peer that is still a neighbour is tried again.
+  duration sync_retry = std::chrono::seconds(10);
   // Ping every neighbour of the network topic this often (and once when it
   // becomes one); off: no RTT.
   bool ping = true;
@@ -113,7 +120,20 @@ struct chain_probe_deadline {
   node_id peer;
   std::uint64_t round = 0;
 };
-using timer = std::variant<announce, purge, ping, ping_deadline, request_deadline, chain_poll, chain_probe_deadline>;
+// A sync waits for its own pacing budget (it stays within what the
+// responder allows) or retries after a failure.
+struct sync_pace {
+  node_id peer;
+};
+struct sync_retry {
+  node_id peer;
+};
+// A chain round that has not finished by then is decided with what it has.
+struct chain_round_deadline {
+  std::uint64_t round = 0;
+};
+using timer = std::variant<announce, purge, ping, ping_deadline, request_deadline, chain_poll, chain_probe_deadline,
+                           sync_pace, sync_retry, chain_round_deadline>;
 }  // namespace timers
 
 namespace in {
@@ -151,6 +171,8 @@ struct dht_got {
   std::uint64_t request = 0;
   std::optional<bytes> value;
   std::int64_t seq = 0;
+  // False: the lookup timed out, so an empty answer says nothing about the slot.
+  bool complete = true;
 };
 struct dht_put_done {
   std::uint64_t request = 0;
@@ -233,6 +255,10 @@ class state {
  private:
   // One catalog sync we run against a peer.
   struct sync_session {
+    double tokens = -1;  // pacing budget (-1: not started)
+    instant tokens_at{};
+    bool pace_scheduled = false;
+    bool page_wanted = false;       // a page request waits for budget
     std::uint32_t page_req = 0;     // the digest request in flight (0: none)
     std::optional<node_id> cursor;  // last digest seen
     bool pages_done = false;
@@ -279,6 +305,8 @@ class state {
   void on_fetched(const node_id& peer, const wire::fetch_response& r, const core::clock& c,
                   std::vector<out::output>& out);
   void finish_sync(const node_id& peer, bool ok, const core::clock& c, std::vector<out::output>& out);
+  // Takes one request's worth of pacing budget, or schedules a sync_pace.
+  bool pace(const node_id& peer, sync_session& s, const core::clock& c, std::vector<out::output>& out);
   // sync, responder side
   bool charge(const node_id& peer, const core::clock& c);
   void serve(const node_id& peer, const wire::digest_request& r, std::vector<out::output>& out);
@@ -294,6 +322,7 @@ class state {
                         std::vector<out::output>& out);
   void chain_slot_done(const core::clock& c, std::vector<out::output>& out);
   void chain_decide(const core::clock& c, std::vector<out::output>& out);
+  void chain_claim(const core::clock& c, std::vector<out::output>& out);
   void chain_healthy(const node_id& peer, const core::clock& c, std::vector<out::output>& out);
   const chain_slot& slot_keys(std::int64_t epoch, unsigned slot);
   bool alone() const { return neighbors_.empty() && catalog_.size() == 0; }
@@ -331,6 +360,7 @@ class state {
     std::map<unsigned, std::pair<node_id, std::int64_t>> occupied;    // current-epoch slot -> (peer, seq)
     std::map<node_id, std::set<unsigned>> probing;                    // peers being checked -> their slots
     std::set<unsigned> unhealthy;
+    std::set<unsigned> unknown;         // current-epoch slots whose lookup timed out: not claimable
     std::optional<unsigned> own_stale;  // our slot, with addresses we no longer have
     bool self_present = false;
     bool done = false;

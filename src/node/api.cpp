@@ -443,9 +443,13 @@ result<void> validate(const network_config& c) {
   using std::chrono::milliseconds;
   if (c.purge_after < milliseconds(1'000)) return bad("purge_after below 1 s");
   if (c.announce_interval < milliseconds(100)) return bad("announce_interval below 100 ms");
-  if (c.announce_interval >= c.purge_after)
-    return bad("announce_interval must be below purge_after (or every peer is purged between announces)");
   if (!(c.announce_jitter >= 0.0 && c.announce_jitter <= 1.0)) return bad("announce_jitter outside [0, 1]");
+  // The longest gap between two announces must stay below purge_after, or
+  // live peers are purged between them.
+  if (std::chrono::duration<double, std::milli>(c.announce_interval).count() * (1.0 + c.announce_jitter) >=
+      static_cast<double>(c.purge_after.count()))
+    return bad("announce_interval * (1 + announce_jitter) must be below purge_after (or live peers are purged "
+               "between their announces)");
   if (c.max_clock_drift < milliseconds(0)) return bad("max_clock_drift is negative");
   if (c.max_peers == 0 || c.max_peers > 1'000'000) return bad("max_peers outside [1, 1000000]");
   if (c.ping_interval < milliseconds(100)) return bad("ping_interval below 100 ms");

@@ -21,10 +21,12 @@ asio::awaitable<bool> put_stored(asio::awaitable<result<dht::put_result>> op) {
 struct got {
   std::optional<bytes> value;
   std::int64_t seq = 0;
+  bool complete = false;
 };
 asio::awaitable<got> get_value(asio::awaitable<dht::get_result> op) {
   auto r = co_await std::move(op);
   got g;
+  g.complete = r.complete;
   if (r.item) {
     g.value = std::move(r.item->value);
     g.seq = r.item->seq;
@@ -175,7 +177,7 @@ void discovery_driver::perform(std::vector<discovery::out::output>& out) {
             auto op = get_value(d->get_mutable(v.key, std::move(v.salt), to_ms(v.timeout)));
             asio::co_spawn(sh_.io(), std::move(op), [this, req = v.request](std::exception_ptr e, got g) {
               if (e || sh_.stopped()) return;
-              feed(discovery::in::dht_got{req, std::move(g.value), g.seq});
+              feed(discovery::in::dht_got{req, std::move(g.value), g.seq, g.complete});
             });
           } else if constexpr (std::is_same_v<T, discovery::out::dht_put>) {
             auto* d = sh_.dht();
@@ -196,12 +198,14 @@ void discovery_driver::perform(std::vector<discovery::out::output>& out) {
               std::lock_guard lock(mirror_->mu);
               mirror_->peers[v.entry.node] = v.entry;
             }
+            join_lonely_topics(v.entry);
             emit(network_events::peer_discovered{std::move(v.entry)});
           } else if constexpr (std::is_same_v<T, discovery::out::peer_updated>) {
             if (mirror_) {
               std::lock_guard lock(mirror_->mu);
               mirror_->peers[v.entry.node] = v.entry;
             }
+            join_lonely_topics(v.entry);
             emit(network_events::peer_updated{std::move(v.entry)});
           } else if constexpr (std::is_same_v<T, discovery::out::peer_departed>) {
             if (mirror_) {
@@ -213,6 +217,21 @@ void discovery_driver::perform(std::vector<discovery::out::output>& out) {
           }
         },
         o);
+  }
+}
+
+void discovery_driver::join_lonely_topics(const peer_entry& e) {
+  if (!core_ || !cfg_.topics_from_catalog || e.addresses.empty()) return;
+  for (const auto& t : e.topics) {
+    if (t == core_->wire_id() || !gossip_.has_topic(t)) continue;
+    const auto* nb = gossip_.neighbors(t);
+    if (!nb || !nb->empty()) continue;  // only topics that have nobody yet
+    if (cfg_.max_rtt) {
+      auto r = core_->rtt(e.node);
+      if (r && r->srtt > *cfg_.max_rtt) continue;
+    }
+    ++candidates_dialled_;
+    gossip_.join(t, {core::peer_info{e.node, e.addresses}}, address_source::first_hand);
   }
 }
 
@@ -356,6 +375,11 @@ void discovery_driver::add_stats(node_stats& s) const {
   n.chain_peers_unhealthy = c.chain_peers_unhealthy;
   n.chain_claims = c.chain_claims;
   n.chain_claims_failed = c.chain_claims_failed;
+  n.pages_received = c.pages_received;
+  n.entries_unasked = c.entries_unasked;
+  n.responses_unexpected = c.responses_unexpected;
+  n.requests_wrong_network = c.requests_wrong_network;
+  n.departures_unknown = c.departures_unknown;
 }
 
 }  // namespace topicswarm::detail

@@ -94,6 +94,8 @@ class discovery_driver final : public driver, public topic_observer {
   void emit(const network_event& ev);
   void update_topics();
   void mirror_rtt(const node_id& peer);
+  // A peer lists topics of ours that have no neighbour yet: join them through it.
+  void join_lonely_topics(const peer_entry& e);
 
   shell& sh_;
   gossip_driver& gossip_;

@@ -283,10 +283,13 @@ TEST(discovery_core, HostileEntriesInASyncAreDroppedAloneAndTheRestArrives) {
   const auto& a = *p.nodes[0].core;
   for (const auto& id : good) EXPECT_TRUE(a.peers().contains(id.id()));
   EXPECT_EQ(a.peers().size(), 40u);
-  EXPECT_EQ(a.stats().entries_invalid, 2u);  // forged, garbage
+  EXPECT_EQ(a.stats().entries_invalid, 1u);  // forged: names a node we asked for, signature fails
   EXPECT_EQ(a.stats().other_network, 1u);
   EXPECT_EQ(a.stats().clock_ahead, 1u);
-  EXPECT_GE(a.stats().entries_unasked, 1u);
+  // The garbage names no node we asked for (its bytes where the id goes),
+  // like the entry slipped into every response: dropped without crypto.
+  EXPECT_GE(a.stats().entries_unasked, 2u);
+  EXPECT_FALSE(a.peers().contains(garbage_id.id()));
   EXPECT_FALSE(a.peers().contains(unasked.id()));
   EXPECT_EQ(a.stats().syncs_completed, 1u);
 }
@@ -458,6 +461,57 @@ TEST(discovery_core, TopicCandidatesComeFromTheCatalogNearestFirst) {
   // The pump answers pings at once (RTT 0): a 0 limit keeps it.
   EXPECT_EQ(p.nodes[0].core->topic_candidates(t, 0us).size(), 1u);
   EXPECT_TRUE(p.nodes[0].core->topic_candidates(topic_id_from_name("hall"), std::nullopt).empty());
+}
+
+// A full catalog needs more requests than a responder allows at once: the
+// requester paces itself below the responder's budget and gets everything.
+TEST(discovery_core, ALargeCatalogSyncIsPacedNotRefused) {
+  pump p;
+  auto cfg = no_chain();
+  cfg.catalog.max_peers = 4096;
+  p.add("net", nullptr, cfg);
+  p.start(0);
+  const auto wire = p.nodes[0].core->wire_id();
+  for (int i = 0; i < 3000; ++i) {
+    auto id = identity::generate();
+    auto s = sign_entry(peer_entry{wire, id.id(), {1, p.unix_ms}, {}, {}, {}}, id);
+    std::vector<out::output> ignored;
+    p.nodes[0].core->handle(in::announce_received{id.id(), wire::encode_announce(wire::announce_entry{s->encoded})},
+                            p.clock_of(p.nodes[0]), ignored);
+  }
+  p.add("net", nullptr, cfg);
+  p.start(1);
+  p.connect(0, 1);
+  p.drain();
+  // 12 pages and 188 fetches: more than the 128-request burst.
+  p.advance(30s);
+  const auto& b = *p.nodes[1].core;
+  EXPECT_EQ(b.peers().size(), 3001u);
+  EXPECT_EQ(b.stats().syncs_completed, 1u);
+  EXPECT_EQ(b.stats().syncs_failed, 0u);
+  EXPECT_EQ(p.nodes[0].core->stats().requests_over_budget, 0u);
+}
+
+// A chain lookup that timed out says nothing: its slot is not claimed (it may
+// hold a live member); a finished lookup that found nothing is claimable.
+TEST(discovery_core, AChainLookupThatTimedOutIsNotAFreeSlot) {
+  pump p;
+  p.add("net", nullptr, config{});
+  auto& n = p.nodes[0];
+  std::vector<out::output> out;
+  n.core->handle(in::start{}, p.clock_of(n), out);
+  std::vector<std::uint64_t> gets;
+  for (auto& o : out)
+    if (auto* g = std::get_if<out::dht_get>(&o)) gets.push_back(g->request);
+  ASSERT_GE(gets.size(), 16u);
+  std::vector<out::output> after;
+  for (auto r : gets) n.core->handle(in::dht_got{r, std::nullopt, 0, false}, p.clock_of(n), after);
+  EXPECT_EQ(n.core->stats().chain_claims, 0u);
+  // The next round's lookups finish empty: now it claims.
+  p.nodes[0].timers = {};
+  for (auto& o : after) p.perform(0, o);
+  p.advance(10s);
+  EXPECT_EQ(n.core->stats().chain_claims, 1u);
 }
 
 TEST(discovery_core, SyncAndPingCanBeSwitchedOff) {
