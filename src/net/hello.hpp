@@ -38,7 +38,8 @@ struct protocol_version {
 // minor only tells which kinds a peer may know.
 // 2.0 (issue 13): wire topic ids from the topic key, admission (kind 6)
 // required before any topic frame; a 1.x peer could not be admitted.
-inline constexpr protocol_version protocol_version_current{2, 0};
+// 2.1 (issue 14): kind 5 (catalog sync and ping of the network layer).
+inline constexpr protocol_version protocol_version_current{2, 1};
 
 // More kinds than any version will define: a hello listing more is refused
 // before anything is stored (the kind byte alone would allow 256).
