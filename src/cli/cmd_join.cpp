@@ -12,6 +12,7 @@
 // one io_context on the main thread, where all printing happens (so lines
 // never interleave), plus a stdin reader thread that only posts lines to it.
 #include "cli/commands.hpp"
+#include "cli/support/dht_options.hpp"
 #include "cli/support/key_options.hpp"
 
 #include <topicswarm/bytes.hpp>
@@ -602,21 +603,7 @@ void run_join(const join_options& o) {
 
   auto_discovery_config adc;
   if (o.auto_discovery) {
-    cfg.dht.enabled = true;
-    if (!o.bootstrap.empty()) cfg.dht.client.bootstrap = o.bootstrap;
-    bool all_loopback = !o.bootstrap.empty();
-    for (const auto& b : o.bootstrap) {
-      const auto colon = b.rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == b.size())
-        fail("bad --bootstrap \"" + b + "\" (expected HOST:PORT)");
-      const auto host = b.substr(0, colon);
-      if (!(host.starts_with("127.") || host == "[::1]" || host == "localhost")) all_loopback = false;
-    }
-    std::string dht_listen = o.dht_listen;
-    if (dht_listen.empty()) dht_listen = all_loopback ? "127.0.0.1:0" : "0.0.0.0:0";
-    if (auto ep = endpoint::parse(dht_listen); !ep)
-      fail("bad --dht-listen \"" + dht_listen + "\" (expected IP:PORT): " + ep.error().message());
-    cfg.dht.client.listen = {dht_listen};
+    if (auto d = enable_dht(cfg, o.bootstrap, o.dht_listen); !d) fail(d.error().detail);
     // No deadline by default: a node on a quiet topic waits for company.
     adc.join_timeout = o.join_timeout_s > 0 ? std::chrono::milliseconds(static_cast<std::int64_t>(o.join_timeout_s * 1000))
                                             : std::chrono::hours(24 * 365);

@@ -3,6 +3,7 @@
 // "ready" (our address and ids), then "peer_discovered" / "peer_updated" /
 // "peer_departed" (with the cause), and "stopped" with the counters.
 #include "cli/commands.hpp"
+#include "cli/support/dht_options.hpp"
 #include "cli/support/key_options.hpp"
 
 #include <topicswarm/node.hpp>
@@ -141,19 +142,7 @@ void run_network(const network_options& o) {
     nc.bootstrap.push_back(std::move(*pa));
   }
   if (!o.no_dht) {
-    cfg.dht.enabled = true;
-    bool all_loopback = !o.bootstrap.empty();
-    for (const auto& b : o.bootstrap) {
-      const auto colon = b.rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == b.size())
-        fail("bad --bootstrap \"" + b + "\" (expected HOST:PORT)");
-      const auto host = b.substr(0, colon);
-      if (!(host.starts_with("127.") || host == "[::1]" || host == "localhost")) all_loopback = false;
-    }
-    if (!o.bootstrap.empty()) cfg.dht.client.bootstrap = o.bootstrap;
-    const std::string dl = !o.dht_listen.empty() ? o.dht_listen : all_loopback ? "127.0.0.1:0" : "0.0.0.0:0";
-    if (!endpoint::parse(dl)) fail("bad --dht-listen \"" + dl + "\" (expected IP:PORT)");
-    cfg.dht.client.listen = {dl};
+    if (auto d = enable_dht(cfg, o.bootstrap, o.dht_listen); !d) fail(d.error().detail);
   }
   if (auto v = validate(nc); !v) fail(v.error().message());
   const auto key = make_key(o.key, network_topic_id(network_id_from_name(o.name)));

@@ -15,25 +15,11 @@ namespace {
 using namespace test_support;
 using namespace std::chrono_literals;
 
-// A testnet per test: libtorrent keeps stopped nodes in its routing tables
-// for a while, and lookups that wait on the nodes of earlier tests' peers
-// would make later tests slow.
-class node_discovery : public ::testing::Test {
+// A testnet per test (testnet_test).
+class node_discovery : public testnet_test {
  protected:
-  void SetUp() override {
-    dht::testnet_config tc;
-    tc.nodes = 10;
-    auto n = dht::testnet::start(tc);
-    ASSERT_TRUE(n) << n.error().message();
-    net_ = std::move(*n);
-  }
-  void TearDown() override { net_.reset(); }
-
   node start_dht_node(std::uint64_t seed) { return test_support::start_dht_node(io_, *net_, seed); }
   static auto_discovery_config quick() { return quick_discovery(); }
-
-  std::unique_ptr<dht::testnet> net_;
-  asio::io_context io_;
 };
 
 TEST_F(node_discovery, three_peers_find_each_other_through_the_dht_and_talk) {

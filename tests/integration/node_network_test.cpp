@@ -177,19 +177,7 @@ TEST(node_network, one_network_at_a_time_and_bad_configs_say_why) {
   EXPECT_EQ(ok->tags, std::vector<std::string>{"t"});
 }
 
-class node_network_dht : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dht::testnet_config tc;
-    tc.nodes = 10;
-    auto n = dht::testnet::start(tc);
-    ASSERT_TRUE(n) << n.error().message();
-    net_ = std::move(*n);
-  }
-  void TearDown() override { net_.reset(); }
-  std::unique_ptr<dht::testnet> net_;
-  asio::io_context io_;
-};
+class node_network_dht : public testnet_test {};
 
 TEST_F(node_network_dht, ten_nodes_find_each_other_through_the_chain_alone) {
   std::vector<node> nodes;

@@ -49,14 +49,11 @@ record_slot format1_slot(const topic_id& t, std::uint64_t window, unsigned index
                      bytes(salt.begin(), salt.begin() + 16)};
 }
 
-class slot_flood : public ::testing::Test {
+class slot_flood : public testnet_test {
  protected:
   void SetUp() override {
-    dht::testnet_config tc;
-    tc.nodes = 10;
-    auto n = dht::testnet::start(tc);
-    ASSERT_TRUE(n) << n.error().message();
-    net_ = std::move(*n);
+    testnet_test::SetUp();
+    if (HasFatalFailure()) return;
     dht::client_config cc;
     cc.listen = {"127.0.0.1:0"};
     cc.bootstrap = net_->bootstrap_list();
@@ -68,7 +65,7 @@ class slot_flood : public ::testing::Test {
   }
   void TearDown() override {
     attacker_.reset();
-    net_.reset();
+    testnet_test::TearDown();
   }
 
   // Writes the lock; returns how many of the puts some DHT node stored.
@@ -78,8 +75,6 @@ class slot_flood : public ::testing::Test {
     return put && put->nodes_stored > 0 ? 1 : 0;
   }
 
-  asio::io_context io_;
-  std::unique_ptr<dht::testnet> net_;
   std::unique_ptr<dht::client> attacker_;
 };
 
