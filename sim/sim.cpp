@@ -1,5 +1,6 @@
 #include "sim/sim.hpp"
 
+#include "sim/discovery_scenario.hpp"
 #include "sim/metrics.hpp"
 #include "sim/node_protocol.hpp"
 #include "sim/report.hpp"
@@ -7,6 +8,7 @@
 #include "sim/tracker_scenario.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 
 namespace topicswarm::sim {
@@ -65,6 +67,36 @@ run_report run_tracker(const run_options& o) {
               std::to_string(result.seed)};
 }
 
+run_report run_discovery(const run_options& o) {
+  discovery_scenario_options d;
+  d.name = o.scenario;
+  d.peers = o.peers;
+  d.seed = o.seed;
+  d.link = link_of(o);
+  check_range(o.dht_get_min_ms, o.dht_get_max_ms, "--dht-*-max-ms must be at least the matching --dht-*-min-ms");
+  check_range(o.dht_put_min_ms, o.dht_put_max_ms, "--dht-*-max-ms must be at least the matching --dht-*-min-ms");
+  d.dht.get_min = from_ms(o.dht_get_min_ms);
+  d.dht.get_max = from_ms(o.dht_get_max_ms);
+  d.dht.put_min = from_ms(o.dht_put_min_ms);
+  d.dht.put_max = from_ms(o.dht_put_max_ms);
+  if (o.settle_s > 0) d.settle = from_ms(o.settle_s * 1000.0);
+  d.start_spread = from_ms(o.start_spread_s * 1000.0);
+  if (o.measure_s > 0) d.measure = from_ms(o.measure_s * 1000.0);
+  d.core.catalog.purge_after = std::chrono::milliseconds(static_cast<std::int64_t>(o.purge_after_s * 1000.0));
+  d.crash_fraction = o.crash_fraction;
+  d.leave_fraction = o.leave_fraction;
+  d.join = o.discovery_join;
+  d.churn = o.discovery_churn;
+  d.bad_per_kind = o.bad_per_kind;
+  d.progress = o.progress;
+  const auto result = timed([&] { return run_discovery_scenario(d); });
+  char extra[160];
+  std::snprintf(extra, sizeof extra, " --purge-after-s %g --start-spread-s %g", o.purge_after_s, o.start_spread_s);
+  return {to_json(result), to_text(result),
+          "--scenario " + result.scenario + " --peers " + std::to_string(result.peers) + " --seed " +
+              std::to_string(result.seed) + extra};
+}
+
 run_report run_gossip(const run_options& o) {
   scenario_options s;
   s.name = o.scenario;
@@ -115,16 +147,28 @@ run_options::run_options() {
   join_interval_ms = to_ms(t.join_interval);
   foreign_peers = t.foreign_peers;
   merges = true;  // the merges as auto_discovery_config enables them
+  const discovery_scenario_options d;
+  start_spread_s = to_ms(d.start_spread) / 1000.0;
+  measure_s = to_ms(d.measure) / 1000.0;
+  purge_after_s = static_cast<double>(d.core.catalog.purge_after.count()) / 1000.0;
+  crash_fraction = d.crash_fraction;
+  leave_fraction = d.leave_fraction;
+  discovery_join = d.join;
+  discovery_churn = d.churn;
+  bad_per_kind = d.bad_per_kind;
 }
 
 std::vector<std::string> scenarios() {
   std::vector<std::string> all = scenario_names();
   for (const auto& n : tracker_scenario_names()) all.push_back(n);
+  for (const auto& n : discovery_scenario_names()) all.push_back(n);
   return all;
 }
 
 run_report run(const run_options& options) {
-  return is_tracker_scenario(options.scenario) ? run_tracker(options) : run_gossip(options);
+  if (is_tracker_scenario(options.scenario)) return run_tracker(options);
+  if (is_discovery_scenario(options.scenario)) return run_discovery(options);
+  return run_gossip(options);
 }
 
 }  // namespace topicswarm::sim

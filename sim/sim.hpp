@@ -11,6 +11,8 @@
 //  tracker: tracker-join | tracker-simultaneous | tracker-partition: peers
 //           know only the topic name and find each other through the
 //           simulated DHT (the auto-discovery core too).
+//  discovery: discovery | discovery-hostile: the network discovery core at
+//           every peer (catalog, announce, sync, ping, DHT bootstrap chain).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -53,6 +55,16 @@ struct run_options {
   std::uint32_t foreign_peers;               // extra peers with another secret (they must stay apart)
   bool merges;                               // false: the bubble and message-overlap merges are off
   std::optional<double> post_join_check_ms;  // unset: the library's default
+
+  // Discovery scenarios (settle_s: after the full view, before measuring).
+  double start_spread_s;  // peers start uniformly over this
+  double measure_s;       // the steady-state window
+  double purge_after_s;   // catalog purge_after
+  double crash_fraction, leave_fraction;
+  bool discovery_join, discovery_churn;  // the join and churn phases of `discovery`
+  std::uint32_t bad_per_kind;            // discovery-hostile
+  // Discovery scenarios: one line at the end of each phase.
+  std::function<void(std::string_view line)> progress;
 
   // Diagnostics (gossip scenarios). trace: one line per engine event, for
   // the nodes in trace_nodes (all if empty). audit: at the end of each phase,

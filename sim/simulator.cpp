@@ -479,6 +479,7 @@ void simulator::close_connection(node_index a, node_index b) {
 void simulator::notify_disconnected(node_index n, node_index peer, const node_id& peer_id) {
   if (!is_up(n)) return;
   trace(n, "peer_disconnected n%u", peer);
+  for (auto& h : disconnect_hooks_) h(n, peer);
   drive(n, [&](node_protocol& p, auto& out) { p.peer_disconnected(peer_id, now_, out); });
 }
 

@@ -55,7 +55,9 @@
 // output. An in-memory BEP 44 store with latency is a component beside this
 // class: it answers a node's get/put by schedule()-ing the reply after a latency
 // drawn from link_model, and feeds results to that node's tracker core, which
-// reaches the router through inject().
+// reaches the router through inject(). add_disconnect_hook() tells another
+// core of the node that a connection is gone (issue 14: discovery frames
+// share the node's connections with gossip).
 #pragma once
 
 #include "sim/connection_table.hpp"
@@ -172,6 +174,11 @@ class simulator {
   // network let it through), before the router handles it.
   using delivery_hook =
       std::function<void(node_index from, node_index to, topic_index, const gossip::wire::message&)>;
+  // Called when node `n` is told that its connection to `peer` closed or a
+  // dial to it failed (what the router hears as peer_disconnected), before
+  // the router handles it. `peer` is no_node for an id the simulator does
+  // not know.
+  using disconnect_hook = std::function<void(node_index n, node_index peer)>;
   using trace_sink = std::function<void(std::string_view)>;
 
   simulator(const sim_config& cfg, protocol_factory factory);
@@ -236,6 +243,7 @@ class simulator {
   // -------------------------------------------------------------- observation
   void add_output_hook(output_hook h) { hooks_.push_back(std::move(h)); }
   void add_delivery_hook(delivery_hook h) { delivery_hooks_.push_back(std::move(h)); }
+  void add_disconnect_hook(disconnect_hook h) { disconnect_hooks_.push_back(std::move(h)); }
   // Human-readable event lines for the given nodes (all nodes if empty).
   void set_trace(trace_sink sink, std::vector<node_index> nodes = {});
   const network_counters& counters() const noexcept { return counters_; }
@@ -315,6 +323,7 @@ class simulator {
   network_counters counters_;
   std::vector<output_hook> hooks_;
   std::vector<delivery_hook> delivery_hooks_;
+  std::vector<disconnect_hook> disconnect_hooks_;
   trace_sink trace_;
   std::vector<std::uint8_t> trace_nodes_;
   std::vector<std::vector<gossip::routed>> buffers_;  // reused output vectors

@@ -29,6 +29,7 @@
 #pragma once
 
 #include "sim/bep44_store.hpp"
+#include "sim/dht_model.hpp"
 #include "sim/simulator.hpp"
 #include "tracker/driver.hpp"
 
@@ -43,17 +44,6 @@
 #include <vector>
 
 namespace topicswarm::sim {
-
-struct dht_model_config {
-  // Latency of one lookup (get) and of one store (put), uniform in the range.
-  // Defaults: a Mainline lookup takes a few hundred ms to a few seconds.
-  core::duration get_min = 300ms, get_max = 2000ms;
-  core::duration put_min = 500ms, put_max = 3000ms;
-  // Probability that a get times out (the lookup finds no closest nodes in time).
-  double get_timeout_rate = 0.0;
-  // Wall-clock time at virtual time zero (unix ms). Default: 20 s into a window.
-  std::uint64_t unix_ms_at_zero = 1'800'000'000'000ULL + 20'000;
-};
 
 struct tracker_dht_counters {
   std::uint64_t gets = 0, puts = 0, puts_stored = 0, puts_refused = 0;

@@ -719,7 +719,10 @@ class TOPICSWARM_API node {
   // us, finds it through the DHT bootstrap chain and `config.bootstrap`.
   // Returns once we are in (not once we have found anyone). A node is in at
   // most one network at a time: errc::invalid_argument if it is in one, or
-  // for a config validate() refuses (or the chain without the DHT).
+  // for a config validate() refuses. On a node without the DHT
+  // (node_config::dht unset) the chain stays off whatever config.chain says:
+  // only config.bootstrap and peers met through topics lead into the network
+  // (stats().network.chain_polls stays 0).
   asio::awaitable<result<network>> join_network(network_config config);
 
   // Remember addresses for a peer (used when the protocol asks to dial it).

@@ -24,6 +24,7 @@ struct sim_cli_options {
   sim::run_options run;
   std::optional<std::uint64_t> seed;
   bool no_merges = false;
+  bool no_join = false, no_churn = false, progress = false;
   double post_join_check_ms = -1;  // < 0: the library's default
   bool json = false;
   bool trace = false;
@@ -43,6 +44,12 @@ void run(sim_cli_options& o) {
   auto& r = o.run;
   r.seed = o.seed ? *o.seed : seed_from_env();
   r.merges = !o.no_merges;
+  if (o.no_join) r.discovery_join = false;
+  if (o.no_churn) r.discovery_churn = false;
+  if (o.progress)
+    r.progress = [](std::string_view line) {
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    };
   if (o.post_join_check_ms >= 0) r.post_join_check_ms = o.post_join_check_ms;
   if (o.trace)
     r.trace = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data()); };
@@ -71,7 +78,7 @@ void register_sim_command(CLI::App& app) {
   cmd->add_option("--scenario", r.scenario,
                   "single | multi | burst | churn | partition (gossip, peers given contacts), or "
                   "tracker-join | tracker-simultaneous | tracker-partition (peers find each other through the "
-                  "simulated DHT)")
+                  "simulated DHT), or discovery | discovery-hostile (the network catalog and its DHT chain)")
       ->check(CLI::IsMember(sim::scenarios()))
       ->capture_default_str();
   cmd->add_option("--peers", r.peers, "Number of peers")->check(CLI::Range(2u, 1000000u))->capture_default_str();
@@ -112,6 +119,28 @@ void register_sim_command(CLI::App& app) {
   cmd->add_option("--post-join-check-ms", o->post_join_check_ms,
                   "tracker-*: auto_discovery_config::bootstrap.post_join_check (0: off; default: the library's)")
       ->check(CLI::Range(0.0, 600000.0));
+  cmd->add_option("--start-spread-s", r.start_spread_s, "discovery*: peers start uniformly over this many seconds")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--measure-s", r.measure_s, "discovery: the steady-state window (after --settle-s)")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--purge-after-s", r.purge_after_s, "discovery*: catalog purge_after")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--crash-fraction", r.crash_fraction, "discovery: fraction of the peers that crash (no departure)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  cmd->add_option("--leave-fraction", r.leave_fraction, "discovery: fraction of the peers that stop gracefully")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  cmd->add_flag("--no-join", o->no_join, "discovery: skip the join phase");
+  cmd->add_flag("--no-churn", o->no_churn, "discovery: skip the churn phase");
+  cmd->add_flag("--progress", o->progress, "discovery*: print a line to stderr at the end of each phase");
+  cmd->add_option("--bad-per-kind", r.bad_per_kind,
+                  "discovery-hostile: forged, garbage, other-network and clock-ahead entries, this many of each")
+      ->check(CLI::Range(0u, 1000u))
+      ->capture_default_str();
   cmd->callback([o] { run(*o); });
 }
 

@@ -250,7 +250,7 @@ void state::on(const in::announce_received& a, const core::clock& c, std::vector
   }
   ++c_.announces_received;
   if (auto* e = std::get_if<wire::announce_entry>(&*m)) {
-    auto opened = open_entry(e->entry);
+    auto opened = open(e->entry);
     if (!opened) {
       ++c_.entries_invalid;
       return;
@@ -457,7 +457,7 @@ void state::on_fetched(const node_id& peer, const wire::fetch_response& r, const
         continue;
       }
     }
-    auto e = open_entry(b);
+    auto e = open(b);
     if (!e) {
       ++c_.entries_invalid;  // dropped alone; the rest of the page goes on
       continue;

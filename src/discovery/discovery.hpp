@@ -26,6 +26,7 @@
 #include "discovery/catalog.hpp"
 #include "discovery/chain_record.hpp"
 #include "discovery/entry.hpp"
+#include "discovery/opened_entries.hpp"
 #include "discovery/wire.hpp"
 
 #include <topicswarm/identity.hpp>
@@ -35,6 +36,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -98,6 +100,9 @@ struct setup {
   std::vector<endpoint> addresses;  // ours, as they go into our entry and chain record
   std::vector<std::string> tags;
   std::vector<topic_id> topics;  // wire ids
+  // Shared with other cores of this process that see the same entries (the
+  // simulator); null: every entry is opened here.
+  std::shared_ptr<opened_entries> opened;
 };
 
 namespace timers {
@@ -293,6 +298,10 @@ class state {
   bool resign(const core::clock& c);
   void announce(const core::clock& c, std::vector<out::output>& out);
   void schedule_announce(const core::clock& c, std::vector<out::output>& out);
+  // open_entry, through setup::opened if there is one.
+  result<signed_entry> open(byte_span encoded) const {
+    return setup_.opened ? setup_.opened->open(encoded) : open_entry(encoded);
+  }
   void accept(signed_entry e, entry_source src, const core::clock& c, std::vector<out::output>& out);
   void departed(const node_id& peer, departure_cause cause, std::vector<out::output>& out);
 
