@@ -45,6 +45,10 @@ catalog::upsert_outcome catalog::upsert(signed_entry e, std::uint64_t now_ms, en
   const auto purge = static_cast<std::uint64_t>(cfg_.purge_after.count());
   if (update < now_ms && now_ms - update > purge) return {upsert_result::outdated, {}};
 
+  if (auto t = departed_.find(en.node); t != departed_.end()) {
+    if (en.version <= t->second) return {upsert_result::not_newer, {}};
+    departed_.erase(t);  // back with a newer entry: a restart
+  }
   auto it = entries_.find(en.node);
   if (it == entries_.end()) {
     std::optional<node_id> evicted;
@@ -69,8 +73,21 @@ catalog::upsert_outcome catalog::upsert(signed_entry e, std::uint64_t now_ms, en
 departure_result catalog::depart(const departure& d) {
   if (d.network != network_) return departure_result::other_network;
   auto it = entries_.find(d.node);
+  if (it != entries_.end() && d.version < it->second.entry.version) return departure_result::stale;
+  // Signed by the peer itself: whatever we held, nothing up to this version
+  // is to come back.
+  if (auto t = departed_.find(d.node); t != departed_.end()) {
+    t->second = std::max(t->second, d.version);
+  } else {
+    if (departed_.size() >= cfg_.max_peers) {
+      auto oldest = std::min_element(departed_.begin(), departed_.end(), [](const auto& a, const auto& b) {
+        return a.second.update_ms < b.second.update_ms;
+      });
+      departed_.erase(oldest);
+    }
+    departed_.emplace(d.node, d.version);
+  }
   if (it == entries_.end()) return departure_result::unknown;
-  if (d.version < it->second.entry.version) return departure_result::stale;
   erase(it);
   return departure_result::departed;
 }
@@ -84,6 +101,11 @@ std::vector<node_id> catalog::purge(std::uint64_t now_ms) {
     gone.push_back(node);
     erase(entries_.find(node));
   }
+  // An entry at a tombstone's version would be outdated by now (rule 4).
+  std::erase_if(departed_, [&](const auto& t) {
+    const auto update = t.second.update_ms;
+    return update < now_ms && now_ms - update > purge;
+  });
   return gone;
 }
 

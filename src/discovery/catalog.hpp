@@ -14,6 +14,11 @@
 //      entry updated longest ago if the new one is newer than it, else full)
 //   6. newer version than the one we hold    -> updated
 //   7. otherwise                             -> not_newer
+// A peer that departed gracefully leaves a tombstone (its departure's
+// version) for purge_after: an entry no newer than it (a stale copy from a
+// sync or a late announce) is not_newer, so a departed peer does not come
+// back until it signs a newer entry (a restart). Tombstones are bounded by
+// max_peers; the oldest goes first.
 #pragma once
 
 #include "discovery/entry.hpp"
@@ -58,9 +63,11 @@ class catalog {
     std::optional<node_id> evicted;  // removed to make room (a departure, cause evicted)
   };
   upsert_outcome upsert(signed_entry e, std::uint64_t now_ms, entry_source src);
-  // A signed departure: honoured if its version is at least the one we hold.
+  // A signed departure: honoured if its version is at least the one we hold;
+  // leaves a tombstone unless stale.
   departure_result depart(const departure& d);
-  // Entries not updated for purge_after: removed and returned.
+  // Entries not updated for purge_after: removed and returned (tombstones
+  // that old go too, silently).
   std::vector<node_id> purge(std::uint64_t now_ms);
   // When the next entry goes stale (update_ms + purge_after), if any.
   std::optional<std::uint64_t> next_expiry_ms() const;
@@ -84,6 +91,7 @@ class catalog {
   std::vector<node_id> peers_with_topic(const topic_id& wire_topic) const;
 
   const catalog_config& config() const noexcept { return cfg_; }
+  std::size_t tombstones() const noexcept { return departed_.size(); }
 
  private:
   void erase(std::map<node_id, signed_entry>::iterator it);
@@ -93,6 +101,7 @@ class catalog {
   catalog_config cfg_;
   std::map<node_id, signed_entry> entries_;
   std::set<std::pair<std::uint64_t, node_id>> by_update_;  // (update_ms, node): eviction and purge order
+  std::map<node_id, entry_version> departed_;  // tombstones: the version each departure carried
 };
 
 }  // namespace topicswarm::discovery

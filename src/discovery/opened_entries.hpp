@@ -11,7 +11,9 @@
 
 #include "discovery/entry.hpp"
 
-#include <map>
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
 
 namespace topicswarm::discovery {
 
@@ -36,7 +38,20 @@ class opened_entries {
  private:
   std::size_t limit_;
   std::uint64_t hits_ = 0;
-  std::map<bytes, result<signed_entry>> cache_;
+  // Keyed by the whole encoding (a signature alone would let forged bytes
+  // with a copied signature hit a good result); hashed by the signature's
+  // last 8 bytes, which differ between entries (entries of one network share
+  // their first 33 bytes, so an ordered map spends its time comparing those).
+  struct tail_hash {
+    std::size_t operator()(const bytes& b) const noexcept {
+      if (b.empty()) return 0;
+      std::uint64_t h = 0;
+      const std::size_t n = std::min<std::size_t>(b.size(), 8);
+      std::memcpy(&h, b.data() + b.size() - n, n);
+      return static_cast<std::size_t>(h ^ b.size());
+    }
+  };
+  std::unordered_map<bytes, result<signed_entry>, tail_hash> cache_;
 };
 
 }  // namespace topicswarm::discovery

@@ -122,6 +122,35 @@ TEST_F(catalog_fixture, DeparturesNeedACurrentVersion) {
   EXPECT_FALSE(c.next_expiry_ms());
 }
 
+// A stale copy of a departed peer's entry (from a sync with a peer that has
+// not heard the departure yet) does not bring it back; a restart does.
+TEST_F(catalog_fixture, ADepartedPeerStaysGoneUntilItSignsANewerEntry) {
+  ASSERT_EQ(put(1, now), upsert_result::added);
+  ASSERT_EQ(c.depart({net, peer(1).id(), {1, now}}), departure_result::departed);
+  EXPECT_EQ(c.tombstones(), 1u);
+  EXPECT_EQ(put(1, now, entry_source::sync), upsert_result::not_newer);
+  EXPECT_EQ(put(1, now - 5, entry_source::sync), upsert_result::not_newer);
+  EXPECT_FALSE(c.contains(peer(1).id()));
+  // A departure for a peer we never held still leaves a tombstone: its
+  // entry arriving late stays out.
+  EXPECT_EQ(c.depart({net, peer(2).id(), {1, now}}), departure_result::unknown);
+  EXPECT_EQ(put(2, now, entry_source::sync), upsert_result::not_newer);
+  // The peer restarts: a newer version is a new entry, the tombstone goes.
+  EXPECT_EQ(c.upsert(entry(1, 2, now), now, entry_source::announce).result, upsert_result::added);
+  EXPECT_EQ(c.tombstones(), 1u);
+  // Tombstones are dropped with the purge once an entry at their version
+  // would be outdated anyway.
+  c.purge(now + 300'001);
+  EXPECT_EQ(c.tombstones(), 0u);
+}
+
+TEST_F(catalog_fixture, TombstonesAreBounded) {
+  for (int i = 1; i <= 6; ++i) c.depart({net, peer(i).id(), {1, now + static_cast<std::uint64_t>(i)}});
+  EXPECT_EQ(c.tombstones(), 4u);  // max_peers; the oldest went first
+  EXPECT_EQ(put(1, now + 1, entry_source::sync), upsert_result::added);
+  EXPECT_EQ(put(6, now + 6, entry_source::sync), upsert_result::not_newer);
+}
+
 TEST_F(catalog_fixture, DigestPagesWalkTheCatalogInIdOrder) {
   catalog big{net, self.id(), catalog_config{300s, 50s, 100}};
   for (int i = 0; i < 10; ++i)

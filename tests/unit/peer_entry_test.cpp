@@ -2,6 +2,7 @@
 // round trips at the limits, every bound enforced on both sides, signatures
 // that bind every byte, and the layout checked against the spec by hand.
 #include "discovery/entry.hpp"
+#include "discovery/opened_entries.hpp"
 
 #include "crypto/hash.hpp"
 #include "endpoint_support.hpp"
@@ -65,6 +66,29 @@ TEST_F(entry_fixture, EveryByteIsSigned) {
     auto o = open_entry(b);
     ASSERT_FALSE(o) << "byte " << i;
   }
+}
+
+// The simulator's memo answers exactly as open_entry does: a tampered copy
+// that keeps the good signature (same hash key) is still refused, and a
+// good entry opened twice is the same entry.
+TEST_F(entry_fixture, OpenedEntriesMemoAnswersAsOpenEntry) {
+  auto s = sign_entry(e, me);
+  ASSERT_TRUE(s);
+  opened_entries memo(4);
+  ASSERT_TRUE(memo.open(s->encoded));
+  auto again = memo.open(s->encoded);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->entry, e);
+  EXPECT_EQ(memo.hits(), 1u);
+  auto forged = s->encoded;
+  forged[40] ^= std::byte{0x01};  // the node id, signature untouched
+  EXPECT_FALSE(memo.open(forged));
+  EXPECT_FALSE(memo.open(forged));  // remembered as refused
+  EXPECT_FALSE(memo.open(bytes{}));
+  // Bounded: full at 4, cleared, and still right.
+  for (std::uint8_t i = 0; i < 6; ++i) EXPECT_FALSE(memo.open(bytes(10, std::byte{i})));
+  EXPECT_LE(memo.size(), 4u);
+  EXPECT_TRUE(memo.open(s->encoded));
 }
 
 TEST_F(entry_fixture, ForgedByAnotherKey) {
