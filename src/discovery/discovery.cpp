@@ -698,10 +698,12 @@ void state::chain_poll(const core::clock& c, std::vector<out::output>& out) {
   round_.epoch = epoch_of(static_cast<std::int64_t>(c.unix_ms));
   ++c_.chain_polls;
   std::vector<std::int64_t> epochs{round_.epoch};
-  // Early in an epoch its slots are still being claimed: read the previous
-  // epoch too (its records name peers that were there minutes ago).
+  // Early in an epoch its slots are still being claimed: while alone, read
+  // the previous epoch too (its records name peers that were there minutes
+  // ago). A node that is not alone would only count them (it dials a
+  // previous epoch's contact only while alone): 16 lookups for nothing.
   const auto into_epoch = static_cast<std::int64_t>(c.unix_ms) - round_.epoch * chain_epoch_ms;
-  if (into_epoch < to_ms(cfg_.chain_record_ttl)) epochs.push_back(round_.epoch - 1);
+  if (alone() && into_epoch < to_ms(cfg_.chain_record_ttl)) epochs.push_back(round_.epoch - 1);
   for (const auto e : epochs)
     for (unsigned i = 0; i < chain_depth; ++i) {
       const auto& k = slot_keys(e, i);
