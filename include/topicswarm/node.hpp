@@ -97,6 +97,19 @@ struct gossip_config {
 struct transport_config {
   std::size_t max_connections = 256;                     // established + handshaking
   std::size_t max_pending_handshakes = 32;               // inbound handshakes in progress
+  // Inbound connections (handshaking and established) per source IP, per
+  // prefix (IPv4 /24, IPv6 /48), and inbound handshakes in progress per IP:
+  // over these a new connection is closed at once, before TLS.
+  std::size_t max_inbound_per_ip = 8;
+  std::size_t max_inbound_per_prefix = 32;
+  std::size_t max_handshakes_per_ip = 4;
+  // Connections kept for our own dials and for peers we know (whose
+  // addresses we hold): a stranger's inbound connection is refused once
+  // inbound ones reach max_connections - outbound_reserve.
+  std::size_t outbound_reserve = 32;
+  // Apply the per-source limits to loopback sources too (off: local
+  // testnets connect everything from 127.0.0.1).
+  bool limit_loopback = false;
   std::chrono::milliseconds connect_timeout{3'000};      // per address, TCP connect
   std::chrono::milliseconds handshake_timeout{5'000};    // TLS handshake; then again for the peer's hello
   std::chrono::milliseconds idle_timeout{30'000};        // no whole frame received for this long: close
@@ -353,6 +366,10 @@ struct transport_stats {
   std::uint64_t accepted = 0, dialled = 0, dial_failures = 0;
   std::uint64_t handshake_failures = 0, identity_mismatches = 0;
   std::uint64_t refused_connection_cap = 0, refused_handshake_cap = 0;
+  // Inbound connections refused by source (per IP, per prefix, handshakes
+  // per IP), and strangers refused once inbound ones filled their share.
+  std::uint64_t refused_per_ip = 0, refused_per_prefix = 0, refused_handshakes_per_ip = 0;
+  std::uint64_t refused_inbound_share = 0;
   std::uint64_t duplicate_connections = 0;  // simultaneous dials resolved
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;

@@ -15,6 +15,20 @@ namespace topicswarm::net {
 struct config {
   std::size_t max_connections = 256;                 // established + handshaking
   std::size_t max_pending_handshakes = 32;           // inbound TLS handshakes and hellos in progress
+  // Per source, over inbound connections (handshaking and established), so
+  // that one address or one network cannot take the table: per IP address,
+  // per prefix (IPv4 /24, IPv6 /48), and handshakes in progress per IP.
+  std::size_t max_inbound_per_ip = 8;
+  std::size_t max_inbound_per_prefix = 32;
+  std::size_t max_handshakes_per_ip = 4;
+  // Room inbound connections from strangers cannot take: our own dials, and
+  // peers the owner knows (transport_handler::known_peer). A stranger is
+  // refused once inbound connections reach max_connections - outbound_reserve.
+  std::size_t outbound_reserve = 32;
+  // Whether the per-source limits apply to loopback sources. Off by default:
+  // local testnets and tests connect everything from 127.0.0.1, and a local
+  // attacker has easier means than this.
+  bool limit_loopback = false;
   std::chrono::milliseconds connect_timeout{3'000};  // per address, TCP connect
   // Bounds the TLS handshake, and then separately the wait for the peer's
   // hello once TLS is up.
@@ -37,6 +51,11 @@ struct stats {
   std::uint64_t dial_failures = 0;
   std::uint64_t handshake_failures = 0, identity_mismatches = 0;
   std::uint64_t refused_connection_cap = 0, refused_handshake_cap = 0;
+  // Inbound connections refused by source (closed at accept, before TLS),
+  // and strangers refused once inbound connections filled their share
+  // (closed after TLS named them).
+  std::uint64_t refused_per_ip = 0, refused_per_prefix = 0, refused_handshakes_per_ip = 0;
+  std::uint64_t refused_inbound_share = 0;
   std::uint64_t duplicate_connections = 0;  // simultaneous dials resolved
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;

@@ -54,6 +54,29 @@ endpoint from_asio(const tcp::endpoint& e) {
   return endpoint::v6(a, e.port());
 }
 
+// An inbound connection's source, for the per-source limits: the address
+// (IPv4 as its v4-mapped IPv6 form, so both families share one key space)
+// and its prefix (/24 for IPv4, /48 for IPv6).
+using address_key = std::array<std::uint8_t, 16>;
+struct source {
+  address_key ip{}, prefix{};
+};
+
+source source_of(const tcp::endpoint& e) {
+  source s;
+  asio::ip::address_v6 a6;
+  if (e.address().is_v4())
+    a6 = asio::ip::make_address_v6(asio::ip::v4_mapped, e.address().to_v4());
+  else
+    a6 = e.address().to_v6();
+  const auto b = a6.to_bytes();
+  std::copy(b.begin(), b.end(), s.ip.begin());
+  s.prefix = s.ip;
+  const std::size_t keep = a6.is_v4_mapped() ? 15 : 6;  // 12 + 3 bytes = /24; 6 bytes = /48
+  std::fill(s.prefix.begin() + static_cast<std::ptrdiff_t>(keep), s.prefix.end(), 0);
+  return s;
+}
+
 struct task_count {
   explicit task_count(std::size_t& n) : n_(n) { ++n_; }
   ~task_count() { --n_; }
@@ -78,6 +101,10 @@ struct connection {
   bool outbound = false;
   bool established = false;           // the peer's hello arrived and was accepted
   bool holds_handshake_slot = false;  // counted in inbound_handshakes_ (until established or closed)
+  std::optional<source> src;          // inbound from a limited source: counted in the per-source tables
+  bool holds_ip_handshake = false;    // counted in handshakes_by_ip_ (until established or closed)
+  bool over_share = false;            // accepted beyond the inbound share: only a known peer may stay
+  bool counted_inbound = false;       // counted in inbound_
   bool writer_waiting = false;
   bool write_in_progress = false;
   steady::time_point write_started{};
@@ -280,6 +307,33 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         sock.close(ignored);
         continue;
       }
+      // Per source first: one address that fills the handshake slots must
+      // not stop everyone else's handshakes.
+      std::error_code ec_remote;
+      const auto remote = sock.remote_endpoint(ec_remote);
+      if (ec_remote) {
+        sock.close(ignored);
+        continue;
+      }
+      std::optional<source> src;
+      if (cfg_.limit_loopback || !remote.address().is_loopback()) {
+        src = source_of(remote);
+        if (count(inbound_by_ip_, src->ip) >= cfg_.max_inbound_per_ip) {
+          ++stats_.refused_per_ip;
+          sock.close(ignored);
+          continue;
+        }
+        if (count(inbound_by_prefix_, src->prefix) >= cfg_.max_inbound_per_prefix) {
+          ++stats_.refused_per_prefix;
+          sock.close(ignored);
+          continue;
+        }
+        if (count(handshakes_by_ip_, src->ip) >= cfg_.max_handshakes_per_ip) {
+          ++stats_.refused_handshakes_per_ip;
+          sock.close(ignored);
+          continue;
+        }
+      }
       if (inbound_handshakes_ >= cfg_.max_pending_handshakes) {
         ++stats_.refused_handshake_cap;
         sock.close(ignored);
@@ -287,6 +341,20 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       }
       auto c = make_connection();
       c->stream.lowest_layer() = std::move(sock);
+      // Beyond the inbound share only a peer we know may stay (decided once
+      // TLS names it); the rest of the table is kept for our own dials.
+      const std::size_t share =
+          cfg_.max_connections > cfg_.outbound_reserve ? cfg_.max_connections - cfg_.outbound_reserve : 0;
+      c->over_share = inbound_ >= share;
+      if (src) {
+        c->src = src;
+        ++inbound_by_ip_[src->ip];
+        ++inbound_by_prefix_[src->prefix];
+        ++handshakes_by_ip_[src->ip];
+        c->holds_ip_handshake = true;
+      }
+      ++inbound_;
+      c->counted_inbound = true;
       asio::co_spawn(io_, run_inbound(self, c), asio::detached);
     }
   }
@@ -312,6 +380,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (!peer || *peer == me_) {
       ++stats_.handshake_failures;
       co_return close_connection(c, peer ? error{errc::handshake_failed, "peer has our own id"} : peer.error());
+    }
+    if (c->over_share && !handler_.known_peer(*peer)) {
+      ++stats_.refused_inbound_share;
+      co_return close_connection(c, error{errc::connection_closed, "inbound connections are at their share of the "
+                                                                    "table and the peer is not one we know"});
     }
     c->peer = *peer;
     c->dialer = *peer;
@@ -502,9 +575,22 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   void release_handshake_slot(const conn_ptr& c) {
+    if (c->holds_ip_handshake) {
+      c->holds_ip_handshake = false;
+      uncount(handshakes_by_ip_, c->src->ip);
+    }
     if (!c->holds_handshake_slot) return;
     c->holds_handshake_slot = false;
     --inbound_handshakes_;
+  }
+
+  static std::size_t count(const std::map<address_key, std::size_t>& m, const address_key& k) {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : it->second;
+  }
+  static void uncount(std::map<address_key, std::size_t>& m, const address_key& k) {
+    auto it = m.find(k);
+    if (it != m.end() && --it->second == 0) m.erase(it);
   }
 
   void enqueue(const conn_ptr& c, byte_span frame) {
@@ -616,6 +702,14 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     c->st = conn_state::closed;
     c->close_reason = why;
     release_handshake_slot(c);
+    if (c->counted_inbound) {
+      c->counted_inbound = false;
+      --inbound_;
+      if (c->src) {
+        uncount(inbound_by_ip_, c->src->ip);
+        uncount(inbound_by_prefix_, c->src->prefix);
+      }
+    }
     std::error_code ignored;
     c->stream.lowest_layer().close(ignored);
     c->wake.cancel();
@@ -684,6 +778,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   std::map<node_id, conn_ptr> active_;           // the one written connection per peer
   std::map<node_id, bytes> dialling_;            // frames queued while dialling
   std::size_t inbound_handshakes_ = 0;
+  std::size_t inbound_ = 0;  // inbound connections not yet closed
+  // Per-source counts of inbound connections from limited sources (entries
+  // removed at zero, so bounded by the connections themselves).
+  std::map<address_key, std::size_t> inbound_by_ip_, inbound_by_prefix_, handshakes_by_ip_;
   std::size_t tasks_ = 0;
   bool stopped_ = false;
   net::stats stats_;

@@ -20,6 +20,8 @@
 //
 // Every connection has a reader and a writer coroutine; all teardown goes
 // through close_connection(). Limits: connection and pending-handshake caps,
+// per-source caps on inbound connections (per IP, per /24 or /48, handshakes
+// per IP), room kept for our own dials and known peers,
 // handshake and idle timeouts, keepalives, a maximum frame size and a
 // maximum send queue per connection.
 #pragma once
@@ -72,6 +74,10 @@ struct transport_handler {
   virtual void on_disconnected(const node_id& peer, const error& why) = 0;
   // Queued bytes fell from above to below the backpressure level.
   virtual void on_send_ready() = 0;
+  // Whether `peer` may use the room kept for outbound dials
+  // (config::outbound_reserve) when it dials us: a peer we know (we hold
+  // addresses for it, so we may well dial it ourselves).
+  virtual bool known_peer(const node_id& /*peer*/) const { return false; }
 };
 
 // One frame's body (the payload after the kind byte) from `peer`; valid

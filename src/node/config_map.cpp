@@ -40,6 +40,11 @@ net::config to_net(const transport_config& t, std::size_t max_frame_payload) {
   net::config c;
   c.max_connections = t.max_connections;
   c.max_pending_handshakes = t.max_pending_handshakes;
+  c.max_inbound_per_ip = t.max_inbound_per_ip;
+  c.max_inbound_per_prefix = t.max_inbound_per_prefix;
+  c.max_handshakes_per_ip = t.max_handshakes_per_ip;
+  c.outbound_reserve = t.outbound_reserve;
+  c.limit_loopback = t.limit_loopback;
   c.connect_timeout = t.connect_timeout;
   c.handshake_timeout = t.handshake_timeout;
   c.idle_timeout = t.idle_timeout;
@@ -100,6 +105,11 @@ result<void> validate(const node_config& c) {
   const auto& t = c.transport;
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)
     return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};
+  if (t.max_inbound_per_ip == 0 || t.max_inbound_per_prefix == 0 || t.max_handshakes_per_ip == 0)
+    return {errc::invalid_argument,
+            "transport.max_inbound_per_ip, max_inbound_per_prefix and max_handshakes_per_ip must be at least 1"};
+  if (t.outbound_reserve >= t.max_connections)
+    return {errc::invalid_argument, "transport.outbound_reserve must be below max_connections (inbound needs room)"};
   if (t.connect_timeout.count() <= 0 || t.handshake_timeout.count() <= 0 || t.idle_timeout.count() <= 0 ||
       t.keepalive_interval.count() <= 0 || t.send_stall_timeout.count() <= 0 || t.admission_timeout.count() <= 0)
     return {errc::invalid_argument, "transport timeouts must be positive"};
@@ -181,6 +191,10 @@ transport_stats from_net(const net::stats& n) {
   s.identity_mismatches = n.identity_mismatches;
   s.refused_connection_cap = n.refused_connection_cap;
   s.refused_handshake_cap = n.refused_handshake_cap;
+  s.refused_per_ip = n.refused_per_ip;
+  s.refused_per_prefix = n.refused_per_prefix;
+  s.refused_handshakes_per_ip = n.refused_handshakes_per_ip;
+  s.refused_inbound_share = n.refused_inbound_share;
   s.duplicate_connections = n.duplicate_connections;
   s.frames_in = n.frames_in;
   s.frames_out = n.frames_out;

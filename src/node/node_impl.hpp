@@ -138,6 +138,9 @@ class node_impl final : public shell, public net::transport_handler, public std:
   void on_link(const node_id& peer, const net::link_info& link) override;
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
+  // A peer whose addresses we hold (from the user, records, the catalog or
+  // gossip): it may use the room kept for our own dials.
+  bool known_peer(const node_id& peer) const override { return !book_.find(peer).empty(); }
 
  private:
   explicit node_impl(node_config cfg);

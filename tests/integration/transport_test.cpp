@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 namespace topicswarm::net {
 namespace {
@@ -34,6 +35,8 @@ frame_handler record_into(received& into) {
 }
 
 struct recorder : transport_handler {
+  std::set<node_id> known;  // what known_peer() answers
+  bool known_peer(const node_id& p) const override { return known.contains(p); }
   std::vector<node_id> connected;
   std::vector<std::pair<node_id, error>> disconnected;
   received frames;  // kind gossip
@@ -244,6 +247,7 @@ TEST(transport, connection_cap_refuses_extra_peers) {
   endpoint_under_test hub;
   auto capped = fast_config();
   capped.max_connections = 2;
+  capped.outbound_reserve = 0;  // the whole table for inbound (the reserve has its own test)
   start(io, hub, "127.0.0.1:0", capped);
   std::vector<std::unique_ptr<endpoint_under_test>> spokes;
   for (int i = 0; i < 4; ++i) {
@@ -580,6 +584,123 @@ TEST(transport_hello, a_frame_limit_below_the_largest_hello_is_refused) {
   auto t = transport::create(io, keypair::generate(), {*endpoint::parse("127.0.0.1:0")}, cfg, events);
   ASSERT_FALSE(t);
   EXPECT_TRUE(t.error() == errc::invalid_argument) << t.error().message();
+}
+
+// ------------------------------------------------------ per-source limits --
+
+// A plain TCP connection from `from` (any 127/8 address: they are all on lo)
+// that never says anything: it holds a handshake slot until the timeout.
+std::shared_ptr<asio::ip::tcp::socket> silent_tcp(asio::io_context& io, const endpoint& to, const char* from) {
+  auto s = std::make_shared<asio::ip::tcp::socket>(io);
+  s->open(asio::ip::tcp::v4());
+  s->bind({asio::ip::make_address(from), 0});
+  std::error_code ec;
+  s->connect(asio_endpoint(to), ec);  // the kernel completes it; the transport accepts it in run_until
+  EXPECT_FALSE(ec) << ec.message();
+  return s;
+}
+
+config limited_config() {
+  auto c = fast_config();
+  c.limit_loopback = true;  // every source here is loopback
+  return c;
+}
+
+TEST(transport_limits, one_address_cannot_take_every_handshake_slot) {
+  asio::io_context io;
+  endpoint_under_test hub, honest;
+  auto cfg = limited_config();
+  cfg.max_pending_handshakes = 8;
+  cfg.max_handshakes_per_ip = 2;
+  start(io, hub, "127.0.0.1:0", cfg);
+  start(io, honest);
+  // Ten silent connections from one address: before the per-IP limit they
+  // took all eight slots and the honest dial below was refused.
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> silent;
+  for (int i = 0; i < 10; ++i) silent.push_back(silent_tcp(io, hub.t->local_endpoints().at(0), "127.0.0.2"));
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().refused_handshakes_per_ip >= 8; }));
+  EXPECT_EQ(hub.t->stats().handshakes_in_progress, 2u);
+  honest.t->dial(hub.id(), hub.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return honest.t->connected(hub.id()); }));
+  EXPECT_EQ(hub.t->stats().refused_handshake_cap, 0u);
+  EXPECT_EQ(hub.t->stats().refused_handshakes_per_ip, 8u);
+}
+
+TEST(transport_limits, inbound_connections_are_capped_per_address_and_per_prefix) {
+  asio::io_context io;
+  endpoint_under_test hub;
+  auto cfg = limited_config();
+  cfg.max_inbound_per_ip = 3;
+  cfg.max_inbound_per_prefix = 5;
+  cfg.max_handshakes_per_ip = 100;
+  start(io, hub, "127.0.0.1:0", cfg);
+  const auto to = hub.t->local_endpoints().at(0);
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 4; ++i) held.push_back(silent_tcp(io, to, "127.0.7.1"));  // one over the per-IP cap
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().refused_per_ip == 1; }));
+  for (int i = 0; i < 3; ++i) held.push_back(silent_tcp(io, to, "127.0.7.2"));  // same /24: 2 fit, 1 over
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().refused_per_prefix == 1; }));
+  held.push_back(silent_tcp(io, to, "127.0.8.1"));  // another /24
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().handshakes_in_progress == 6; }));
+  EXPECT_EQ(hub.t->stats().refused_per_ip, 1u);
+  EXPECT_EQ(hub.t->stats().refused_per_prefix, 1u);
+  // Closed connections free their source's share: after the handshake
+  // timeout the same address is let in again.
+  held.clear();
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().handshakes_in_progress == 0; }));
+  for (int i = 0; i < 3; ++i) held.push_back(silent_tcp(io, to, "127.0.7.1"));
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().handshakes_in_progress == 3; }));
+  EXPECT_EQ(hub.t->stats().refused_per_ip, 1u);
+}
+
+TEST(transport_limits, loopback_sources_are_exempt_by_default) {
+  asio::io_context io;
+  endpoint_under_test hub;
+  auto cfg = fast_config();
+  cfg.max_inbound_per_ip = 2;
+  cfg.max_handshakes_per_ip = 2;
+  start(io, hub, "127.0.0.1:0", cfg);
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 6; ++i) held.push_back(silent_tcp(io, hub.t->local_endpoints().at(0), "127.0.0.1"));
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().handshakes_in_progress == 6; }));
+  EXPECT_EQ(hub.t->stats().refused_per_ip + hub.t->stats().refused_handshakes_per_ip, 0u);
+}
+
+TEST(transport_limits, strangers_cannot_take_the_room_kept_for_our_dials_and_known_peers) {
+  asio::io_context io;
+  endpoint_under_test hub;
+  auto cfg = fast_config();
+  cfg.max_connections = 4;
+  cfg.outbound_reserve = 2;
+  start(io, hub, "127.0.0.1:0", cfg);
+  std::vector<std::unique_ptr<endpoint_under_test>> peers;
+  for (int i = 0; i < 5; ++i) {
+    peers.push_back(std::make_unique<endpoint_under_test>());
+    start(io, *peers.back());
+  }
+  auto& first = *peers[0];
+  auto& second = *peers[1];
+  auto& stranger = *peers[2];
+  auto& known = *peers[3];
+  auto& ours = *peers[4];
+  // Two strangers fill the inbound share.
+  first.t->dial(hub.id(), hub.t->local_endpoints());
+  second.t->dial(hub.id(), hub.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().connections == 2; }));
+  // A third stranger is refused once TLS names it...
+  stranger.t->dial(hub.id(), hub.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().refused_inbound_share == 1; }));
+  EXPECT_FALSE(hub.t->connected(stranger.id()));
+  // ...a peer the hub knows is let in...
+  hub.events.known.insert(known.id());
+  known.t->dial(hub.id(), hub.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->connected(known.id()); }));
+  // ...and the hub's own dial still finds room.
+  hub.t->dial(ours.id(), ours.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->connected(ours.id()); }));
+  EXPECT_EQ(hub.t->stats().connections, 4u);
+  EXPECT_EQ(hub.t->stats().refused_inbound_share, 1u);
+  EXPECT_EQ(hub.t->stats().refused_connection_cap, 0u);
 }
 
 }  // namespace

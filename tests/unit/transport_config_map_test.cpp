@@ -15,6 +15,11 @@ TEST(transport_config_map, defaults_agree) {
   const net::config d;
   EXPECT_EQ(n.max_connections, d.max_connections);
   EXPECT_EQ(n.max_pending_handshakes, d.max_pending_handshakes);
+  EXPECT_EQ(n.max_inbound_per_ip, d.max_inbound_per_ip);
+  EXPECT_EQ(n.max_inbound_per_prefix, d.max_inbound_per_prefix);
+  EXPECT_EQ(n.max_handshakes_per_ip, d.max_handshakes_per_ip);
+  EXPECT_EQ(n.outbound_reserve, d.outbound_reserve);
+  EXPECT_EQ(n.limit_loopback, d.limit_loopback);
   EXPECT_EQ(n.connect_timeout, d.connect_timeout);
   EXPECT_EQ(n.handshake_timeout, d.handshake_timeout);
   EXPECT_EQ(n.idle_timeout, d.idle_timeout);
@@ -40,7 +45,17 @@ TEST(transport_config_map, every_public_field_reaches_the_net_config) {
   t.send_backpressure_bytes = 19;
   t.send_stall_timeout = 20ms;
   t.max_dial_queue_bytes = 21;
+  t.max_inbound_per_ip = 23;
+  t.max_inbound_per_prefix = 24;
+  t.max_handshakes_per_ip = 25;
+  t.outbound_reserve = 26;
+  t.limit_loopback = !net::config{}.limit_loopback;
   const net::config n = to_net(t, 22);
+  EXPECT_EQ(n.max_inbound_per_ip, 23u);
+  EXPECT_EQ(n.max_inbound_per_prefix, 24u);
+  EXPECT_EQ(n.max_handshakes_per_ip, 25u);
+  EXPECT_EQ(n.outbound_reserve, 26u);
+  EXPECT_EQ(n.limit_loopback, !net::config{}.limit_loopback);
   EXPECT_EQ(n.max_connections, 11u);
   EXPECT_EQ(n.max_pending_handshakes, 12u);
   EXPECT_EQ(n.connect_timeout, 13ms);
@@ -82,7 +97,8 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
                   &n.frames_out, &n.bytes_in, &n.bytes_out, &n.malformed_frames, &n.oversized_frames,
                   &n.idle_timeouts, &n.send_queue_overflows, &n.stalled_connections, &n.dial_queue_drops,
                   &n.hello_timeouts, &n.hello_violations, &n.hello_malformed, &n.version_mismatches,
-                  &n.frames_unknown_kind})
+                  &n.frames_unknown_kind, &n.refused_per_ip, &n.refused_per_prefix, &n.refused_handshakes_per_ip,
+                  &n.refused_inbound_share})
     *f = ++v;
   n.connections = 201;
   n.handshakes_in_progress = 202;
@@ -95,6 +111,10 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
   EXPECT_EQ(s.identity_mismatches, n.identity_mismatches);
   EXPECT_EQ(s.refused_connection_cap, n.refused_connection_cap);
   EXPECT_EQ(s.refused_handshake_cap, n.refused_handshake_cap);
+  EXPECT_EQ(s.refused_per_ip, n.refused_per_ip);
+  EXPECT_EQ(s.refused_per_prefix, n.refused_per_prefix);
+  EXPECT_EQ(s.refused_handshakes_per_ip, n.refused_handshakes_per_ip);
+  EXPECT_EQ(s.refused_inbound_share, n.refused_inbound_share);
   EXPECT_EQ(s.duplicate_connections, n.duplicate_connections);
   EXPECT_EQ(s.frames_in, n.frames_in);
   EXPECT_EQ(s.frames_out, n.frames_out);
