@@ -396,6 +396,10 @@ struct gossip_stats {
   // IHAVEs from the only peer we push to, grafted at once (it has us as lazy).
   std::uint64_t eager_announcements = 0;
   std::uint64_t invalid_messages = 0;  // content hash mismatch, oversize content
+  // GRAFTs left unanswered: from a peer that is not a neighbour, or beyond
+  // its budget (8 MiB of content per second); IHAVE ids not tracked because
+  // their announcer already has a quarter of the missing-message table.
+  std::uint64_t grafts_refused = 0, grafts_over_budget = 0, ihave_ids_over_budget = 0;
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
   // Current PlumTree link states, summed over topics: neighbours we push
   // messages to (tree links) and neighbours we only announce them to.

@@ -47,6 +47,7 @@ void plumtree::neighbor_down(const node_id& peer) {
   erase(eager_, peer);
   erase(lazy_, peer);
   lazy_queue_.erase(peer);
+  graft_budget_.erase(peer);
 }
 
 void plumtree::send(const node_id& to, wire::message msg, std::vector<out::output>& out) {
@@ -249,7 +250,7 @@ void plumtree::on_gossip(const node_id& from, wire::gossip&& msg, instant now, s
     // to before are often upstream of us (they announced it), and pruning us
     // for the copy would undo the tree link the graft was meant to keep.
     holders = std::move(m->second.announcers);
-    missing_.erase(m);  // any graft timer still pending is now stale
+    erase_missing(m);  // any graft timer still pending is now stale
   }
   push(msg.id, msg.content, next_round(msg.round), from, out, &holders);
 }
@@ -279,9 +280,16 @@ void plumtree::on_ihave(const node_id& from, const wire::ihave& msg, std::vector
     auto it = missing_.find(e.id);
     if (it == missing_.end()) {
       if (missing_.size() >= max_missing) continue;
+      auto& created = missing_by_creator_[from];
+      if (created >= max_missing_per_peer) {
+        ++c_.ihave_ids_over_budget;
+        continue;
+      }
+      ++created;
       missing_entry m;
       m.attempt = ++next_attempt_;
       m.announcers.emplace_back(from, e.round);
+      m.creator = from;
       missing_.emplace(e.id, std::move(m));
       if (eager_.size() == 1 && eager_.front() == from) {
         // The one peer we count as eager announced it: it has us as lazy (a
@@ -329,7 +337,13 @@ void plumtree::graft_next(const message_id& id, std::uint8_t stage, std::vector<
     out.push_back(out::schedule{cfg_.graft_timeout_2, timers::graft{id, stage, m.attempt}});
     return;
   }
-  missing_.erase(it);  // nobody left to ask; a later IHAVE starts over
+  erase_missing(it);  // nobody left to ask; a later IHAVE starts over
+}
+
+void plumtree::erase_missing(std::unordered_map<message_id, missing_entry>::iterator it) {
+  if (auto c = missing_by_creator_.find(it->second.creator); c != missing_by_creator_.end() && --c->second == 0)
+    missing_by_creator_.erase(c);
+  missing_.erase(it);
 }
 
 void plumtree::on_graft_timer(const timers::graft& t, std::vector<out::output>& out) {
@@ -338,11 +352,33 @@ void plumtree::on_graft_timer(const timers::graft& t, std::vector<out::output>& 
   graft_next(t.id, t.stage == 0xff ? t.stage : static_cast<std::uint8_t>(t.stage + 1), out);
 }
 
-void plumtree::on_graft(const node_id& from, const wire::graft& msg, std::vector<out::output>& out) {
-  if (is_neighbor(from)) make_eager(from);
+void plumtree::on_graft(const node_id& from, const wire::graft& msg, instant now, std::vector<out::output>& out) {
+  // Only neighbours graft (§3.5: a GRAFT goes to a lazy neighbour that
+  // announced the message); anyone else would make us send cached content
+  // to a peer of its choice.
+  if (!is_neighbor(from)) {
+    ++c_.grafts_refused;
+    return;
+  }
+  make_eager(from);
   if (!msg.id) return;
   auto it = cache_.find(*msg.id);
   if (it == cache_.end()) return;  // expired from the cache: nothing to give
+  constexpr double rate = static_cast<double>(max_graft_bytes_per_second);
+  auto [b, fresh] = graft_budget_.try_emplace(from);
+  if (fresh) {
+    b->second.tokens = 2 * rate;
+  } else {
+    const double secs = std::chrono::duration<double>(now - b->second.at).count();
+    b->second.tokens = std::min(2 * rate, b->second.tokens + std::max(secs, 0.0) * rate);
+  }
+  b->second.at = now;
+  const double cost = static_cast<double>(it->second.content.size());
+  if (b->second.tokens < cost) {
+    ++c_.grafts_over_budget;
+    return;
+  }
+  b->second.tokens -= cost;
   send(from, wire::gossip{*msg.id, it->second.content, msg.round, it->second.sc}, out);
 }
 

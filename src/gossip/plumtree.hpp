@@ -35,6 +35,12 @@ struct broadcast_counters {
   std::uint64_t prunes_withheld = 0;
   std::uint64_t eager_announcements = 0;  // IHAVEs from a peer we push to: grafted at once
   std::uint64_t invalid_messages = 0;     // content hash mismatch, oversize content (also our own)
+  // GRAFTs not answered: from a peer that is not a neighbour, or beyond the
+  // peer's graft budget (max_graft_bytes_per_second, in content bytes).
+  std::uint64_t grafts_refused = 0, grafts_over_budget = 0;
+  // IHAVE ids not tracked because their announcer already has
+  // max_missing_per_peer ids waiting in the missing table.
+  std::uint64_t ihave_ids_over_budget = 0;
 };
 
 class plumtree {
@@ -54,7 +60,7 @@ class plumtree {
   void broadcast(bytes content, scope sc, instant now, std::vector<out::output>& out);
   void on_gossip(const node_id& from, wire::gossip&& msg, instant now, std::vector<out::output>& out);
   void on_ihave(const node_id& from, const wire::ihave& msg, std::vector<out::output>& out);
-  void on_graft(const node_id& from, const wire::graft& msg, std::vector<out::output>& out);
+  void on_graft(const node_id& from, const wire::graft& msg, instant now, std::vector<out::output>& out);
   void on_prune(const node_id& from);
 
   void on_lazy_push_timer(std::vector<out::output>& out);
@@ -80,6 +86,14 @@ class plumtree {
   static constexpr std::size_t max_missing = 4096;                                 // ids we wait for
   static constexpr std::size_t max_announcers = 8;                                 // per missing id
   static constexpr std::size_t max_queued_ihaves = 4 * limits::max_ihave_entries;  // per peer
+  // Missing ids one announcer may have created (a quarter of the table): a
+  // peer announcing ids that do not exist cannot crowd out the real ones.
+  static constexpr std::size_t max_missing_per_peer = max_missing / 4;
+  // Content bytes answered to one peer's GRAFTs: a token bucket of this many
+  // bytes per second, holding up to two seconds' worth. A GRAFT is a few
+  // bytes and its answer up to max_message_size: this bounds the
+  // amplification (a lazy peer catching up after a burst needs far less).
+  static constexpr std::size_t max_graft_bytes_per_second = 8u << 20;
 
  private:
   struct received_entry {
@@ -96,6 +110,11 @@ class plumtree {
     std::vector<std::pair<node_id, std::uint16_t>> announcers;  // (peer, announced round), at most max_announcers
     std::size_t next = 0;                                       // the next one to graft
     std::uint64_t attempt = 0;                                  // of the live graft timer
+    node_id creator;                                            // whose IHAVE created it
+  };
+  struct graft_bucket {
+    double tokens = 0;  // content bytes we may still answer
+    instant at{};       // when tokens was last topped up
   };
 
   void send(const node_id& to, wire::message msg, std::vector<out::output>& out);
@@ -112,6 +131,7 @@ class plumtree {
             std::vector<out::output>& out, const std::vector<std::pair<node_id, std::uint16_t>>* holders);
   void flush_ihaves(const node_id& peer, std::vector<wire::ihave_entry>& q, std::vector<out::output>& out);
   void graft_next(const message_id& id, std::uint8_t stage, std::vector<out::output>& out);
+  void erase_missing(std::unordered_map<message_id, missing_entry>::iterator it);
 
   node_id me_;
   broadcast_config cfg_;
@@ -127,6 +147,8 @@ class plumtree {
   std::deque<std::pair<instant, message_id>> cache_order_;
   std::size_t cache_bytes_ = 0;  // content bytes in cache_
   std::unordered_map<message_id, missing_entry> missing_;
+  std::map<node_id, std::size_t> missing_by_creator_;  // entries at zero are removed
+  std::map<node_id, graft_bucket> graft_budget_;       // neighbours only
   std::map<node_id, std::vector<wire::ihave_entry>> lazy_queue_;  // ordered: deterministic flush
   bool lazy_timer_scheduled_ = false;
   bool evict_timer_scheduled_ = false;

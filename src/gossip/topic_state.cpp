@@ -81,7 +81,7 @@ void topic_state::on_received(in::received&& r, instant now, std::vector<out::ou
   }
   if (auto* g = std::get_if<wire::gossip>(&r.msg)) return broadcast_.on_gossip(r.from, std::move(*g), now, out);
   if (auto* i = std::get_if<wire::ihave>(&r.msg)) return broadcast_.on_ihave(r.from, *i, out);
-  if (auto* g = std::get_if<wire::graft>(&r.msg)) return broadcast_.on_graft(r.from, *g, out);
+  if (auto* g = std::get_if<wire::graft>(&r.msg)) return broadcast_.on_graft(r.from, *g, now, out);
   if (std::holds_alternative<wire::prune>(r.msg)) return broadcast_.on_prune(r.from);
   membership_.on_message(r.from, r.msg, out);
 }

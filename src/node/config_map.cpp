@@ -146,6 +146,9 @@ void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_
   s.prune_sent += b.prune_sent;
   s.prunes_withheld += b.prunes_withheld;
   s.eager_announcements += b.eager_announcements;
+  s.grafts_refused += b.grafts_refused;
+  s.grafts_over_budget += b.grafts_over_budget;
+  s.ihave_ids_over_budget += b.ihave_ids_over_budget;
   // Public "invalid": dropped without effect, whichever layer noticed.
   s.invalid_messages += c.malformed_messages + b.invalid_messages;
   s.neighbor_up += m.neighbor_up;

@@ -145,6 +145,62 @@ TEST(Plumtree, GraftIsAnsweredFromTheCacheAndMakesThePeerEager) {
   EXPECT_TRUE(st(x).broadcast().is_eager(make_node_id(2)));
 }
 
+// A GRAFT from a peer that is not a neighbour would make us send cached
+// content to a peer of its choice: not answered, counted.
+TEST(Plumtree, GraftFromANonNeighbourIsNotAnswered) {
+  auto x = with_neighbors(2);
+  x.feed(in::broadcast{to_bytes("cached"), scope::swarm});
+  const auto id = plumtree::id_of(as_bytes("cached"));
+  auto b = x.recv(9, wire::graft{id, 1});
+  EXPECT_TRUE(b.sends<wire::gossip>().empty());
+  EXPECT_FALSE(st(x).broadcast().is_neighbor(make_node_id(9)));
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.grafts_refused, 1u);
+}
+
+// Answers to one peer's GRAFTs are bounded in content bytes per second
+// (a GRAFT is tiny, its answer up to max_message_size).
+TEST(Plumtree, GraftAnswersAreBoundedPerPeer) {
+  auto x = with_neighbors(2);
+  const std::string big(4000, 'x');
+  x.feed(in::broadcast{to_bytes(big), scope::swarm});
+  const auto id = plumtree::id_of(as_bytes(big));
+  const auto answered = [&](int grafts) {
+    std::size_t n = 0;
+    for (int i = 0; i < grafts; ++i) n += x.recv(1, wire::graft{id, 1}).sends<wire::gossip>().size();
+    return n;
+  };
+  const double rate = static_cast<double>(plumtree::max_graft_bytes_per_second);
+  const auto burst = static_cast<std::size_t>(2 * rate / 4000);
+  EXPECT_EQ(answered(10'000), burst);
+  EXPECT_EQ(x.r.counters(x.topic).broadcast.grafts_over_budget, 10'000u - burst);
+  // Half a second later: half a second's worth more.
+  x.now += 500ms;
+  EXPECT_EQ(answered(10'000), static_cast<std::size_t>(0.5 * rate / 4000));
+  // Another neighbour has its own budget.
+  EXPECT_EQ(x.recv(2, wire::graft{id, 1}).sends<wire::gossip>().size(), 1u);
+}
+
+// One peer announcing ids that do not exist cannot crowd the real ones out
+// of the missing-message table.
+TEST(Plumtree, OnePeerCannotFillTheMissingTable) {
+  auto x = with_neighbors(2);
+  x.recv(1, wire::prune{});
+  x.recv(2, wire::prune{});
+  std::size_t sent = 0;
+  for (int batch = 0; batch < 20; ++batch) {
+    wire::ihave ih;
+    for (int i = 0; i < 250; ++i)
+      ih.entries.push_back({make_gossip("fake " + std::to_string(batch * 250 + i), 0).id, 1});
+    sent += ih.entries.size();
+    x.recv(1, ih);
+  }
+  const auto& c = x.r.counters(x.topic).broadcast;
+  EXPECT_EQ(c.ihave_ids_over_budget, sent - plumtree::max_missing_per_peer);
+  const auto real = make_gossip("real", 0);
+  x.recv(2, wire::ihave{{{real.id, 1}}});
+  EXPECT_TRUE(st(x).broadcast().is_missing(real.id));
+}
+
 TEST(Plumtree, TreeOptimisationWhenIhaveRoundIsThresholdLower) {
   auto x = with_neighbors(3);
   x.recv(2, wire::prune{});  // 2 is lazy
