@@ -401,6 +401,11 @@ struct gossip_stats {
   // their announcer already has a quarter of the missing-message table.
   std::uint64_t grafts_refused = 0, grafts_over_budget = 0, ihave_ids_over_budget = 0;
   std::uint64_t neighbor_up = 0, neighbor_down = 0, shuffles = 0;
+  // Membership refusals: walks (forward_join, shuffle) from a peer that is
+  // not in our views; a peer's second join in one shuffle period, accepted
+  // but not forwarded as walks; a peer's second view-evicting neighbour
+  // request in one period, refused.
+  std::uint64_t walks_refused = 0, joins_not_forwarded = 0, neighbor_requests_downgraded = 0;
   // Current PlumTree link states, summed over topics: neighbours we push
   // messages to (tree links) and neighbours we only announce them to.
   std::size_t eager_links = 0, lazy_links = 0;

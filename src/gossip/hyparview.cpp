@@ -337,6 +337,12 @@ void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<ou
   }
   // §4.2: the contact sends a ForwardJoin with ttl = ARWL to all its other
   // active peers; their random walks spread the joiner through the overlay.
+  // Once per peer and shuffle period: each join fans out to every neighbour.
+  if (joins_forwarded_.contains(from) || joins_forwarded_.size() >= max_period_peers) {
+    ++c_.joins_not_forwarded;
+    return;
+  }
+  joins_forwarded_.insert(from);
   const peer_info joiner = *find_id(active_, from);
   const std::uint8_t ttl = clamp_ttl(cfg_.active_random_walk_length);
   for (const auto& id : active_ids())
@@ -399,7 +405,19 @@ void hyparview::on_neighbor(const node_id& from, const wire::neighbor& m, std::v
   }
   // §4.3: a high-priority request is always accepted (dropping a random
   // neighbour if needed); a low-priority one only if there is a free slot.
-  if (m.prio == priority::high || active_.size() < cfg_.active_view_capacity) {
+  // A request that would evict counts once per peer and shuffle period; a
+  // second one is low priority.
+  const bool full = active_.size() >= cfg_.active_view_capacity;
+  bool high = m.prio == priority::high;
+  if (high && full) {
+    if (evicted_for_.contains(from) || evicted_for_.size() >= max_period_peers) {
+      ++c_.neighbor_requests_downgraded;
+      high = false;
+    } else {
+      evicted_for_.insert(from);
+    }
+  }
+  if (high || !full) {
     pending_.erase(from);
     add_active({from, capped(m.addresses)}, out, true);
     if (is_active(from)) {
@@ -581,6 +599,8 @@ void hyparview::on_shuffle_timer(instant now, std::vector<out::output>& out) {
   out.push_back(out::schedule{cfg_.shuffle_interval, timers::shuffle{}});
   tried_.clear();          // periodic retry of peers that were full last time
   temporary_replies_ = 0;  // a new period's budget of answers to non-neighbours
+  joins_forwarded_.clear();
+  evicted_for_.clear();
   send_shuffle(out);
   maintain(out);
 }

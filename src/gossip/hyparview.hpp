@@ -26,6 +26,10 @@
 //    origin) is handed to the shell with the addresses the walk carried
 //    (peer_data) before we send to it: the shell dials only known addresses.
 //    Shuffle answers that need a dial are budgeted per shuffle period.
+//  - Per peer and shuffle period, one join is forwarded as walks and one
+//    high-priority neighbour request may evict a neighbour (issue 15): a
+//    member that joins or asks again and again cannot make the overlay
+//    carry its walks nor churn our view (counted).
 //  - An acceptance arriving after our request timed out is declined: the
 //    timeout let the connection go, and the peer will drop us when it closes.
 #pragma once
@@ -50,6 +54,13 @@ struct membership_counters {
   // Walk ends that did not answer the origin: no address to dial it at, or
   // over the per-period budget of answers that need a dial.
   std::uint64_t shuffle_replies_withheld = 0;
+  // A peer's second join in one shuffle period: accepted, but its walks are
+  // not forwarded again (a join fans out to every neighbour).
+  std::uint64_t joins_not_forwarded = 0;
+  // A peer's second high-priority neighbour request in one shuffle period
+  // while our view is full: treated as low priority (refused), so one peer
+  // cannot evict our neighbours one after another.
+  std::uint64_t neighbor_requests_downgraded = 0;
 };
 
 class hyparview {
@@ -164,6 +175,12 @@ class hyparview {
   std::vector<node_id> last_shuffle_sent_;
   bool awaiting_shuffle_reply_ = false;
   std::size_t temporary_replies_ = 0;  // answers to non-neighbours this shuffle period
+  // Peers whose join was forwarded / whose high-priority request evicted a
+  // neighbour this shuffle period (bounded: cleared each period, and at
+  // max_period_peers entries no more are added, so further joins are not
+  // forwarded and further evicting requests are downgraded).
+  std::set<node_id> joins_forwarded_, evicted_for_;
+  static constexpr std::size_t max_period_peers = 1024;
   std::uint64_t next_attempt_ = 0;
   // The shuffle timer re-arms itself; a fire well before this instant is a
   // stale one (e.g. from before a leave and re-join) and is dropped, so there

@@ -154,6 +154,9 @@ void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_
   s.neighbor_up += m.neighbor_up;
   s.neighbor_down += m.neighbor_down;
   s.shuffles += m.shuffles;
+  s.walks_refused += m.walks_refused;
+  s.joins_not_forwarded += m.joins_not_forwarded;
+  s.neighbor_requests_downgraded += m.neighbor_requests_downgraded;
   s.eager_links += eager_links;
   s.lazy_links += lazy_links;
 }

@@ -104,6 +104,50 @@ TEST(Hyparview, HighPriorityRequestAlwaysAcceptedEvictingARandomNeighbour) {
   EXPECT_NE(std::find(pv.begin(), pv.end(), victim), pv.end());
 }
 
+// A join fans out to every neighbour as walks: a member that leaves and
+// joins again and again would make the overlay carry its walks each time.
+TEST(Hyparview, ARepeatedJoinIsAcceptedButItsWalksGoOutOncePerShufflePeriod) {
+  auto x = with_neighbors(3);
+  EXPECT_EQ(x.recv(9, wire::join{make_peer(9).addresses}).sends<wire::forward_join>().size(), 3u);
+  x.recv(9, wire::disconnect{false});
+  ASSERT_FALSE(x.is_active(9));
+  auto b = x.recv(9, wire::join{make_peer(9).addresses});
+  EXPECT_TRUE(x.is_active(9));  // still a neighbour
+  EXPECT_EQ(b.sends_to<wire::neighbor_reply>(make_node_id(9)).size(), 1u);
+  EXPECT_TRUE(b.sends<wire::forward_join>().empty());
+  EXPECT_EQ(x.r.counters(x.topic).membership.joins_not_forwarded, 1u);
+  // Another joiner in the same period is not affected.
+  EXPECT_EQ(x.recv(8, wire::join{make_peer(8).addresses}).sends<wire::forward_join>().size(), 4u);
+  // The next period forwards its join again.
+  x.now += 60s;
+  x.timer(timers::shuffle{});
+  x.recv(9, wire::disconnect{false});
+  EXPECT_FALSE(x.recv(9, wire::join{make_peer(9).addresses}).sends<wire::forward_join>().empty());
+}
+
+// A high-priority request evicts one of our neighbours when the view is
+// full: one peer may do that once per shuffle period, not again and again.
+TEST(Hyparview, OnePeerCannotEvictNeighboursAgainAndAgain) {
+  auto x = with_neighbors(5);
+  auto b = x.recv(10, wire::neighbor{priority::high, make_peer(10).addresses});
+  EXPECT_TRUE(x.is_active(10));
+  EXPECT_EQ(b.all<out::neighbor_down>().size(), 1u);
+  x.recv(10, wire::disconnect{false});
+  x.connect(11);  // full again
+  ASSERT_EQ(x.active().size(), 5u);
+  b = x.recv(10, wire::neighbor{priority::high, make_peer(10).addresses});
+  EXPECT_FALSE(x.is_active(10));
+  EXPECT_TRUE(b.all<out::neighbor_down>().empty());
+  auto replies = b.sends_to<wire::neighbor_reply>(make_node_id(10));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_FALSE(replies[0].accepted);
+  EXPECT_EQ(x.r.counters(x.topic).membership.neighbor_requests_downgraded, 1u);
+  // With room it is still accepted (a low-priority request would be too).
+  x.recv(11, wire::disconnect{false});
+  EXPECT_TRUE(x.recv(10, wire::neighbor{priority::high, make_peer(10).addresses}).sends_to<wire::neighbor_reply>(
+      make_node_id(10))[0].accepted);
+}
+
 TEST(Hyparview, IsolatedNodeSendsHighPriorityRefill) {
   single x;
   x.connect(1);
