@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 
 namespace topicswarm::sim {
 
@@ -26,5 +27,12 @@ struct dht_model_config {
   // epoch too.
   std::uint64_t unix_ms_at_zero = 1'800'000'000'000ULL + 20'000;
 };
+
+// A latency uniform in [lo, hi] (lo if the range is empty).
+inline core::duration draw_latency(std::mt19937_64& rng, core::duration lo, core::duration hi) {
+  if (hi <= lo) return lo;
+  const auto span = static_cast<std::uint64_t>((hi - lo).count()) + 1;
+  return lo + core::duration(static_cast<core::duration::rep>(rng() % span));
+}
 
 }  // namespace topicswarm::sim

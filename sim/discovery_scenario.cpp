@@ -1,5 +1,7 @@
 #include "sim/discovery_scenario.hpp"
 
+#include "sim/sim_identity.hpp"
+
 #include "crypto/hash.hpp"
 #include "discovery/entry.hpp"
 
@@ -28,13 +30,7 @@ nlohmann::json to_json(const distribution& d) {
 
 // A deterministic identity that belongs to no simulated node (the hostile
 // scenario's made-up peers).
-identity outsider(std::uint64_t i) {
-  std::array<std::byte, 16> material{};
-  const char tag[8] = {'s', 'i', 'm', '-', 'b', 'a', 'd', 0};
-  for (std::size_t b = 0; b < 8; ++b) material[b] = static_cast<std::byte>(tag[b]);
-  for (std::size_t b = 0; b < 8; ++b) material[8 + b] = static_cast<std::byte>((i >> (8 * b)) & 0xff);
-  return identity::from_seed(ed25519_seed(crypto::sha256(material)));
-}
+identity outsider(std::uint64_t i) { return sim_identity(i, {'s', 'i', 'm', '-', 'b', 'a', 'd', 0}); }
 
 discovery_swarm_config swarm_config(const discovery_scenario_options& o) {
   discovery_swarm_config c;

@@ -5,6 +5,7 @@
 #include "gossip/codec.hpp"
 #include "net/frame.hpp"
 #include "sim/overloaded.hpp"
+#include "sim/sim_identity.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -97,12 +98,7 @@ discovery_swarm::~discovery_swarm() = default;
 const identity& discovery_swarm::identity_of(node_index n) {
   while (identities_.size() <= n) {
     const std::uint64_t i = identities_.size();
-    // As tracker_swarm derives them: SHA-256("sim-key\0" || le64(index)).
-    std::array<std::byte, 16> material{};
-    const char tag[8] = {'s', 'i', 'm', '-', 'k', 'e', 'y', 0};
-    for (std::size_t b = 0; b < 8; ++b) material[b] = static_cast<std::byte>(tag[b]);
-    for (std::size_t b = 0; b < 8; ++b) material[8 + b] = static_cast<std::byte>((i >> (8 * b)) & 0xff);
-    identities_.push_back(identity::from_seed(ed25519_seed(crypto::sha256(material))));
+    identities_.push_back(sim_identity(i));
     by_key_.emplace(identities_.back().id(), static_cast<node_index>(i));
   }
   return identities_[n];
@@ -211,11 +207,7 @@ void discovery_swarm::later(node_index n, core::duration after, std::function<vo
   });
 }
 
-core::duration discovery_swarm::draw(core::duration lo, core::duration hi) {
-  if (hi <= lo) return lo;
-  const auto span = static_cast<std::uint64_t>((hi - lo).count()) + 1;
-  return lo + core::duration(static_cast<core::duration::rep>(rng_() % span));
-}
+core::duration discovery_swarm::draw(core::duration lo, core::duration hi) { return draw_latency(rng_, lo, hi); }
 
 // ------------------------------------------------------------ the core --
 

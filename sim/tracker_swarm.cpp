@@ -4,6 +4,7 @@
 #include "dht/bep44.hpp"
 #include "gossip/plumtree.hpp"
 #include "sim/overloaded.hpp"
+#include "sim/sim_identity.hpp"
 
 #include <stdexcept>
 
@@ -68,20 +69,12 @@ std::uint64_t tracker_swarm::unix_ms() const {
 
 tracker::clock tracker_swarm::clock() const { return tracker::clock{sim_.now(), unix_ms()}; }
 
-core::duration tracker_swarm::draw(core::duration lo, core::duration hi) {
-  if (hi <= lo) return lo;
-  const auto span = static_cast<std::uint64_t>((hi - lo).count()) + 1;
-  return lo + core::duration(static_cast<core::duration::rep>(rng_() % span));
-}
+core::duration tracker_swarm::draw(core::duration lo, core::duration hi) { return draw_latency(rng_, lo, hi); }
 
 void tracker_swarm::start(node_index n, const std::string& secret) {
   while (identities_.size() <= n) {
     const std::uint64_t i = identities_.size();
-    std::array<std::byte, 16> material{};
-    const char tag[8] = {'s', 'i', 'm', '-', 'k', 'e', 'y', 0};
-    for (std::size_t b = 0; b < 8; ++b) material[b] = static_cast<std::byte>(tag[b]);
-    for (std::size_t b = 0; b < 8; ++b) material[8 + b] = static_cast<std::byte>((i >> (8 * b)) & 0xff);
-    identities_.push_back(identity::from_seed(ed25519_seed(crypto::sha256(material))));
+    identities_.push_back(sim_identity(i));
     by_key_.emplace(identities_.back().id(), static_cast<node_index>(i));
   }
   if (nodes_.size() <= n) nodes_.resize(n + 1);
