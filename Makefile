@@ -6,7 +6,7 @@ BUILD_ASAN := build/asan
 BUILD_REL := build/release
 CLI := $(BUILD_DEV)/topicswarm
 
-.PHONY: all deps build build-asan build-release test test-dev test-asan install-check demo bench fuzz format clean
+.PHONY: all deps build build-asan build-release test test-dev test-asan test-faults install-check demo bench fuzz format clean
 
 all: build
 
@@ -41,6 +41,13 @@ test-dev: build
 
 test-asan: build-asan
 	ctest --preset asan
+
+# The fault suite (tests/faults, label "faults"): real processes in network
+# namespaces with delay, loss, partitions, SIGKILL and address changes; needs
+# root, ip, nft and TUN (tests skip otherwise). `make test` runs its fast part;
+# this runs all of it, the slow scenarios too (about 15 minutes).
+test-faults: build
+	ctest --preset faults
 
 install-check: build
 	scripts/install-check.sh $(BUILD_DEV)

@@ -22,6 +22,8 @@ void register_join_command(CLI::App& app);
 void register_chat_command(CLI::App& app);
 // network (membership of a network: catalog events out) — cmd_network.cpp
 void register_network_command(CLI::App& app);
+// records (read a topic's records from the DHT once) — cmd_records.cpp
+void register_records_command(CLI::App& app);
 // bench dht, bench broadcast, bench join (run by bench/macro) — cmd_bench.cpp
 void register_bench_commands(CLI::App& bench);
 

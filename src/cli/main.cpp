@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   topicswarm::cli::register_join_command(app);
   topicswarm::cli::register_chat_command(app);
   topicswarm::cli::register_network_command(app);
+  topicswarm::cli::register_records_command(app);
 
   try {
     app.parse(argc, argv);
