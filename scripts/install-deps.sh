@@ -21,6 +21,7 @@ packages=(
   libbenchmark-dev           # micro benchmarks
   clang-14 libclang-rt-14-dev  # libFuzzer targets
   iproute2                   # network namespaces for fault tests
+  nftables jq                # fault tests: loss and partitions (nft), reading JSON events (jq)
   procps                     # ps/pkill used by e2e scripts
 )
 
