@@ -77,7 +77,7 @@ struct counters {
   std::uint64_t gets = 0, puts = 0, get_peers = 0, announces = 0;
   std::uint64_t get_timeouts = 0, put_timeouts = 0, get_peers_timeouts = 0;
   std::uint64_t put_failures = 0;    // completed with zero nodes storing
-  std::uint64_t invalid_items = 0;   // items dropped: bad signature or non-string value
+  std::uint64_t invalid_items = 0;   // items dropped: not a byte string, too large, or badly signed
   latency_stats get_latency, put_latency, get_peers_latency;
 };
 

@@ -1,5 +1,6 @@
 #include <topicswarm/identity.hpp>
 
+#include "crypto/identity.hpp"
 #include "crypto/sodium.hpp"
 
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace topicswarm {
@@ -55,10 +55,7 @@ bool verify_signature(const public_key& key, byte_span message, const signature&
 
 // ----------------------------------------------------------------- identity --
 //
-// File format (text, so it can be inspected and backed up):
-//   topicswarm-identity v1
-//   seed <64 hex digits>
-//   id <64 hex digits>        (informative; checked against the seed on load)
+// File format: see crypto/identity.hpp.
 
 namespace {
 
@@ -67,6 +64,62 @@ constexpr std::string_view header_line = "topicswarm-identity v1";
 std::string errno_text(int e) { return std::strerror(e); }
 
 }  // namespace
+
+namespace crypto {
+
+result<identity> parse_identity_file(std::string_view text, std::string_view origin) {
+  const std::string where(origin);
+  auto malformed = [&where](const std::string& why) { return error{errc::identity_malformed, where + ": " + why}; };
+  if (text.size() > max_identity_file_size) return malformed("file is too large to be an identity");
+
+  std::optional<ed25519_seed> seed;
+  std::optional<node_id> claimed;
+  bool first = true;
+  while (!text.empty()) {
+    // One line, without its '\n' (a last line may lack it).
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (first) {
+      if (line != header_line) return malformed("first line must be '" + std::string(header_line) + "'");
+      first = false;
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto sp = line.find(' ');
+    const std::string_view key = line.substr(0, sp);
+    const std::string_view value = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+    // A field given twice would leave two readings of one file: refused.
+    if (key == "seed") {
+      if (seed) return malformed("more than one seed line");
+      auto s = ed25519_seed::parse(value);
+      if (!s) return malformed("seed: " + s.error().detail);
+      seed = *s;
+    } else if (key == "id") {
+      if (claimed) return malformed("more than one id line");
+      auto id = parse_node_id(value);
+      if (!id) return malformed(id.error().detail);
+      claimed = *id;
+    } else {
+      return malformed("unknown field '" + std::string(key) + "'");
+    }
+  }
+  if (first) return malformed("first line must be '" + std::string(header_line) + "'");
+  if (!seed) return malformed("no seed line");
+  auto ident = identity::from_seed(*seed);
+  ::sodium_memzero(seed->data(), seed->size());
+  if (claimed && *claimed != ident.id()) return malformed("id line does not match the seed");
+  return ident;
+}
+
+std::string format_identity_file(const identity& ident) {
+  auto seed = ident.keys().seed();
+  std::string text = std::string(header_line) + "\nseed " + seed.to_string() + "\nid " + ident.id().to_string() + "\n";
+  ::sodium_memzero(seed.data(), seed.size());
+  return text;
+}
+
+}  // namespace crypto
 
 identity identity::generate() { return identity(keypair::generate()); }
 
@@ -86,49 +139,19 @@ result<identity> identity::load(const std::filesystem::path& path) {
     return error{errc::identity_insecure_permissions,
                  path.string() + " has mode " + mode + "; run `chmod 600 " + path.string() + "`"};
   }
-  // An identity file is a few lines; anything large is not one of ours.
-  char buf[512];
+  // One byte more than the parser accepts, so a larger file is seen as one.
+  char buf[crypto::max_identity_file_size + 1];
   ssize_t n = ::read(fd, buf, sizeof buf);
   int e = errno;
   ::close(fd);
   if (n < 0) return error{errc::identity_io, path.string() + ": " + errno_text(e)};
-  if (static_cast<std::size_t>(n) == sizeof buf)
-    return error{errc::identity_malformed, path.string() + ": file is too large to be an identity"};
-
-  std::istringstream in(std::string(buf, static_cast<std::size_t>(n)));
-  std::string line;
-  if (!std::getline(in, line) || line != header_line)
-    return error{errc::identity_malformed, path.string() + ": first line must be '" + std::string(header_line) + "'"};
-  std::optional<ed25519_seed> seed;
-  std::optional<node_id> claimed;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto sp = line.find(' ');
-    auto key = line.substr(0, sp);
-    auto value = sp == std::string::npos ? std::string{} : line.substr(sp + 1);
-    if (key == "seed") {
-      auto s = ed25519_seed::parse(value);
-      if (!s) return error{errc::identity_malformed, path.string() + ": seed: " + s.error().detail};
-      seed = *s;
-    } else if (key == "id") {
-      auto id = parse_node_id(value);
-      if (!id) return error{errc::identity_malformed, path.string() + ": " + id.error().detail};
-      claimed = *id;
-    } else {
-      return error{errc::identity_malformed, path.string() + ": unknown field '" + key + "'"};
-    }
-  }
-  if (!seed) return error{errc::identity_malformed, path.string() + ": no seed line"};
-  identity ident(keypair::from_seed(*seed));
-  if (claimed && *claimed != ident.id())
-    return error{errc::identity_malformed, path.string() + ": id line does not match the seed"};
+  auto ident = crypto::parse_identity_file(std::string_view(buf, static_cast<std::size_t>(n)), path.string());
+  ::sodium_memzero(buf, sizeof buf);
   return ident;
 }
 
 result<void> identity::save(const std::filesystem::path& path) const {
-  auto seed = keys_.seed();
-  std::string text = std::string(header_line) + "\nseed " + seed.to_string() + "\nid " + id().to_string() + "\n";
-  ::sodium_memzero(seed.data(), seed.size());
+  std::string text = crypto::format_identity_file(*this);
 
   // Write a temporary file created 0600 from the start (never briefly
   // world-readable), then rename over the target so readers never see half a file.

@@ -5,6 +5,7 @@
 #include "dht/bep44.hpp"
 
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/bdecode.hpp>
 #include <libtorrent/disabled_disk_io.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/hasher.hpp>
@@ -19,6 +20,8 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <span>
+#include <string_view>
 
 namespace topicswarm::dht::detail {
 namespace {
@@ -56,6 +59,36 @@ std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
   return out;
+}
+
+// The one conversion of a received mutable item into an item_event: from a
+// dht_mutable_item_alert in poll(), and from wire bytes in
+// item_event_from_wire(). `value` is libtorrent's decoded "v" (undefined when
+// the lookup found nothing).
+item_event to_item_event(const lt::entry& value, std::span<const char, 32> key, std::span<const char, 64> sig,
+                         std::int64_t seq, std::string_view salt, bool authoritative) {
+  item_event e;
+  std::memcpy(e.key.data(), key.data(), e.key.size());
+  auto salt_bytes = as_bytes(salt);
+  e.salt.assign(salt_bytes.begin(), salt_bytes.end());
+  e.seq = seq;
+  std::memcpy(e.sig.data(), sig.data(), e.sig.size());
+  e.authoritative = authoritative;
+  switch (value.type()) {
+    case lt::entry::undefined_t:
+      e.kind = item_event::value_kind::none;
+      break;
+    case lt::entry::string_t: {
+      e.kind = item_event::value_kind::byte_string;
+      auto v = as_bytes(value.string());
+      e.value.assign(v.begin(), v.end());
+      break;
+    }
+    default:
+      e.kind = item_event::value_kind::other;
+      break;
+  }
+  return e;
 }
 
 // Alerts the client consumes. dht_log / dht_operation noise stays off except
@@ -147,28 +180,7 @@ class lt_session::impl {
 
   void convert(lt::alert* a, std::vector<event>& out) {
     if (auto* m = lt::alert_cast<lt::dht_mutable_item_alert>(a)) {
-      item_event e;
-      std::memcpy(e.key.data(), m->key.data(), e.key.size());
-      auto salt = as_bytes(m->salt);
-      e.salt.assign(salt.begin(), salt.end());
-      e.seq = m->seq;
-      std::memcpy(e.sig.data(), m->signature.data(), e.sig.size());
-      e.authoritative = m->authoritative;
-      switch (m->item.type()) {
-        case lt::entry::undefined_t:
-          e.kind = item_event::value_kind::none;
-          break;
-        case lt::entry::string_t: {
-          e.kind = item_event::value_kind::byte_string;
-          auto v = as_bytes(m->item.string());
-          e.value.assign(v.begin(), v.end());
-          break;
-        }
-        default:
-          e.kind = item_event::value_kind::other;
-          break;
-      }
-      out.emplace_back(std::move(e));
+      out.emplace_back(to_item_event(m->item, m->key, m->signature, m->seq, m->salt, m->authoritative));
     } else if (auto* p = lt::alert_cast<lt::dht_put_alert>(a)) {
       put_event e;
       std::memcpy(e.key.data(), p->public_key.data(), e.key.size());
@@ -344,6 +356,27 @@ void lt_session::begin_shutdown() {
   impl_->ses->set_alert_notify({});
   impl_->proxy.emplace(impl_->ses->abort());
   impl_->ses.reset();  // does not block while a proxy is held
+}
+
+result<item_event> item_event_from_wire(const public_key& key, byte_span salt, std::int64_t seq, const signature& sig,
+                                        byte_span bencoded_value, bool authoritative) {
+  lt::entry value;  // undefined: no item
+  if (!bencoded_value.empty()) {
+    lt::error_code ec;
+    int error_pos = 0;
+    // libtorrent's defaults for both limits, as for a whole DHT message.
+    const lt::bdecode_node n = lt::bdecode(
+        {reinterpret_cast<const char*>(bencoded_value.data()), static_cast<std::ptrdiff_t>(bencoded_value.size())}, ec,
+        &error_pos);
+    if (ec)
+      return error{errc::malformed_message,
+                   "bencoded value: " + ec.message() + " at byte " + std::to_string(error_pos)};
+    value = n;
+  }
+  const auto* k = reinterpret_cast<const char*>(key.data());
+  const auto* s = reinterpret_cast<const char*>(sig.data());
+  return to_item_event(value, std::span<const char, 32>(k, 32), std::span<const char, 64>(s, 64), seq,
+                       std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()), authoritative);
 }
 
 lookup_target mutable_item_target(const public_key& key, byte_span salt) {

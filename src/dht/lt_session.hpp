@@ -154,6 +154,17 @@ class lt_session {
   std::unique_ptr<impl> impl_;
 };
 
+// A mutable item as another DHT node sends it in a get response (BEP 44):
+// `bencoded_value` is the "v" field exactly as it arrived on the wire (empty:
+// the lookup found no item). libtorrent decodes it with its own bencode
+// decoder before raising the alert; this decodes it the same way and then
+// converts it with the one conversion poll() applies to every mutable-item
+// alert. Fails if `bencoded_value` is not one well-formed bencoded value (a
+// response libtorrent drops). For fuzz/dht_item_fuzz.cpp and tests: the
+// untrusted bytes reach the same code as in production, no session needed.
+result<item_event> item_event_from_wire(const public_key& key, byte_span salt, std::int64_t seq, const signature& sig,
+                                        byte_span bencoded_value, bool authoritative);
+
 // The DHT target of a mutable item: SHA-1(key || salt) (BEP 44).
 lookup_target mutable_item_target(const public_key& key, byte_span salt);
 

@@ -1,13 +1,15 @@
 #include "net/tls.hpp"
 
+#include "net/alpn.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <array>
-#include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace topicswarm::net {
@@ -18,29 +20,15 @@ struct x509_free { void operator()(X509* p) const { X509_free(p); } };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 using x509_ptr = std::unique_ptr<X509, x509_free>;
 
-// ALPN wire form: one length byte, then the protocol name.
-std::string alpn_wire() {
-  std::string w;
-  w.push_back(static_cast<char>(alpn_protocol.size()));
-  w.append(alpn_protocol);
-  return w;
-}
-
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-                void*) {
-  // Walk the client's list; accept only our protocol.
-  unsigned int i = 0;
-  while (i < inlen) {
-    unsigned int len = in[i];
-    if (i + 1 + len > inlen) break;
-    if (len == alpn_protocol.size() && std::memcmp(in + i + 1, alpn_protocol.data(), len) == 0) {
-      *out = in + i + 1;
-      *outlen = static_cast<unsigned char>(len);
-      return SSL_TLSEXT_ERR_OK;
-    }
-    i += 1 + len;
-  }
-  return SSL_TLSEXT_ERR_ALERT_FATAL;
+// OpenSSL's server-side ALPN callback: the choice itself is select_alpn()
+// (alpn.hpp), which the fuzz target exercises on the same bytes.
+int select_alpn_cb(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                   void*) {
+  const auto chosen = select_alpn(std::span<const unsigned char>(in, inlen), alpn_protocol);
+  if (!chosen) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = chosen->data();
+  *outlen = static_cast<unsigned char>(chosen->size());  // at most max_alpn_name (255)
+  return SSL_TLSEXT_ERR_OK;
 }
 
 // Chains are meaningless for self-certified keys: accept any certificate here
@@ -88,11 +76,11 @@ result<asio::ssl::context> make_tls_context(const keypair& keys) {
       SSL_CTX_check_private_key(native) != 1)
     return {errc::crypto_failure, openssl_error("installing the node certificate")};
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any_certificate);
-  const std::string wire = alpn_wire();
+  const std::string wire = alpn_wire(alpn_protocol);
   if (SSL_CTX_set_alpn_protos(native, reinterpret_cast<const unsigned char*>(wire.data()),
                               static_cast<unsigned>(wire.size())) != 0)
     return {errc::crypto_failure, openssl_error("SSL_CTX_set_alpn_protos")};
-  SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(native, select_alpn_cb, nullptr);
   return ctx;
 }
 
@@ -100,7 +88,7 @@ result<node_id> authenticated_peer(SSL* ssl) {
   const unsigned char* proto = nullptr;
   unsigned int proto_len = 0;
   SSL_get0_alpn_selected(ssl, &proto, &proto_len);
-  if (proto_len != alpn_protocol.size() || std::memcmp(proto, alpn_protocol.data(), proto_len) != 0)
+  if (!alpn_matches(std::span<const unsigned char>(proto, proto_len), alpn_protocol))
     return {errc::handshake_failed, "peer did not negotiate ALPN \"" + std::string(alpn_protocol) + "\""};
   x509_ptr cert(SSL_get1_peer_certificate(ssl));
   if (!cert) return {errc::handshake_failed, "peer presented no certificate"};

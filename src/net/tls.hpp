@@ -9,6 +9,7 @@
 // acceptor learns the id from it).
 #pragma once
 
+#include "net/alpn.hpp"
 #include "net/hello.hpp"
 
 #include <topicswarm/error.hpp>
@@ -22,16 +23,9 @@
 
 namespace topicswarm::net {
 
-// ALPN protocol id: our protocol and its major version (docs/PROTOCOL.md
-// §10.1). Peers of another major version fail the TLS handshake; the minor
-// version travels in the hello.
-inline constexpr std::string_view alpn_protocol = "topicswarm/2";
-static_assert(alpn_protocol.size() == 12 && alpn_protocol.back() - '0' == protocol_version_current.major,
-              "the ALPN id names the hello's major version");
-
 // A TLS 1.3-only context for both roles (dial and accept) that presents a
 // certificate for `keys`, requires one from the peer, and offers / selects
-// only `alpn_protocol` (a server refuses clients that offer other protocols).
+// only `alpn_protocol` (alpn.hpp) (a server refuses clients that offer other protocols).
 result<asio::ssl::context> make_tls_context(const keypair& keys);
 
 // After a completed handshake: the peer's node id (its certificate's Ed25519
