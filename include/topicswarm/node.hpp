@@ -76,6 +76,14 @@ struct gossip_config {
   std::size_t shuffle_active_view_count = 3;
   std::size_t shuffle_passive_view_count = 4;
   std::chrono::milliseconds neighbor_request_timeout{500};
+  // Eclipse resistance (docs/PROTOCOL.md §9): at most this many neighbours
+  // whose connections come from one address range (IPv4 /24, IPv6 /48), and
+  // at most this many passive peers whose first address is in one range.
+  std::size_t max_active_per_range = 2;
+  std::size_t max_passive_per_range = 6;
+  // Apply those limits to loopback, link-local and private ranges too (off:
+  // a LAN or a local testnet puts every peer in one range).
+  bool limit_local_ranges = false;
   std::chrono::milliseconds lazy_push_interval{5};
   std::chrono::milliseconds graft_timeout_1{80};
   std::chrono::milliseconds graft_timeout_2{40};
@@ -120,7 +128,12 @@ struct transport_config {
   std::chrono::milliseconds duplicate_grace{2'000};
   // Bytes queued for one connection beyond which the connection is closed as
   // too slow (bounded memory per peer).
-  std::size_t max_send_queue_bytes = 32u << 20;
+  std::size_t max_send_queue_bytes = 16u << 20;
+  // Bytes queued for all connections together (and frames held while
+  // dialling): when a frame would take the total over it, the connection
+  // with the longest queue, the slowest peer, is closed (counted in
+  // send_budget_closes) until the frame fits. Bounded memory per node.
+  std::size_t max_total_send_queue_bytes = 64u << 20;
   // broadcast() waits while any connection has more than this queued: the
   // publisher is slowed to the pace of its slowest neighbour...
   std::size_t send_backpressure_bytes = 1u << 20;
@@ -374,6 +387,7 @@ struct transport_stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
+  std::uint64_t send_budget_closes = 0;  // closed as the slowest peer when all queues reached their total
   // Connections closed during the hello exchange (docs/PROTOCOL.md §10.5):
   // no hello in time; a frame before it or a second one; a hello that does
   // not decode; a peer of another major version.
@@ -406,6 +420,9 @@ struct gossip_stats {
   // but not forwarded as walks; a peer's second view-evicting neighbour
   // request in one period, refused.
   std::uint64_t walks_refused = 0, joins_not_forwarded = 0, neighbor_requests_downgraded = 0;
+  // Peers not taken into the active / passive view because it already holds
+  // its limit of peers from their address range.
+  std::uint64_t active_range_refusals = 0, passive_range_refusals = 0;
   // Current PlumTree link states, summed over topics: neighbours we push
   // messages to (tree links) and neighbours we only announce them to.
   std::size_t eager_links = 0, lazy_links = 0;
@@ -436,12 +453,23 @@ struct auto_discovery_stats {
   std::size_t dht_ops_in_flight = 0;  // gets and puts not answered yet (all topics, also left ones)
   std::uint64_t gets = 0, get_timeouts = 0, puts = 0, put_failures = 0, put_retries = 0;
   std::uint64_t records_valid = 0;    // records that opened and verified (ours excluded)
-  std::uint64_t records_invalid = 0;  // values that did not (garbage, another secret, forged)
+  std::uint64_t records_invalid = 0;  // values that did not (garbage, another secret, forged)...
+  // ...by the first check they failed (cheapest first, docs/PROTOCOL.md §6):
+  // length (truncated or over the largest record), format (format 1 or
+  // unknown), seq outside the window, decryption (garbage, another secret,
+  // slot or window, tampered), signed for another topic, for another window,
+  // a signature not the publisher's, other.
+  std::uint64_t records_rejected_length = 0, records_rejected_format = 0, records_rejected_seq = 0,
+                records_rejected_decryption = 0, records_rejected_topic = 0, records_rejected_window = 0,
+                records_rejected_signature = 0, records_rejected_other = 0;
   std::uint64_t rounds = 0;           // bootstrap read rounds
   std::uint64_t publishes = 0;        // records written (bootstrap and publisher)
   std::uint64_t publishes_skipped_cap = 0;
   std::uint64_t dials = 0, dial_failures = 0, joins = 0;
   std::uint64_t bubble_merges = 0, overlap_merges = 0, island_merges = 0, rebootstraps = 0;
+  // Peers that records listed as neighbours, not dialled: over 2 per record
+  // or 8 per bootstrap round (what one member's records can make us dial).
+  std::uint64_t listed_dials_capped = 0;
 };
 
 // Network discovery counters (docs/PROTOCOL.md §14-18; zero when not in a network).

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/support/dht_options.hpp"
 #include "cli/support/key_options.hpp"
+#include "cli/support/stats_json.hpp"
 
 #include <topicswarm/bytes.hpp>
 #include <topicswarm/endpoint.hpp>
@@ -81,6 +82,7 @@ struct join_options {
   bool json = false;
   std::string identity_file;
   bool exit_on_eof = false;
+  bool limit_loopback = false;  // per-source connection limits for loopback sources too
   // Auto-discovery.
   bool auto_discovery = false;
   // The topic key: from one of these (at most one), or open.
@@ -250,6 +252,7 @@ class join_session {
     signals_.async_wait([this](std::error_code ec, int sig) {
       if (!ec) request_stop(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
     });
+    if (opts_.json) wait_usr1();
     asio::co_spawn(io_, print_events(), asio::detached);
     asio::co_spawn(io_, send_lines(), asio::detached);
     if (opts_.chat) asio::co_spawn(io_, print_status(), asio::detached);
@@ -257,13 +260,16 @@ class join_session {
     reader_.start();
     io_.run();
     reader_.stop();
-    const auto a = node_.stats_blocking().admission;  // before stop(): a stopped node has no counters
+    const auto all = node_.stats_blocking();  // before stop(): a stopped node has no counters
+    const auto& a = all.admission;
     node_.stop();  // leaves the topic: neighbours hear it before we exit
     if (opts_.json) {
-      // The admission counters say who was let in and who was refused.
+      // The admission counters say who was let in and who was refused; the
+      // rest, every refusal by reason.
       print_json(json{{"event", "stopped"},
                       {"ts_ms", now_ms()},
                       {"reason", stop_reason_},
+                      {"stats", stats_json(all)},
                       {"admission",
                        {{"proofs_accepted", a.proofs_accepted},
                         {"proofs_invalid", a.proofs_invalid},
@@ -364,6 +370,16 @@ class join_session {
     stop_.expires_after(0ns);
     wake_.cancel();
     signals_.cancel();
+    usr1_.cancel();
+  }
+
+  // With --json, SIGUSR1 prints the node's counters as a "stats" event.
+  void wait_usr1() {
+    usr1_.async_wait([this](std::error_code ec, int) {
+      if (ec || stopping_) return;
+      print_json(json{{"event", "stats"}, {"ts_ms", now_ms()}, {"stats", stats_json(node_.stats_blocking())}});
+      wait_usr1();
+    });
   }
 
   asio::awaitable<void> print_events() {
@@ -554,6 +570,7 @@ class join_session {
   receiver rx_;
   asio::steady_timer stop_;  // expires when a stop is requested
   asio::steady_timer wake_;  // cancelled when a line (or EOF) arrives
+  asio::signal_set usr1_{io_, SIGUSR1};
   std::deque<input_line> pending_;
   bool stdin_eof_ = false;
   bool stopping_ = false;
@@ -575,6 +592,7 @@ void run_join(const join_options& o) {
     if (!ep) fail("bad --listen \"" + l + "\" (expected IP:PORT or [IPv6]:PORT): " + ep.error().message());
     cfg.listen.push_back(*ep);
   }
+  cfg.transport.limit_loopback = o.limit_loopback;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
     auto pa = peer_addr::parse(p);
@@ -656,12 +674,16 @@ void register_join_command(CLI::App& app) {
   cmd->add_option("--join-timeout", o.join_timeout_s,
                   "With --auto-discovery: exit 1 if no neighbour within this many seconds (default: wait)")
       ->check(CLI::Range(0.0, 86400.0));
+  cmd->add_flag("--limit-loopback", o.limit_loopback,
+                "Apply the per-source connection limits (8 per IP, 32 per /24) to loopback sources too "
+                "(for tests: everything local comes from 127.0.0.0/8)");
   cmd->add_flag("--exit-on-eof", o.exit_on_eof,
                 "Exit (after a 500 ms grace) when stdin closes; by default keep running until SIGINT/SIGTERM");
   cmd->footer(
       "Each stdin line is broadcast to the whole topic; a line starting with \"/n \" is sent to direct\n"
       "neighbours only (without the prefix). Blank lines are ignored; a line above the maximum message\n"
-      "size (4096 bytes) is reported as an error and not sent.");
+      "size (4096 bytes) is reported as an error and not sent. With --json, SIGUSR1 prints the node's\n"
+      "counters as a \"stats\" event (also part of the \"stopped\" event).");
   cmd->callback([] {
     if (!o.auto_discovery && (!o.bootstrap.empty() || !o.dht_listen.empty() || o.join_timeout_s > 0))
       fail("--bootstrap, --dht-listen and --join-timeout need --auto-discovery");

@@ -56,6 +56,28 @@ address_class classify(const endpoint& e) noexcept {
   return e.is_v4() ? classify_v4(e.ip.data()) : classify_v6(e.ip);
 }
 
+std::optional<address_range> range_of(const endpoint& e, bool include_local) noexcept {
+  switch (classify(e)) {
+    case address_class::public_network: break;
+    case address_class::loopback:
+    case address_class::link_local:
+    case address_class::private_network:
+      if (!include_local) return std::nullopt;
+      break;
+    default: return std::nullopt;
+  }
+  address_range r{};
+  const bool v4 = e.is_v4() || is_v4_mapped(e.ip);
+  if (v4) {
+    const std::uint8_t* a = e.is_v4() ? e.ip.data() : e.ip.data() + 12;
+    r[10] = r[11] = 0xff;
+    std::copy(a, a + 3, r.begin() + 12);  // /24
+  } else {
+    std::copy(e.ip.begin(), e.ip.begin() + 6, r.begin());  // /48
+  }
+  return r;
+}
+
 std::string_view to_string(address_class c) noexcept {
   switch (c) {
     case address_class::unspecified: return "unspecified";

@@ -17,6 +17,7 @@
 
 #include <topicswarm/endpoint.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -39,6 +40,15 @@ enum class address_class : std::uint8_t {
 // classified as the IPv4 address it maps. The port plays no part.
 address_class classify(const endpoint& e) noexcept;
 std::string_view to_string(address_class c) noexcept;
+
+// The network an address belongs to for view diversity (docs/PROTOCOL.md §9,
+// "Address ranges in the views"): IPv4 /24 and IPv6 /48, as a 16-byte key
+// in the IPv4-mapped form for IPv4 so both families share one key space.
+// nullopt when the rule does not apply: loopback, link-local and private
+// addresses unless `include_local` (a LAN of peers shares one range, and an
+// attacker there has easier means), and addresses that name no host.
+using address_range = std::array<std::uint8_t, 16>;
+std::optional<address_range> range_of(const endpoint& e, bool include_local) noexcept;
 
 // The networks a node is on, from its own addresses.
 struct address_scope {

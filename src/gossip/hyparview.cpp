@@ -1,5 +1,7 @@
 #include "gossip/hyparview.hpp"
 
+#include "core/address_policy.hpp"
+
 #include <algorithm>
 
 namespace topicswarm::gossip {
@@ -21,8 +23,34 @@ std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl)
 
 }  // namespace
 
-hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base)
-    : me_(capped(me)), cfg_(cfg), rng_(random), next_attempt_(attempt_base) {}
+hyparview::hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base,
+                     std::shared_ptr<const peer_sources> sources)
+    : me_(capped(me)), cfg_(cfg), rng_(random), sources_(std::move(sources)), next_attempt_(attempt_base) {}
+
+bool hyparview::active_range_full(const node_id& id) const {
+  if (!sources_) return false;
+  auto range = [&](const node_id& p) -> std::optional<core::address_range> {
+    auto it = sources_->find(p);
+    if (it == sources_->end()) return std::nullopt;
+    return core::range_of(it->second, cfg_.limit_local_ranges);
+  };
+  const auto mine = range(id);
+  if (!mine) return false;
+  std::size_t same = 0;
+  for (const auto& a : active_)
+    if (a.id != id && range(a.id) == mine) ++same;
+  return same >= cfg_.max_active_per_range;
+}
+
+bool hyparview::passive_range_full(const std::vector<endpoint>& addresses) const {
+  if (addresses.empty()) return false;
+  const auto mine = core::range_of(addresses.front(), cfg_.limit_local_ranges);
+  if (!mine) return false;
+  std::size_t same = 0;
+  for (const auto& p : passive_)
+    if (!p.addresses.empty() && core::range_of(p.addresses.front(), cfg_.limit_local_ranges) == mine) ++same;
+  return same >= cfg_.max_passive_per_range;
+}
 
 void hyparview::start(instant now, std::vector<out::output>& out) {
   next_shuffle_at_ = now + cfg_.shuffle_interval;
@@ -100,6 +128,11 @@ void hyparview::note_first_hand(const node_id& id) {
 
 void hyparview::add_active(const peer_info& info, std::vector<out::output>& out, bool first_hand) {
   if (info.id == me_.id || is_active(info.id) || cfg_.active_view_capacity == 0) return;
+  // Checked before anyone is evicted: a peer over the range rule changes nothing.
+  if (active_range_full(info.id)) {
+    ++c_.active_range_refusals;
+    return;
+  }
   // "A node that receives a join request will start by adding the new node to
   // its active view, even if it has to drop a random node from it" (§4.2): the
   // dropped node hears a disconnect and keeps us in its passive view.
@@ -143,6 +176,10 @@ bool hyparview::add_passive(const peer_info& info, std::vector<out::output>& out
                             const std::vector<node_id>* prefer_evict, bool first_hand) {
   if (info.id == me_.id || is_active(info.id) || cfg_.passive_view_capacity == 0) return false;
   if (auto it = find_id(passive_, info.id); it != passive_.end()) return learn(*it, info.addresses, out, first_hand);
+  if (passive_range_full(info.addresses)) {
+    ++c_.passive_range_refusals;
+    return false;
+  }
   if (passive_.size() >= cfg_.passive_view_capacity) {
     std::size_t victim = passive_.size();
     if (prefer_evict && !prefer_evict->empty()) {
@@ -315,7 +352,7 @@ void hyparview::on_join(const node_id& from, const wire::join& m, std::vector<ou
   }
   pending_.erase(from);  // its join supersedes a request of ours to it
   add_active({from, capped(m.addresses)}, out, true);
-  if (!is_active(from)) {  // only with an active view capacity of 0
+  if (!is_active(from)) {  // an active view capacity of 0, or the range rule
     send(from, wire::neighbor_reply{false}, out);
     drop_if_unused(from, out);
     return;
@@ -437,6 +474,16 @@ void hyparview::on_neighbor_reply(const node_id& from, const wire::neighbor_repl
       const pending_request req = std::move(it->second);
       pending_.erase(it);
       if (!is_active(from)) add_active(req.info, out);
+      if (!is_active(from)) {
+        // The range rule (its connection comes from a range that has its
+        // share of our neighbours): declined like a late acceptance; it keeps
+        // us as a passive peer. Not asked again until the tried set resets.
+        send(from, wire::disconnect{true}, out);
+        tried_.insert(from);
+        drop_if_unused(from, out);
+        if (req.kind != request_kind::forward_join) maintain(out, &from);
+        return;
+      }
       if (req.kind == request_kind::join) {
         join_candidates_.clear();  // joined: fallbacks not needed
         // Seed the newcomer's passive view now rather than at the first

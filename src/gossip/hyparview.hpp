@@ -30,6 +30,10 @@
 //    high-priority neighbour request may evict a neighbour (issue 15): a
 //    member that joins or asks again and again cannot make the overlay
 //    carry its walks nor churn our view (counted).
+//  - At most max_active_per_range neighbours connect from one address range
+//    and at most max_passive_per_range passive peers list an address in one
+//    range first (eclipse resistance, issue 15): a peer over the rule is
+//    refused as if the view were full, or declined after it accepted us.
 //  - An acceptance arriving after our request timed out is declined: the
 //    timeout let the connection go, and the peer will drop us when it closes.
 #pragma once
@@ -39,6 +43,7 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -61,13 +66,19 @@ struct membership_counters {
   // while our view is full: treated as low priority (refused), so one peer
   // cannot evict our neighbours one after another.
   std::uint64_t neighbor_requests_downgraded = 0;
+  // A peer not taken into a view because that view already holds
+  // max_active_per_range / max_passive_per_range peers of its address range.
+  std::uint64_t active_range_refusals = 0, passive_range_refusals = 0;
 };
 
 class hyparview {
  public:
   // `attempt_base` starts this incarnation's request numbering, so a timer
   // left over from an earlier incarnation of the topic never matches.
-  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base = 0);
+  // `sources`: where connected peers connect from (the router's table; null:
+  // unknown, and the active view's range rule does not apply).
+  hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base = 0,
+            std::shared_ptr<const peer_sources> sources = nullptr);
 
   // Schedules the periodic shuffle; called once, on the topic's first input.
   void start(instant now, std::vector<out::output>& out);
@@ -143,6 +154,11 @@ class hyparview {
   bool learn(peer_info& stored, const std::vector<endpoint>& addresses, std::vector<out::output>& out,
              bool first_hand = false);
   void note_first_hand(const node_id& id);
+  // The range rule: whether `id` (connected from a limited range) would be
+  // one neighbour too many from its range; whether an entry first listing
+  // `addresses` would be one passive peer too many from its range.
+  bool active_range_full(const node_id& id) const;
+  bool passive_range_full(const std::vector<endpoint>& addresses) const;
 
   void request(const peer_info& info, priority prio, request_kind kind, std::vector<out::output>& out);
   void send_join(const peer_info& info, std::vector<out::output>& out);
@@ -165,6 +181,7 @@ class hyparview {
   peer_info me_;
   membership_config cfg_;
   core::rng& rng_;
+  std::shared_ptr<const peer_sources> sources_;
   membership_counters c_;
 
   std::vector<peer_info> active_;   // ≤ active_view_capacity, insertion order

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -42,7 +43,23 @@ struct membership_config {
   std::size_t shuffle_active_view_count = 3;
   std::size_t shuffle_passive_view_count = 4;
   duration neighbor_request_timeout = 500ms;
+  // Eclipse resistance (added, not in the paper; docs/PROTOCOL.md §9 "Address
+  // ranges in the views"): at most this many neighbours whose connections come
+  // from one address range (IPv4 /24, IPv6 /48), and at most this many
+  // passive peers whose first address is in one range, so that one machine
+  // with many identities, or one network, cannot fill a view. 2 of 5: a
+  // range never holds a majority of the neighbours.
+  std::size_t max_active_per_range = 2;
+  std::size_t max_passive_per_range = 6;
+  // Apply the rule to loopback, link-local and private ranges too (off: a
+  // LAN, or a local testnet, puts every peer in one range).
+  bool limit_local_ranges = false;
 };
+
+// Where each connected peer's connection comes from (the remote address the
+// shell saw), shared by one router's topics; an entry lives as long as the
+// connection. Feeds the active view's range rule.
+using peer_sources = std::map<node_id, endpoint>;
 
 // PlumTree (Leitão, Pereira, Rodrigues, SRDS 2007). Timeouts as in
 // iroh-gossip; optimisation threshold from the paper's §3.8 evaluation.

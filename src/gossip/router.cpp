@@ -99,14 +99,17 @@ void router::handle(const topic_id& topic, in::input input, instant now, std::ve
     if (!creates_topic(input)) return;
     // Attempt numbers of each incarnation live in their own 2^40 range.
     const std::uint64_t attempt_base = ++incarnations_ << 40;
-    it = topics_.emplace(topic, std::make_unique<topic_state>(me_, cfg_, topic_seed(seed_, topic), attempt_base)).first;
+    it = topics_.emplace(topic, std::make_unique<topic_state>(me_, cfg_, topic_seed(seed_, topic), attempt_base, sources_)).first;
   }
   std::vector<out::output> batch;
   it->second->handle(std::move(input), now, batch);
   forward(topics_, topic, batch, out, nullptr);
 }
 
+void router::peer_source(const node_id& peer, const endpoint& remote) { (*sources_)[peer] = remote; }
+
 void router::peer_disconnected(const node_id& peer, instant now, std::vector<routed>& out) {
+  sources_->erase(peer);
   for (auto& [topic, state] : topics_) {
     std::vector<out::output> batch;
     state->handle(in::peer_disconnected{peer}, now, batch);

@@ -38,6 +38,10 @@ class router {
   // Other inputs for a topic we are not in (stale timers after a leave,
   // answers, gossip) are ignored and do not resurrect it.
   void handle(const topic_id& topic, in::input input, instant now, std::vector<routed>& out);
+  // A connection to `peer` is up and comes from `remote` (the address the
+  // shell saw): the active views' range rule counts it there until the peer
+  // disconnects (docs/PROTOCOL.md §9).
+  void peer_source(const node_id& peer, const endpoint& remote);
   // A connection closed or a dial failed: every topic that knows the peer hears of it.
   void peer_disconnected(const node_id& peer, instant now, std::vector<routed>& out);
   // Leave a topic: neighbours are told (disconnect), its state is erased, and
@@ -61,6 +65,8 @@ class router {
   std::uint64_t seed_;
   std::map<topic_id, std::unique_ptr<topic_state>> topics_;  // ordered: deterministic iteration
   std::uint64_t incarnations_ = 0;  // topic states created so far (timer attempt numbering)
+  // Shared with every topic state; bounded by the connections (erased on disconnect).
+  std::shared_ptr<peer_sources> sources_ = std::make_shared<peer_sources>();
 };
 
 }  // namespace topicswarm::gossip

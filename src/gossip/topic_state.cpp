@@ -21,11 +21,12 @@ bool peers_ok(const std::vector<peer_info>& v) {
 
 }  // namespace
 
-topic_state::topic_state(const peer_info& me, const config& cfg, std::uint64_t rng_seed, std::uint64_t attempt_base)
+topic_state::topic_state(const peer_info& me, const config& cfg, std::uint64_t rng_seed, std::uint64_t attempt_base,
+                         std::shared_ptr<const peer_sources> sources)
     : me_(me),
       cfg_(cfg),
       rng_(rng_seed),
-      membership_(me, cfg_.membership, rng_, attempt_base),
+      membership_(me, cfg_.membership, rng_, attempt_base, std::move(sources)),
       broadcast_(me.id, cfg_.broadcast, cfg_.max_message_size, attempt_base) {}
 
 topic_counters topic_state::counters() const {

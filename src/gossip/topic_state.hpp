@@ -9,6 +9,7 @@
 #include "gossip/proto.hpp"
 #include "core/rng.hpp"
 
+#include <memory>
 #include <vector>
 
 namespace topicswarm::gossip {
@@ -26,7 +27,9 @@ class topic_state {
  public:
   // `attempt_base`: distinct per incarnation of the topic in one router (see
   // hyparview), so stale timers of a left topic cannot match a re-joined one.
-  topic_state(const peer_info& me, const config& cfg, std::uint64_t rng_seed, std::uint64_t attempt_base = 0);
+  // `sources`: see hyparview (the router's table of where peers connect from).
+  topic_state(const peer_info& me, const config& cfg, std::uint64_t rng_seed, std::uint64_t attempt_base = 0,
+              std::shared_ptr<const peer_sources> sources = nullptr);
   topic_state(const topic_state&) = delete;  // the protocols hold references into it
   topic_state& operator=(const topic_state&) = delete;
 

@@ -36,7 +36,11 @@ struct config {
   std::chrono::milliseconds idle_timeout{30'000};        // no complete frame received for this long: close
   std::chrono::milliseconds keepalive_interval{10'000};  // send a keepalive after this much silence
   std::chrono::milliseconds duplicate_grace{2'000};      // a losing duplicate is still read this long
-  std::size_t max_send_queue_bytes = 32u << 20;          // beyond it the peer is closed as too slow
+  std::size_t max_send_queue_bytes = 16u << 20;          // beyond it the peer is closed as too slow
+  // All send queues together (established connections and frames held while
+  // dialling): when a frame would take the total over it, the connection
+  // with the longest queue (the slowest peer) is closed, until the frame fits.
+  std::size_t max_total_send_queue_bytes = 64u << 20;
   std::size_t send_backpressure_bytes = 1u << 20;        // send_ready() is false above it
   std::chrono::milliseconds send_stall_timeout{5'000};   // one write without progress this long: close
   std::size_t max_dial_queue_bytes = 1u << 20;           // frames queued per peer while dialling
@@ -60,6 +64,9 @@ struct stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
+  // Connections closed because all send queues together reached
+  // max_total_send_queue_bytes (each had the longest queue at the time).
+  std::uint64_t send_budget_closes = 0;
   // The hello exchange (each closes the connection): no hello within
   // handshake_timeout; another frame before it or a second one; a hello that
   // does not decode; a peer of another major version.

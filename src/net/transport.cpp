@@ -181,6 +181,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     for (auto& c : std::vector<std::shared_ptr<connection>>(all_.begin(), all_.end()))
       close_connection(c, error{errc::node_stopped});
     dialling_.clear();
+    queued_total_ = 0;
   }
 
   std::vector<endpoint> local_endpoints() const {
@@ -201,8 +202,12 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (auto d = dialling_.find(peer); d != dialling_.end()) {
       if (d->second.size() + frame.size() > cfg_.max_dial_queue_bytes) {
         ++stats_.dial_queue_drops;
-      } else {
+      } else if (make_room(nullptr, frame.size()) && (d = dialling_.find(peer)) != dialling_.end()) {
+        // (found again: closing a slow peer ran handlers that may dial)
         d->second.insert(d->second.end(), frame.begin(), frame.end());
+        queued_total_ += frame.size();
+      } else {
+        ++stats_.dial_queue_drops;
       }
       return send_status::queued;
     }
@@ -211,6 +216,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
 
   void dial(const node_id& peer, std::vector<endpoint> addresses) {
     if (stopped_ || active_.contains(peer) || dialling_.contains(peer)) return;
+    if (addresses.size() > transport::max_dial_addresses) addresses.resize(transport::max_dial_addresses);
     dialling_.emplace(peer, bytes{});
     asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses)), asio::detached);
   }
@@ -261,6 +267,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       s.queued_bytes += c->queued();
     }
     for (const auto& [id, q] : dialling_) s.queued_bytes += q.size();
+    assert(s.queued_bytes == queued_total_);
     return s;
   }
 
@@ -467,6 +474,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     auto d = dialling_.find(peer);
     if (d != dialling_.end()) {
       if (!d->second.empty()) ++stats_.dial_queue_drops;
+      queued_total_ -= d->second.size();
       dialling_.erase(d);
     }
     if (active_.contains(peer)) co_return;  // reached through an inbound connection instead
@@ -510,6 +518,9 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   // the same 32 bytes). False (the connection closed) if OpenSSL fails.
   bool set_link(const conn_ptr& c) {
     c->link.id = ++link_ids_;
+    std::error_code ec;
+    const auto remote = c->stream.lowest_layer().remote_endpoint(ec);
+    if (!ec) c->link.remote = from_asio(remote);
     auto* out = reinterpret_cast<unsigned char*>(c->link.exporter.data());
     if (SSL_export_keying_material(c->stream.native_handle(), out, c->link.exporter.size(), exporter_label.data(),
                                    exporter_label.size(), nullptr, 0, 1) != 1) {
@@ -562,7 +573,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (c->outbound) {
       ++stats_.dialled;
       adopt(c);  // takes the frames queued while dialling
-      dialling_.erase(c->peer);
+      if (auto d = dialling_.find(c->peer); d != dialling_.end()) {
+        queued_total_ -= d->second.size();  // not taken (a duplicate won): dropped
+        dialling_.erase(d);
+      }
     } else {
       ++stats_.accepted;
       adopt(c);
@@ -593,13 +607,39 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (it != m.end() && --it->second == 0) m.erase(it);
   }
 
+  // Whether `n` more bytes fit in the node's total send budget, after closing
+  // the connections with the longest queues (the slowest peers) while they
+  // do not. False when `self` (the connection the bytes are for, or null for
+  // a dial queue) itself got closed or nothing else can be freed.
+  bool make_room(const conn_ptr& self, std::size_t n) {
+    while (queued_total_ + n > cfg_.max_total_send_queue_bytes) {
+      conn_ptr longest;
+      for (const auto& c : all_)
+        if (c->st != conn_state::closed && c->queued() > 0 && (!longest || c->queued() > longest->queued()))
+          longest = c;
+      if (!longest) return false;  // only dial queues hold the budget
+      if (self && self->queued() >= longest->queued()) longest = self;
+      ++stats_.send_budget_closes;
+      close_connection(longest, error{errc::connection_closed,
+                                      "peer too slow: the node's send queues reached " +
+                                          std::to_string(cfg_.max_total_send_queue_bytes) +
+                                          " bytes and this peer's was the longest"});
+      if (longest == self) return false;
+    }
+    return true;
+  }
+
   void enqueue(const conn_ptr& c, byte_span frame) {
+    if (c->st == conn_state::closed) return;
     if (c->queued() + frame.size() > cfg_.max_send_queue_bytes) {
       ++stats_.send_queue_overflows;
       close_connection(c, error{errc::connection_closed, "peer too slow: send queue over " +
                                                              std::to_string(cfg_.max_send_queue_bytes) + " bytes"});
       return;
     }
+    // (closing a slower peer runs handlers, which may close this one too)
+    if (!make_room(c, frame.size()) || c->st == conn_state::closed) return;
+    queued_total_ += frame.size();
     c->out.insert(c->out.end(), frame.begin(), frame.end());
     ++stats_.frames_out;
     if (c->writer_waiting) c->wake.cancel();
@@ -636,6 +676,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (ec) co_return close_connection(c, error{errc::connection_closed, "write: " + ec.message()});
         off += written;
         c->written = off;
+        queued_total_ -= written;
         stats_.bytes_out += written;
         c->last_tx = steady::now();
         // Per chunk, so a publisher waiting on back-pressure resumes as soon
@@ -710,6 +751,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         uncount(inbound_by_prefix_, c->src->prefix);
       }
     }
+    // Its queue leaves the node's budget now; the bytes of a write in flight
+    // are freed with the connection when the writer returns.
+    queued_total_ -= c->queued();
+    c->out = bytes{};
+    c->written = c->writing.size();
     std::error_code ignored;
     c->stream.lowest_layer().close(ignored);
     c->wake.cancel();
@@ -777,6 +823,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   std::set<conn_ptr> all_;                       // every connection not yet closed
   std::map<node_id, conn_ptr> active_;           // the one written connection per peer
   std::map<node_id, bytes> dialling_;            // frames queued while dialling
+  std::size_t queued_total_ = 0;                 // all connections' queued() plus the dial queues
   std::size_t inbound_handshakes_ = 0;
   std::size_t inbound_ = 0;  // inbound connections not yet closed
   // Per-source counts of inbound connections from limited sources (entries

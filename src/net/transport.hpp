@@ -56,6 +56,9 @@ struct link_info {
   // The address we dialled, on a connection we dialled: TLS proved there the
   // node id we expected (docs/PROTOCOL.md §13). Empty on accepted ones.
   std::optional<endpoint> dialled;
+  // The peer's address as TCP sees it (both directions): where the
+  // connection really comes from, whatever the peer claims.
+  endpoint remote;
 };
 inline constexpr std::string_view exporter_label = "EXPORTER-topicswarm-admission-v2";
 
@@ -115,8 +118,11 @@ class transport {
   // Queues a whole frame for `peer`: on its connection (sent), or while it
   // is being dialled (queued). no_route: neither; call dial() first.
   send_status send(const node_id& peer, byte_span frame);
-  // Dials `peer` unless connected or dialling. Addresses are tried in order.
-  // Failure is reported through on_disconnected.
+  // Dials `peer` unless connected or dialling. Addresses are tried in order,
+  // at most max_dial_addresses of them (the rest are ignored: no source of
+  // hints carries more, and a longer list would only multiply the connect
+  // timeouts one dial can cost). Failure is reported through on_disconnected.
+  static constexpr std::size_t max_dial_addresses = 8;
   void dial(const node_id& peer, std::vector<endpoint> addresses);
   // Flush what is queued for `peer`, then close (graceful).
   void close_after_flush(const node_id& peer);

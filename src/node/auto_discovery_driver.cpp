@@ -254,7 +254,10 @@ void auto_discovery_driver::finish_stop() {
 
 void auto_discovery_driver::add_stats(node_stats& s) const {
   s.auto_discovery.dht_ops_in_flight = dht_ops_;
-  for (const auto& [t, ses] : topics_) add_to(s.auto_discovery, ses.drv->core().stats());
+  for (const auto& [t, ses] : topics_) {
+    add_to(s.auto_discovery, ses.drv->core().stats());
+    add_to(s.auto_discovery, ses.drv->counters());
+  }
 }
 
 }  // namespace topicswarm::detail

@@ -22,6 +22,9 @@ gossip::config to_core(const gossip_config& g) {
   c.membership.shuffle_active_view_count = g.shuffle_active_view_count;
   c.membership.shuffle_passive_view_count = g.shuffle_passive_view_count;
   c.membership.neighbor_request_timeout = duration_cast<microseconds>(g.neighbor_request_timeout);
+  c.membership.max_active_per_range = g.max_active_per_range;
+  c.membership.max_passive_per_range = g.max_passive_per_range;
+  c.membership.limit_local_ranges = g.limit_local_ranges;
   c.broadcast.lazy_push_interval = duration_cast<microseconds>(g.lazy_push_interval);
   c.broadcast.graft_timeout_1 = duration_cast<microseconds>(g.graft_timeout_1);
   c.broadcast.graft_timeout_2 = duration_cast<microseconds>(g.graft_timeout_2);
@@ -51,6 +54,7 @@ net::config to_net(const transport_config& t, std::size_t max_frame_payload) {
   c.keepalive_interval = t.keepalive_interval;
   c.duplicate_grace = t.duplicate_grace;
   c.max_send_queue_bytes = t.max_send_queue_bytes;
+  c.max_total_send_queue_bytes = t.max_total_send_queue_bytes;
   c.send_backpressure_bytes = t.send_backpressure_bytes;
   c.send_stall_timeout = t.send_stall_timeout;
   c.max_dial_queue_bytes = t.max_dial_queue_bytes;
@@ -66,6 +70,8 @@ result<void> validate_gossip(const gossip_config& g) {
     return bad("max_message_size must be between 1 and " + std::to_string(gossip::limits::max_content_size) +
                " bytes");
   if (g.active_view_capacity == 0) return bad("active_view_capacity must be at least 1");
+  if (g.max_active_per_range == 0 || g.max_passive_per_range == 0)
+    return bad("max_active_per_range and max_passive_per_range must be at least 1");
   // Walk lengths travel as a ttl, which the wire format bounds.
   const std::pair<const char*, std::uint8_t> walks[] = {
       {"active_random_walk_length", g.active_random_walk_length},
@@ -115,6 +121,8 @@ result<void> validate(const node_config& c) {
     return {errc::invalid_argument, "transport timeouts must be positive"};
   if (t.keepalive_interval >= t.idle_timeout)
     return {errc::invalid_argument, "transport.keepalive_interval must be shorter than idle_timeout"};
+  if (t.max_total_send_queue_bytes < t.max_send_queue_bytes)
+    return {errc::invalid_argument, "transport.max_total_send_queue_bytes must be at least max_send_queue_bytes"};
   if (t.send_backpressure_bytes == 0 || t.send_backpressure_bytes > t.max_send_queue_bytes)
     return {errc::invalid_argument, "transport.send_backpressure_bytes must be in (0, max_send_queue_bytes]"};
   if (c.timeouts.join_peer_timeout.count() <= 0 || c.timeouts.broadcast_timeout.count() <= 0 ||
@@ -157,6 +165,8 @@ void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_
   s.walks_refused += m.walks_refused;
   s.joins_not_forwarded += m.joins_not_forwarded;
   s.neighbor_requests_downgraded += m.neighbor_requests_downgraded;
+  s.active_range_refusals += m.active_range_refusals;
+  s.passive_range_refusals += m.passive_range_refusals;
   s.eager_links += eager_links;
   s.lazy_links += lazy_links;
 }
@@ -182,10 +192,22 @@ void add_to(auto_discovery_stats& d, const tracker::counters& c) {
       {&auto_discovery_stats::overlap_merges, &tracker::counters::overlap_merges},
       {&auto_discovery_stats::island_merges, &tracker::counters::island_merges},
       {&auto_discovery_stats::rebootstraps, &tracker::counters::rebootstraps},
+      {&auto_discovery_stats::listed_dials_capped, &tracker::counters::listed_dials_capped},
   };
   ++d.topics;
   for (const auto& [to, from] : same) d.*to += c.*from;
   d.publishes += c.bootstrap_publishes + c.publisher_publishes;
+}
+
+void add_to(auto_discovery_stats& d, const tracker::driver_counters& c) {
+  d.records_rejected_length += c.rejected_length;
+  d.records_rejected_format += c.rejected_format;
+  d.records_rejected_seq += c.rejected_seq;
+  d.records_rejected_decryption += c.rejected_decryption;
+  d.records_rejected_topic += c.rejected_topic;
+  d.records_rejected_window += c.rejected_window;
+  d.records_rejected_signature += c.rejected_signature;
+  d.records_rejected_other += c.rejected_other;
 }
 
 transport_stats from_net(const net::stats& n) {
@@ -210,6 +232,7 @@ transport_stats from_net(const net::stats& n) {
   s.oversized_frames = n.oversized_frames;
   s.idle_timeouts = n.idle_timeouts;
   s.send_queue_overflows = n.send_queue_overflows;
+  s.send_budget_closes = n.send_budget_closes;
   s.stalled_connections = n.stalled_connections;
   s.dial_queue_drops = n.dial_queue_drops;
   s.hello_timeouts = n.hello_timeouts;

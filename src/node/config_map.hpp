@@ -7,6 +7,7 @@
 #include "admission/admission.hpp"
 #include "gossip/router.hpp"
 #include "net/config.hpp"
+#include "tracker/driver.hpp"
 #include "tracker/tracker.hpp"
 
 #include <topicswarm/node.hpp>
@@ -28,6 +29,7 @@ admission::config to_admission(const transport_config& t);
 void add_to(gossip_stats& s, const gossip::topic_counters& c, std::size_t eager_links, std::size_t lazy_links);
 // Adds one topic's auto-discovery counters to the public sums.
 void add_to(auto_discovery_stats& s, const tracker::counters& c);
+void add_to(auto_discovery_stats& s, const tracker::driver_counters& c);
 // The transport's counters as public statistics.
 transport_stats from_net(const net::stats& n);
 

@@ -383,6 +383,10 @@ void gossip_driver::on_frame(const node_id& peer, byte_span body) {
   process();
 }
 
+void gossip_driver::on_link(const node_id& peer, const net::link_info& link) {
+  router_.peer_source(peer, link.remote);
+}
+
 void gossip_driver::on_disconnected(const node_id& peer, const error&) {
   if (sh_.stopped()) return;
   router_.peer_disconnected(peer, sh_.now(), out_);

@@ -81,6 +81,9 @@ class gossip_driver final : public driver, public admission_listener {
 
   // ---- transport
   void on_frame(const node_id& peer, byte_span body);
+  // A connection is up (before any of its frames): where it comes from, for
+  // the views' address-range rule.
+  void on_link(const node_id& peer, const net::link_info& link);
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
   // ---- admission: `peer` will not exchange topic `t` with us

@@ -286,6 +286,7 @@ void node_impl::on_connected(const node_id& peer) {
 void node_impl::on_link(const node_id& peer, const net::link_info& link) {
   // We dialled the peer there and TLS proved its id: a first-hand address.
   if (link.dialled) book_.confirm(peer, *link.dialled);
+  gossip_->on_link(peer, link);
   admission_->on_link(peer, link);
 }
 

@@ -14,17 +14,35 @@ constexpr std::size_t max_pending_gets = 1024;
 
 }  // namespace
 
-std::optional<topic_record> opened_values::open(const record_codec& codec, byte_span value, std::uint64_t window,
-                                                unsigned slot, std::int64_t seq) {
+result<topic_record> opened_values::open(const record_codec& codec, byte_span value, std::uint64_t window,
+                                         unsigned slot, std::int64_t seq) {
   auto key = std::make_tuple(window, slot, seq, bytes(value.begin(), value.end()));
   auto it = cache_.find(key);
   if (it == cache_.end()) {
     if (cache_.size() >= limit_) cache_.clear();
-    auto r = codec.open(value, window, slot, seq);
-    it = cache_.emplace(std::move(key), r ? std::optional<topic_record>(std::move(*r)) : std::nullopt).first;
+    it = cache_.emplace(std::move(key), codec.open(value, window, slot, seq)).first;
   }
   return it->second;
 }
+
+namespace {
+
+std::uint64_t driver_counters::*rejection_counter(errc e) {
+  switch (e) {
+    case errc::record_bad_length:
+    case errc::record_too_large: return &driver_counters::rejected_length;
+    case errc::record_unsupported_version:
+    case errc::record_format_obsolete: return &driver_counters::rejected_format;
+    case errc::record_seq_out_of_range: return &driver_counters::rejected_seq;
+    case errc::record_decryption_failed: return &driver_counters::rejected_decryption;
+    case errc::record_wrong_topic: return &driver_counters::rejected_topic;
+    case errc::record_wrong_window: return &driver_counters::rejected_window;
+    case errc::record_bad_signature: return &driver_counters::rejected_signature;
+    default: return &driver_counters::rejected_other;
+  }
+}
+
+}  // namespace
 
 driver::driver(const identity& me, record_codec codec, const auto_discovery_config& cfg, std::uint64_t seed,
                const directory& dir, std::shared_ptr<opened_values> cache)
@@ -57,13 +75,15 @@ get_outcome driver::on_get(std::uint64_t request, std::optional<stored_value> va
     // A lookup that ended found nothing; one cut short by its deadline knows nothing.
     done.outcome = complete ? get_outcome::empty : get_outcome::timeout;
   } else {
-    done.record = cache_ ? cache_->open(codec_, value->value, window, slot_index, value->seq)
-                         : [&]() -> std::optional<topic_record> {
-      auto r = codec_.open(value->value, window, slot_index, value->seq);
-      if (!r) return std::nullopt;
-      return std::move(*r);
-    }();
-    done.outcome = done.record ? get_outcome::record : get_outcome::invalid;
+    auto r = cache_ ? cache_->open(codec_, value->value, window, slot_index, value->seq)
+                    : codec_.open(value->value, window, slot_index, value->seq);
+    if (r) {
+      done.record = std::move(*r);
+      done.outcome = get_outcome::record;
+    } else {
+      ++(c_.*rejection_counter(static_cast<errc>(r.error().code.value())));
+      done.outcome = get_outcome::invalid;
+    }
   }
   const auto outcome = done.outcome;
   run(std::move(done), c, out);

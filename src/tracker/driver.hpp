@@ -58,12 +58,13 @@ class directory {
 class opened_values {
  public:
   explicit opened_values(std::size_t limit = 20'000) : limit_(limit) {}
-  std::optional<topic_record> open(const record_codec& codec, byte_span value, std::uint64_t window, unsigned slot,
-                                   std::int64_t seq);
+  // The record, or why the value is not one.
+  result<topic_record> open(const record_codec& codec, byte_span value, std::uint64_t window, unsigned slot,
+                            std::int64_t seq);
 
  private:
   std::size_t limit_;
-  std::map<std::tuple<std::uint64_t, unsigned, std::int64_t, bytes>, std::optional<topic_record>> cache_;
+  std::map<std::tuple<std::uint64_t, unsigned, std::int64_t, bytes>, result<topic_record>> cache_;
 };
 
 namespace effect {
@@ -79,6 +80,13 @@ using effect = std::variant<dht_get, dht_put, dial, schedule, join, joined>;
 struct driver_counters {
   std::uint64_t seal_failures = 0;  // our own lists broke the record format's limits (reported as a failed put)
   std::uint64_t answers_unknown = 0;  // a get or put answer for a request we do not know (dropped)
+  // Slot values that are not a record, by the first check they failed
+  // (cheapest first, PROTOCOL §6.4): shorter or longer than any record;
+  // not format 2 (format 1, unknown); seq outside the window; AEAD open
+  // failed (garbage, another secret or slot, tampered); signed for another
+  // topic or window; signature not the publisher's; anything else.
+  std::uint64_t rejected_length = 0, rejected_format = 0, rejected_seq = 0, rejected_decryption = 0,
+                rejected_topic = 0, rejected_window = 0, rejected_signature = 0, rejected_other = 0;
 };
 
 // What a DHT read found in a slot: the value and its BEP 44 seq (record

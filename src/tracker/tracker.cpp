@@ -453,8 +453,25 @@ void tracker::bootstrap_round(const clock& c, std::vector<out::output>& out, boo
 }
 
 void tracker::bootstrap_candidates(const topic_record& r, const clock& c, std::vector<out::output>& out) {
-  for (const auto& p : candidates_of(r))
-    if (dial(p, dial_purpose::bootstrap, c, out)) round_->found_candidate = true;
+  // The publisher signed the record; its neighbour list is its word only, and
+  // a member could fill it with peers that do not exist: bounded per record
+  // and per round.
+  std::size_t listed = 0;
+  for (const auto& p : candidates_of(r)) {
+    const bool is_listed = p.id != r.publisher;
+    if (is_listed && !dialling_.count(p.id) &&
+        (listed >= max_listed_dials_per_record || round_->listed_dials >= max_listed_dials_per_round)) {
+      ++c_.listed_dials_capped;
+      continue;
+    }
+    const bool was_dialling = dialling_.count(p.id) > 0;
+    if (!dial(p, dial_purpose::bootstrap, c, out)) continue;
+    round_->found_candidate = true;
+    if (is_listed && !was_dialling) {
+      ++listed;
+      ++round_->listed_dials;
+    }
+  }
 }
 
 void tracker::maybe_judge_after_failures(std::vector<out::output>& out) {

@@ -49,6 +49,16 @@ using core::instant;
 
 // Window length of records (docs/PROTOCOL.md §1): one minute.
 inline constexpr std::uint64_t window_ms = 60'000;
+
+// What a member that writes records can make a bootstrapping reader dial
+// (issue 15; docs/PROTOCOL.md §7.6, SECURITY.md): per round, every record's
+// publisher (at most 2 x slots records) and, of the neighbours the records
+// list, at most max_listed_dials_per_record per record and
+// max_listed_dials_per_round in all. Each dial tries at most
+// max_record_addresses addresses, and a candidate that failed is not dialled
+// again for unreachable_backoff.
+inline constexpr std::size_t max_listed_dials_per_record = 2;
+inline constexpr std::size_t max_listed_dials_per_round = 8;
 constexpr std::uint64_t window_of(std::uint64_t unix_ms) { return unix_ms / window_ms; }
 
 using clock = core::clock;
@@ -171,6 +181,9 @@ struct counters {
   std::uint64_t dial_timeouts = 0;                      // dials given up after timeouts.join_peer_timeout
   std::uint64_t probes = 0;                             // publisher: one-slot reads of a window after a full one...
   std::uint64_t probes_taken = 0;                       // ...that found the slot taken (no full read, no write)
+  // Listed neighbours not dialled in a bootstrap round: over
+  // max_listed_dials_per_record or max_listed_dials_per_round.
+  std::uint64_t listed_dials_capped = 0;
 };
 
 // What a status line shows.
@@ -227,6 +240,7 @@ class tracker {
     std::uint8_t purposes = 0;
     std::size_t pending = 0;
     bool found_candidate = false;
+    std::size_t listed_dials = 0;  // neighbours listed in records, dialled this round
   };
   enum class dial_purpose : std::uint8_t { bootstrap, merge };
 

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 namespace topicswarm::test_support {
@@ -32,10 +33,16 @@ inline tcp::endpoint asio_endpoint(const endpoint& e) { return {asio::ip::make_a
 
 // A TLS client with a valid identity of its own: it passes the handshake, then misbehaves.
 struct authenticated_client {
-  authenticated_client(asio::io_context& io, const tcp::endpoint& to, keypair k = keypair::generate())
+  authenticated_client(asio::io_context& io, const tcp::endpoint& to, keypair k = keypair::generate(),
+                       std::optional<asio::ip::address> from = std::nullopt, bool say_hello = true)
       : keys(std::move(k)), ctx(std::move(*net::make_tls_context(keys))), stream(io, ctx) {
+    if (from) {  // a chosen source address (e.g. 127.0.9.1), to exercise the per-source limits
+      stream.lowest_layer().open(to.protocol());
+      stream.lowest_layer().bind(tcp::endpoint(*from, 0));
+    }
     stream.lowest_layer().connect(to);
     stream.handshake(asio::ssl::stream_base::client);
+    if (!say_hello) return;
     bytes hello;
     net::append_hello(hello, {net::protocol_version_current,
                               {net::frame_kind::gossip, net::frame_kind::admission, net::frame_kind::keepalive,

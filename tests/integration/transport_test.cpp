@@ -284,6 +284,7 @@ struct raw_peer {
   asio::ssl::context ctx;
   asio::ssl::stream<asio::ip::tcp::socket> stream;
   bytes script;
+  bool reads = true;  // false: after the script it holds the connection and never reads
   bool tls_up = false;
   bool closed = false;        // the transport closed the connection (or it failed)
   std::vector<bytes> frames;  // payloads read: kind byte + body
@@ -303,6 +304,7 @@ asio::awaitable<void> converse(std::shared_ptr<raw_peer> p, std::error_code ec,
   if (!ec) {
     p->tls_up = true;
     if (!p->script.empty()) co_await asio::async_write(p->stream, asio::buffer(p->script), use_tuple);
+    if (!p->reads) co_return;  // the connection stays open as long as the test holds `p`
     frame_reader reader(max_payload);
     for (;;) {
       auto buf = reader.prepare(4096);
@@ -316,8 +318,9 @@ asio::awaitable<void> converse(std::shared_ptr<raw_peer> p, std::error_code ec,
 }
 
 // Dials `to` and plays the script.
-std::shared_ptr<raw_peer> raw_dial(asio::io_context& io, const endpoint& to, bytes script) {
+std::shared_ptr<raw_peer> raw_dial(asio::io_context& io, const endpoint& to, bytes script, bool reads = true) {
   auto p = std::make_shared<raw_peer>(io, std::move(script));
+  p->reads = reads;
   auto session = [p, to]() -> asio::awaitable<void> {
     auto [ec] = co_await p->stream.lowest_layer().async_connect(asio_endpoint(to), use_tuple);
     co_await converse(p, ec, asio::ssl::stream_base::client);
@@ -701,6 +704,81 @@ TEST(transport_limits, strangers_cannot_take_the_room_kept_for_our_dials_and_kno
   EXPECT_EQ(hub.t->stats().connections, 4u);
   EXPECT_EQ(hub.t->stats().refused_inbound_share, 1u);
   EXPECT_EQ(hub.t->stats().refused_connection_cap, 0u);
+}
+
+TEST(transport_limits, all_send_queues_together_stay_within_the_node_budget) {
+  asio::io_context io;
+  endpoint_under_test hub, honest;
+  auto cfg = fast_config();
+  cfg.max_send_queue_bytes = 4u << 20;
+  cfg.max_total_send_queue_bytes = 6u << 20;
+  start(io, hub, "127.0.0.1:0", cfg);
+  start(io, honest);
+  // Three peers that finish TLS and the hello, then never read; one that does.
+  std::vector<std::shared_ptr<raw_peer>> stuck;
+  for (int i = 0; i < 3; ++i) stuck.push_back(raw_dial(io, hub.t->local_endpoints().at(0), good_hello(), false));
+  honest.t->dial(hub.id(), hub.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return hub.t->stats().connections == 4; }));
+  std::vector<node_id> to;
+  for (const auto& p : stuck) to.push_back(p->id());
+  to.push_back(honest.id());
+  const bytes f = gossip_frame(std::string(max_payload - 1, 'x'));
+  // Before the total budget each stuck peer could hold its own 4 MiB (12 MiB
+  // in all); now the longest queue is closed whenever the total would pass
+  // 6 MiB. With three stuck peers that happens before any reaches 4 MiB;
+  // the last one alone meets its own 4 MiB limit first.
+  std::size_t peak = 0;
+  auto stuck_connected = [&] {
+    return std::any_of(stuck.begin(), stuck.end(), [&](const auto& p) { return hub.t->connected(p->id()); });
+  };
+  for (int round = 0; round < 200'000 && stuck_connected(); ++round) {
+    for (const auto& p : to) hub.t->send(p, f);
+    peak = std::max(peak, hub.t->stats().queued_bytes);
+    if (round % 32 == 0) {
+      io.restart();
+      io.run_for(1ms);
+    }
+  }
+  const auto st = hub.t->stats();
+  EXPECT_LE(peak, cfg.max_total_send_queue_bytes);
+  EXPECT_EQ(st.send_budget_closes, 2u);
+  EXPECT_EQ(st.send_queue_overflows, 1u);
+  // Only the peers that stopped reading were closed: the honest one, whose
+  // queue never was the longest, still gets what is sent.
+  EXPECT_TRUE(hub.t->connected(honest.id()));
+  for (const auto& p : stuck) EXPECT_FALSE(hub.t->connected(p->id()));
+  const auto before = honest.events.frames.size();
+  hub.t->send(honest.id(), gossip_frame("after"));
+  ASSERT_TRUE(run_until(io, [&] { return honest.events.frames.size() > before &&
+                                         to_string(byte_span(honest.events.frames.back().second)) == "after"; }));
+  EXPECT_EQ(hub.t->stats().queued_bytes, 0u);
+}
+
+// A dial tries at most max_dial_addresses addresses, however many it is
+// given: hints cannot make one dial cost more than 8 connects.
+TEST(transport_limits, a_dial_tries_at_most_eight_addresses) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  // Ports nobody listens on (taken and released), refused at once.
+  std::vector<endpoint> dead;
+  for (int i = 0; i < 11; ++i) {
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    dead.push_back(*endpoint::parse("127.0.0.1:" + std::to_string(probe.local_endpoint().port())));
+  }
+  const endpoint live = b.t->local_endpoints().at(0);
+  auto ninth = std::vector<endpoint>(dead.begin(), dead.begin() + 8);
+  ninth.push_back(live);
+  a.t->dial(b.id(), ninth);
+  ASSERT_TRUE(run_until(io, [&] { return !a.t->dialling(b.id()); }));
+  EXPECT_FALSE(a.t->connected(b.id()));
+  EXPECT_EQ(a.t->stats().dial_failures, 1u);
+  auto eighth = std::vector<endpoint>(dead.begin(), dead.begin() + 7);
+  eighth.push_back(live);
+  for (int i = 7; i < 11; ++i) eighth.push_back(dead[static_cast<std::size_t>(i)]);
+  a.t->dial(b.id(), eighth);
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()); }));
 }
 
 }  // namespace

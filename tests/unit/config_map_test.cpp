@@ -49,7 +49,7 @@ struct field_case {
 };
 
 // One row per public field, in declaration order.
-constexpr std::array<field_case, 20> fields{{
+constexpr std::array<field_case, 23> fields{{
     {"active_view_capacity", [](gossip_config& g) { g.active_view_capacity = 7; },
      [](const gossip::config& c) -> std::int64_t { return c.membership.active_view_capacity; }, 7},
     {"passive_view_capacity", [](gossip_config& g) { g.passive_view_capacity = 41; },
@@ -68,6 +68,14 @@ constexpr std::array<field_case, 20> fields{{
      [](const gossip::config& c) -> std::int64_t { return c.membership.shuffle_passive_view_count; }, 6},
     {"neighbor_request_timeout", [](gossip_config& g) { g.neighbor_request_timeout = std::chrono::milliseconds(750); },
      [](const gossip::config& c) { return us(c.membership.neighbor_request_timeout); }, 750'000},
+    {"max_active_per_range", [](gossip_config& g) { g.max_active_per_range = 3; },
+     [](const gossip::config& c) -> std::int64_t { return static_cast<std::int64_t>(c.membership.max_active_per_range); },
+     3},
+    {"max_passive_per_range", [](gossip_config& g) { g.max_passive_per_range = 9; },
+     [](const gossip::config& c) -> std::int64_t { return static_cast<std::int64_t>(c.membership.max_passive_per_range); },
+     9},
+    {"limit_local_ranges", [](gossip_config& g) { g.limit_local_ranges = true; },
+     [](const gossip::config& c) -> std::int64_t { return c.membership.limit_local_ranges ? 1 : 0; }, 1},
     {"lazy_push_interval", [](gossip_config& g) { g.lazy_push_interval = std::chrono::milliseconds(9); },
      [](const gossip::config& c) { return us(c.broadcast.lazy_push_interval); }, 9'000},
     {"graft_timeout_1", [](gossip_config& g) { g.graft_timeout_1 = std::chrono::milliseconds(120); },

@@ -614,3 +614,103 @@ TEST(Hyparview, LateAcceptanceAfterTheRequestTimedOutIsDeclined) {
   EXPECT_TRUE(disc[0].alive);
   EXPECT_TRUE(b.all<out::neighbor_up>().empty());
 }
+
+// ------------------------------------------------ eclipse: address ranges --
+
+namespace {
+
+endpoint at_address(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  return endpoint::v4({a, b, c, d}, 4000);
+}
+
+std::size_t active_from(const single& x, std::size_t first, std::size_t last) {
+  std::size_t n = 0;
+  for (std::size_t p = first; p <= last; ++p) n += x.is_active(p) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+// Many identities connecting from one /24 (one machine, one network) get at
+// most max_active_per_range of our neighbours, whether they join, ask with
+// high priority (which would evict) or with low priority.
+TEST(Hyparview, OneAddressRangeCannotFillTheActiveView) {
+  single x;
+  // Two honest neighbours from ranges of their own.
+  x.r.peer_source(make_node_id(1), at_address(198, 51, 100, 7));
+  x.r.peer_source(make_node_id(2), at_address(192, 0, 2, 9));
+  x.connect(1);
+  x.connect(2);
+  // Ten identities, all from 203.0.113.0/24.
+  for (std::size_t p = 20; p < 30; ++p) {
+    x.r.peer_source(make_node_id(p), at_address(203, 0, 113, static_cast<std::uint8_t>(p)));
+    auto b = p % 2 == 0 ? x.recv(p, wire::join{make_peer(p).addresses})
+                        : x.recv(p, wire::neighbor{priority::high, make_peer(p).addresses});
+    if (p >= 22) {
+      auto replies = b.sends_to<wire::neighbor_reply>(make_node_id(p));
+      ASSERT_EQ(replies.size(), 1u);
+      EXPECT_FALSE(replies[0].accepted);
+      EXPECT_TRUE(b.sends<wire::forward_join>().empty());  // a refused join is not spread either
+      EXPECT_TRUE(b.all<out::neighbor_down>().empty());    // and evicts nobody
+    }
+  }
+  EXPECT_EQ(active_from(x, 20, 29), 2u);
+  EXPECT_TRUE(x.is_active(1));
+  EXPECT_TRUE(x.is_active(2));
+  EXPECT_EQ(x.r.counters(x.topic).membership.active_range_refusals, 8u);
+  // A neighbour from the range leaves: another of it may take the place.
+  x.recv(20, wire::disconnect{false});
+  EXPECT_TRUE(x.recv(23, wire::neighbor{priority::low, make_peer(23).addresses})
+                  .sends_to<wire::neighbor_reply>(make_node_id(23))[0]
+                  .accepted);
+  EXPECT_EQ(active_from(x, 20, 29), 2u);
+}
+
+// Our own request to a peer that turns out to connect from a full range is
+// declined after it accepts (it keeps us as a passive peer, as with a late
+// acceptance), so views stay symmetric.
+TEST(Hyparview, AnAcceptanceFromAFullRangeIsDeclined) {
+  single x;
+  for (std::size_t p = 1; p <= 2; ++p) {
+    x.r.peer_source(make_node_id(p), at_address(203, 0, 113, static_cast<std::uint8_t>(p)));
+    x.connect(p);
+  }
+  x.feed(in::join_peers{{make_peer(7)}});
+  x.r.peer_source(make_node_id(7), at_address(203, 0, 113, 77));
+  auto b = x.recv(7, wire::neighbor_reply{true});
+  EXPECT_FALSE(x.is_active(7));
+  EXPECT_EQ(b.sends_to<wire::disconnect>(make_node_id(7)).size(), 1u);
+  EXPECT_EQ(x.r.counters(x.topic).membership.active_range_refusals, 1u);
+}
+
+// Passive entries are counted by the first address they list: one range
+// gets at most max_passive_per_range of the passive view.
+TEST(Hyparview, OneAddressRangeCannotFillThePassiveView) {
+  auto x = with_neighbors(5);  // full: low-priority requests are refused and kept as passive peers
+  for (std::size_t p = 40; p < 60; ++p) {
+    const peer_info sybil{make_node_id(p), {at_address(203, 0, 113, static_cast<std::uint8_t>(p))}};
+    x.recv(p, wire::neighbor{priority::low, sybil.addresses});
+  }
+  std::size_t kept = 0;
+  for (std::size_t p = 40; p < 60; ++p) kept += x.is_passive(p) ? 1 : 0;
+  EXPECT_EQ(kept, config{}.membership.max_passive_per_range);
+  EXPECT_EQ(x.r.counters(x.topic).membership.passive_range_refusals, 20u - kept);
+  // Other ranges still get in.
+  x.recv(70, wire::neighbor{priority::low, {at_address(198, 51, 100, 70)}});
+  EXPECT_TRUE(x.is_passive(70));
+}
+
+// Loopback, link-local and private ranges are exempt by default (a LAN or a
+// local testnet is one range), limited when limit_local_ranges is set.
+TEST(Hyparview, LocalRangesAreExemptUnlessLimited) {
+  for (bool limit : {false, true}) {
+    config cfg;
+    cfg.membership.limit_local_ranges = limit;
+    single x(0, cfg);
+    for (std::size_t p = 1; p <= 5; ++p) {
+      x.r.peer_source(make_node_id(p), at_address(192, 168, 1, static_cast<std::uint8_t>(p)));
+      x.connect(p);
+    }
+    EXPECT_EQ(active_from(x, 1, 5), limit ? 2u : 5u) << "limit_local_ranges=" << limit;
+  }
+}

@@ -298,6 +298,32 @@ TEST(Tracker, DialsPublisherAndItsNeighboursAsSoonAsTheRecordArrives) {
   EXPECT_EQ(h.joins.size(), 1u);
 }
 
+// A member that writes every slot, each record listing five made-up
+// neighbours, gets a bootstrapping reader to dial every publisher but only
+// max_listed_dials_per_record listed peers per record and
+// max_listed_dials_per_round in all (docs/PROTOCOL.md §7.6).
+TEST(Tracker, ListedNeighboursDialledPerRoundAreBounded) {
+  harness h;
+  h.feed(in::start{});
+  std::map<std::pair<std::uint64_t, unsigned>, topic_record> slots;
+  std::size_t next = 100;
+  for (const auto& g : h.gets) {
+    std::vector<std::size_t> listed;
+    for (int i = 0; i < 5; ++i) listed.push_back(next++);
+    slots[{g.window, g.slot}] = record_of(next++, g.window, listed);
+  }
+  const std::size_t records = slots.size();
+  ASSERT_EQ(records, 2 * auto_discovery_config{}.bootstrap.max_bootstrap_records);
+  h.answer_gets(slots);
+  std::size_t publishers = 0;
+  for (const auto& [key, r] : slots)
+    publishers += std::any_of(h.dials.begin(), h.dials.end(), [&](const auto& p) { return p.id == r.publisher; }) ? 1 : 0;
+  EXPECT_EQ(publishers, records);
+  EXPECT_EQ(h.dials.size(), records + tracker::max_listed_dials_per_round);
+  EXPECT_EQ(h.t.stats().listed_dials_capped, records * 5 - tracker::max_listed_dials_per_round);
+  for (const auto& d : h.dials) EXPECT_LE(d.addresses.size(), max_record_addresses);
+}
+
 TEST(Tracker, StartupPublishHappensEvenWhenCandidatesAreFound) {
   harness h;
   h.feed(in::start{});

@@ -26,6 +26,7 @@ TEST(transport_config_map, defaults_agree) {
   EXPECT_EQ(n.keepalive_interval, d.keepalive_interval);
   EXPECT_EQ(n.duplicate_grace, d.duplicate_grace);
   EXPECT_EQ(n.max_send_queue_bytes, d.max_send_queue_bytes);
+  EXPECT_EQ(n.max_total_send_queue_bytes, d.max_total_send_queue_bytes);
   EXPECT_EQ(n.send_backpressure_bytes, d.send_backpressure_bytes);
   EXPECT_EQ(n.send_stall_timeout, d.send_stall_timeout);
   EXPECT_EQ(n.max_dial_queue_bytes, d.max_dial_queue_bytes);
@@ -50,7 +51,9 @@ TEST(transport_config_map, every_public_field_reaches_the_net_config) {
   t.max_handshakes_per_ip = 25;
   t.outbound_reserve = 26;
   t.limit_loopback = !net::config{}.limit_loopback;
+  t.max_total_send_queue_bytes = 27;
   const net::config n = to_net(t, 22);
+  EXPECT_EQ(n.max_total_send_queue_bytes, 27u);
   EXPECT_EQ(n.max_inbound_per_ip, 23u);
   EXPECT_EQ(n.max_inbound_per_prefix, 24u);
   EXPECT_EQ(n.max_handshakes_per_ip, 25u);
@@ -82,6 +85,9 @@ TEST(transport_config_map, admission_settings_reach_the_admission_core) {
   EXPECT_EQ(m.admission_timeout, std::chrono::milliseconds(1234));
   EXPECT_EQ(m.max_failures, 7u);
   node_config bad;
+  bad.transport.max_total_send_queue_bytes = bad.transport.max_send_queue_bytes - 1;
+  EXPECT_FALSE(validate(bad));
+  bad = {};
   bad.transport.max_admission_failures = 0;
   EXPECT_FALSE(validate(bad));
   bad = {};
@@ -98,7 +104,7 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
                   &n.idle_timeouts, &n.send_queue_overflows, &n.stalled_connections, &n.dial_queue_drops,
                   &n.hello_timeouts, &n.hello_violations, &n.hello_malformed, &n.version_mismatches,
                   &n.frames_unknown_kind, &n.refused_per_ip, &n.refused_per_prefix, &n.refused_handshakes_per_ip,
-                  &n.refused_inbound_share})
+                  &n.refused_inbound_share, &n.send_budget_closes})
     *f = ++v;
   n.connections = 201;
   n.handshakes_in_progress = 202;
@@ -124,6 +130,7 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
   EXPECT_EQ(s.oversized_frames, n.oversized_frames);
   EXPECT_EQ(s.idle_timeouts, n.idle_timeouts);
   EXPECT_EQ(s.send_queue_overflows, n.send_queue_overflows);
+  EXPECT_EQ(s.send_budget_closes, n.send_budget_closes);
   EXPECT_EQ(s.stalled_connections, n.stalled_connections);
   EXPECT_EQ(s.dial_queue_drops, n.dial_queue_drops);
   EXPECT_EQ(s.hello_timeouts, n.hello_timeouts);
