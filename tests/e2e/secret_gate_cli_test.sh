@@ -42,7 +42,7 @@ stop() {
   grep -q '"event":"stopped"' "$tmp/out$1" || fail "process $1 printed no stopped line"
 }
 # counter N NAME: an admission counter from process N's stopped line.
-counter() { grep '"event":"stopped"' "$tmp/out$1" | grep -oE "\"$2\":[0-9]+" | cut -d: -f2; }
+counter() { grep '"event":"stopped"' "$tmp/out$1" | grep -oE "\"$2\":[0-9]+" | head -1 | cut -d: -f2; }
 
 # --- two members, through the DHT ---
 start 1 --auto-discovery --secret "right secret" --bootstrap "$bootstrap"
