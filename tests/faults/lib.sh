@@ -291,7 +291,7 @@ node_wait_ready() {
 node_kill() {
   kill -KILL "${node_pid[$1]}" 2>/dev/null
   wait "${node_pid[$1]}" 2>/dev/null
-  exec {node_in[$1]}>&-
+  eval "exec ${node_in[$1]}>&-"
 }
 
 # send K TEXT: node K broadcasts TEXT.
