@@ -17,7 +17,11 @@
 # Results: FUZZ_BUILD_DIR/results.md, a markdown table with one row per target
 # (written as each target finishes): seconds, total executions, executions per
 # second, corpus files and bytes at the end, whether anything was found, and
-# the artifact if so. Exit status: 0 if no target found anything, 1 otherwise.
+# the artifact if so. A "slow unit" (one input over 60 s) is listed but is not
+# a finding: on a shared machine under nice -n 19 it is usually a stall of the
+# machine, so replay it (BIN ARTIFACT) before believing it. Crashes, leaks,
+# timeouts (-timeout) and out-of-memory are findings.
+# Exit status: 0 if no target found anything, 1 otherwise.
 set -u
 
 src_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,7 +88,7 @@ for name in "${targets[@]}"; do
 
   echo "fuzz-all: $name for ${seconds} s ($(date -u +%H:%M:%S))"
   start=$(date +%s)
-  nice -n 19 "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n 19 "$bin" -max_total_time="$seconds" -timeout=30 -report_slow_units=60 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work" > "$log" 2>&1
   rc=$?
   elapsed=$(( $(date +%s) - start ))
@@ -98,12 +102,17 @@ for name in "${targets[@]}"; do
   fi
   files="$(find "$work" -type f | wc -l)"
   bytes="$(find "$work" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
-  artifact="$(find "$artifacts" -type f | head -n1)"
+  artifact="$(find "$artifacts" -type f ! -name 'slow-unit-*' | head -n1)"
+  slow="$(find "$artifacts" -type f -name 'slow-unit-*' | wc -l)"
   if (( rc != 0 )) || [[ -n "$artifact" ]]; then
     finding="yes (exit $rc)"
     any_finding=1
   else
     finding="no"
+  fi
+  if (( slow > 0 )); then
+    finding="$finding; $slow slow unit(s), replay to check"
+    [[ -n "$artifact" ]] || artifact="$(find "$artifacts" -type f -name 'slow-unit-*' | head -n1)"
   fi
   echo "| $name | $elapsed | ${execs:-?} | ${rate:-?} | $files | $bytes | $seeds | $finding | ${artifact:--} |" >> "$results"
 done
