@@ -258,7 +258,8 @@ dht_wait_tables() {
 # --auto-discovery` as topic node K (host nK, 10.77.K.2, TCP 7000, its DHT
 # client on UDP 6881 of the same address), stdin a FIFO held open on
 # ${node_in[K]}; output in $tmp/nodeK.out.
-declare -a node_in node_pid node_ip node_id
+# node_listen[K] / node_dht_listen[K]: instead of IP:7000 / IP:6881 (e.g. 0.0.0.0:7000).
+declare -a node_in node_pid node_ip node_id node_listen node_dht_listen
 topic=${topic:-faults-topic}
 secret=${secret:-faults-secret}
 node_start() {
@@ -273,7 +274,7 @@ node_start() {
   (
     for f in "${node_in[@]}" "$fd"; do eval "exec $f>&-"; done
     exec ip netns exec "$ns" "$tsbin" join --json --topic "$topic" --secret "$secret" --auto-discovery \
-      --listen "$ip:7000" --dht-listen "$ip:6881" "${bootstrap_args[@]}" "$@" \
+      --listen "${node_listen[k]:-$ip:7000}" --dht-listen "${node_dht_listen[k]:-$ip:6881}" "${bootstrap_args[@]}" "$@" \
       <"$tmp/node$k.in" >>"$tmp/node$k.out" 2>>"$tmp/node$k.err"
   ) &
   node_in[k]=$fd
