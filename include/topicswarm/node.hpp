@@ -196,8 +196,18 @@ struct node_config {
   // address with port 0 takes the port bound by the first listen address
   // of its family (so "203.0.113.7:0" works with listen "0.0.0.0:0").
   // A node listening only on unspecified addresses and advertising nothing
-  // can dial out but cannot be dialled back.
+  // can dial out but cannot be dialled back (unless advertise_interfaces).
   std::vector<endpoint> advertise;
+  // With `advertise` empty: for each unspecified listen address (0.0.0.0,
+  // ::), advertise the addresses the host's interfaces carry in that family
+  // (loopback ones only if there is no other), with the bound port, and
+  // follow them: every interface_check_interval they are read again, and
+  // when they changed (a new network, a DHCP renewal) the node's records,
+  // catalog entry and gossip messages carry the new ones (records at their
+  // next refresh). Off by default: an interface address is not necessarily
+  // reachable from others (NAT; issue 16 checks reachability first).
+  bool advertise_interfaces = false;
+  std::chrono::milliseconds interface_check_interval{2'000};
   gossip_config gossip;
   transport_config transport;
   // Per-operation timeouts of every topic (join_peers, broadcast,

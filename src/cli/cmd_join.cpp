@@ -83,6 +83,7 @@ struct join_options {
   std::string identity_file;
   bool exit_on_eof = false;
   bool limit_loopback = false;  // per-source connection limits for loopback sources too
+  bool advertise_interfaces = false;
   // Auto-discovery.
   bool auto_discovery = false;
   // The topic key: from one of these (at most one), or open.
@@ -593,6 +594,7 @@ void run_join(const join_options& o) {
     cfg.listen.push_back(*ep);
   }
   cfg.transport.limit_loopback = o.limit_loopback;
+  cfg.advertise_interfaces = o.advertise_interfaces;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
     auto pa = peer_addr::parse(p);
@@ -674,6 +676,9 @@ void register_join_command(CLI::App& app) {
   cmd->add_option("--join-timeout", o.join_timeout_s,
                   "With --auto-discovery: exit 1 if no neighbour within this many seconds (default: wait)")
       ->check(CLI::Range(0.0, 86400.0));
+  cmd->add_flag("--advertise-interfaces", o.advertise_interfaces,
+                "With --listen 0.0.0.0:PORT: advertise the addresses of this host's interfaces, and follow "
+                "them when they change (records and gossip carry the new ones)");
   cmd->add_flag("--limit-loopback", o.limit_loopback,
                 "Apply the per-source connection limits (8 per IP, 32 per /24) to loopback sources too "
                 "(for tests: everything local comes from 127.0.0.0/8)");

@@ -90,6 +90,12 @@ constexpr int join_target = 8;  // one full Kademlia bucket (k = 8, BEP 5)
 // libtorrent's own refresh pings one node per 5 s, far too slow for a testnet
 // whose clients come and go. The real DHT is left to libtorrent's pace.
 constexpr auto loopback_refresh_interval = 1s;
+// After joining, the routing table is checked this often; when it holds
+// fewer than rejoin_below nodes (every node we knew went away, or our
+// address changed and libtorrent reopened its sockets with an empty table)
+// the bootstrap nodes are added again and the join rounds start over.
+constexpr auto rejoin_check_interval = 10s;
+constexpr int rejoin_below = 2;
 // A ticket left by a timed-out get/put is dropped after this long even if its
 // lookup never reported (libtorrent's RPC timeout is 15 s; lookups end well
 // within a minute), so a lost alert cannot shift matching forever.
@@ -593,8 +599,16 @@ class client::impl : public std::enable_shared_from_this<impl> {
       auto self = w.lock();
       if (!self || ec || self->stopped_) return;
       bool joined = self->routing_nodes_ >= join_target || self->join_rounds_ >= join_max_rounds;
+      if (joined && self->routing_nodes_ < rejoin_below && !self->bootstrap_nodes_.empty() &&
+          clock::now() >= self->next_rejoin_) {
+        for (const auto& n : self->bootstrap_nodes_) self->lt_->add_node(n);
+        self->join_rounds_ = 0;
+        self->next_rejoin_ = clock::now() + rejoin_check_interval;
+        joined = false;
+      }
       if (joined) {
-        if (!self->loopback_) return;
+        if (self->rounds_posted_ == self->rounds_done_) self->post_stats_round();  // a fresh routing_nodes_
+        if (!self->loopback_) return self->schedule_join(rejoin_check_interval);
         self->lt_->random_lookups(1);
         self->schedule_join(loopback_refresh_interval);
         return;
@@ -622,6 +636,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
 
   std::uint64_t rounds_posted_ = 0, rounds_done_ = 0;
   int routing_nodes_ = 0;
+  clock::time_point next_rejoin_{};  // bootstrap nodes are added again at most this often
   std::map<detail::lookup_target, stall_watch> get_stalls_, put_stalls_, peer_stalls_;
   asio::steady_timer poll_timer_;
   bool poll_armed_ = false;

@@ -19,6 +19,12 @@ std::vector<endpoint> capped(const std::vector<endpoint>& a) {
 
 peer_info capped(const peer_info& p) { return {p.id, capped(p.addresses)}; }
 
+}  // namespace
+
+std::vector<endpoint> hyparview::cap_addresses(const std::vector<endpoint>& a) { return capped(a); }
+
+namespace {
+
 std::uint8_t clamp_ttl(std::uint8_t ttl) { return std::min(ttl, limits::max_ttl); }
 
 }  // namespace

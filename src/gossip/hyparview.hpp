@@ -80,6 +80,9 @@ class hyparview {
   hyparview(const peer_info& me, const membership_config& cfg, core::rng& random, std::uint64_t attempt_base = 0,
             std::shared_ptr<const peer_sources> sources = nullptr);
 
+  // Our own addresses changed: joins, requests and shuffles carry the new ones.
+  void set_my_addresses(const std::vector<endpoint>& a) { me_.addresses = cap_addresses(a); }
+
   // Schedules the periodic shuffle; called once, on the topic's first input.
   void start(instant now, std::vector<out::output>& out);
 
@@ -177,6 +180,8 @@ class hyparview {
   void remember(const peer_info& info);
   // A peer that left (disconnect, not alive) is not retried.
   void forget(const node_id& id);
+
+  static std::vector<endpoint> cap_addresses(const std::vector<endpoint>& a);
 
   peer_info me_;
   membership_config cfg_;

@@ -108,6 +108,11 @@ void router::handle(const topic_id& topic, in::input input, instant now, std::ve
 
 void router::peer_source(const node_id& peer, const endpoint& remote) { (*sources_)[peer] = remote; }
 
+void router::set_my_addresses(const std::vector<endpoint>& a) {
+  me_.addresses = a;
+  for (auto& [topic, state] : topics_) state->set_my_addresses(a);
+}
+
 void router::peer_disconnected(const node_id& peer, instant now, std::vector<routed>& out) {
   sources_->erase(peer);
   for (auto& [topic, state] : topics_) {

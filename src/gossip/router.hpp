@@ -42,6 +42,8 @@ class router {
   // shell saw): the active views' range rule counts it there until the peer
   // disconnects (docs/PROTOCOL.md §9).
   void peer_source(const node_id& peer, const endpoint& remote);
+  // Our own addresses changed: every topic's messages carry the new ones.
+  void set_my_addresses(const std::vector<endpoint>& a);
   // A connection closed or a dial failed: every topic that knows the peer hears of it.
   void peer_disconnected(const node_id& peer, instant now, std::vector<routed>& out);
   // Leave a topic: neighbours are told (disconnect), its state is erased, and

@@ -49,6 +49,10 @@ class topic_state {
   const plumtree& broadcast() const noexcept { return broadcast_; }
   topic_counters counters() const;
   const peer_info& me() const noexcept { return me_; }
+  void set_my_addresses(const std::vector<endpoint>& a) {
+    me_.addresses = a;
+    membership_.set_my_addresses(a);
+  }
 
  private:
   void on_received(in::received&& r, instant now, std::vector<out::output>& out);

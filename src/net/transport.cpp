@@ -629,7 +629,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return true;
   }
 
-  void enqueue(const conn_ptr& c, byte_span frame) {
+  // By value: `c` may be the map entry of active_ that closing it erases.
+  void enqueue(conn_ptr c, byte_span frame) {
     if (c->st == conn_state::closed) return;
     if (c->queued() + frame.size() > cfg_.max_send_queue_bytes) {
       ++stats_.send_queue_overflows;

@@ -233,7 +233,7 @@ void node::stop() {
 }
 
 node_id node::id() const { return impl_->id(); }
-peer_addr node::address() const { return peer_addr{impl_->id(), impl_->me().addresses}; }
+peer_addr node::address() const { return peer_addr{impl_->id(), impl_->advertised()}; }
 std::vector<endpoint> node::listen_endpoints() const { return impl_->listen_endpoints(); }
 std::size_t node::max_message_size() const { return impl_->max_message_size(); }
 std::vector<endpoint> node::dht_endpoints() const { return impl_->dht_endpoints(); }

@@ -107,6 +107,8 @@ result<void> validate_gossip(const gossip_config& g) {
 }  // namespace
 
 result<void> validate(const node_config& c) {
+  if (c.advertise_interfaces && c.interface_check_interval.count() <= 0)
+    return {errc::invalid_argument, "interface_check_interval must be positive"};
   if (auto g = validate_gossip(c.gossip); !g) return g;
   const auto& t = c.transport;
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)

@@ -85,6 +85,10 @@ result<void> discovery_driver::join(const network_config& cfg, const secret_hash
   return {};
 }
 
+void discovery_driver::addresses_changed() {
+  if (core_ && !sh_.stopped()) feed(discovery::in::set_addresses{sh_.record_addresses()});
+}
+
 void discovery_driver::leave() {
   if (!core_) return;
   const auto wire = core_->wire_id();

@@ -58,6 +58,9 @@ class discovery_driver final : public driver, public topic_observer {
   result<void> join(const network_config& cfg, const secret_hash& key, std::shared_ptr<network_mirror> mirror);
   // The last handle is gone: announce our departure and leave the network topic.
   void leave();
+  // Our addresses changed (node_config::advertise_interfaces): the entry is
+  // re-signed with them and announced.
+  void addresses_changed();
   bool joined() const noexcept { return static_cast<bool>(core_); }
   void add_channel(std::shared_ptr<network_event_channel> c);
   void set_tags(std::vector<std::string> tags);

@@ -84,6 +84,8 @@ class gossip_driver final : public driver, public admission_listener {
   // A connection is up (before any of its frames): where it comes from, for
   // the views' address-range rule.
   void on_link(const node_id& peer, const net::link_info& link);
+  // Our own addresses changed.
+  void set_my_addresses(const std::vector<endpoint>& a) { router_.set_my_addresses(a); }
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
   // ---- admission: `peer` will not exchange topic `t` with us

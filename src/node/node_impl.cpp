@@ -1,5 +1,7 @@
 #include "node/node_impl.hpp"
 
+#include "node/interfaces.hpp"
+
 #include "discovery/wire.hpp"
 #include "gossip/codec.hpp"
 #include "node/config_map.hpp"
@@ -49,7 +51,8 @@ node_impl::node_impl(node_config cfg)
       work_(io_.get_executor()),
       epoch_(std::chrono::steady_clock::now()),
       book_(cfg_.address_book_capacity),
-      timer_(io_) {}
+      timer_(io_),
+      interfaces_timer_(io_) {}
 
 node_impl::~node_impl() { shutdown(); }
 
@@ -67,27 +70,7 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   n->transport_ = std::move(*t);
   n->listen_ = n->transport_->local_endpoints();
   n->me_.id = n->identity_.id();
-  if (!n->cfg_.advertise.empty()) {
-    for (auto a : n->cfg_.advertise) {
-      if (a.port == 0) {
-        auto bound =
-            std::find_if(n->listen_.begin(), n->listen_.end(), [&](const endpoint& l) { return l.fam == a.fam; });
-        if (bound == n->listen_.end()) continue;  // nothing of that family listens
-        a.port = bound->port;
-      }
-      n->me_.addresses.push_back(a);
-    }
-  } else {
-    for (const auto& e : n->listen_)
-      if (!unspecified(e)) n->me_.addresses.push_back(e);
-  }
-  if (n->me_.addresses.size() > gossip::limits::max_addresses) n->me_.addresses.resize(gossip::limits::max_addresses);
-  // The networks we are on, from our own addresses: which hints we dial.
-  {
-    std::vector<endpoint> own = n->listen_;
-    own.insert(own.end(), n->me_.addresses.begin(), n->me_.addresses.end());
-    n->book_.set_policy(core::address_policy(own, to_overrides(n->cfg_.dialing)));
-  }
+  n->set_addresses(n->current_addresses());
   const std::uint64_t seed =
       n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   if (n->cfg_.dht.enabled) {
@@ -123,6 +106,7 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   for (auto& x : extra_kinds) n->transport_->handle_kind(x.kind, std::move(x.handler));
 
   n->transport_->run();
+  n->watch_interfaces();  // armed before the thread runs the loop
   n->thread_ = std::thread([raw = n.get()] {
     raw->io_.run();
     raw->exited_.set_value();
@@ -186,6 +170,58 @@ std::shared_ptr<topic_mirror> node_impl::mirror_for(const topic_id& t) {
     w = m;
   }
   return m;
+}
+
+std::vector<endpoint> node_impl::current_addresses() const {
+  std::vector<endpoint> out;
+  if (!cfg_.advertise.empty()) {
+    for (auto a : cfg_.advertise) {
+      if (a.port == 0) {
+        auto bound = std::find_if(listen_.begin(), listen_.end(), [&](const endpoint& l) { return l.fam == a.fam; });
+        if (bound == listen_.end()) continue;  // nothing of that family listens
+        a.port = bound->port;
+      }
+      out.push_back(a);
+    }
+  } else {
+    for (const auto& e : listen_) {
+      if (!unspecified(e)) {
+        out.push_back(e);
+      } else if (cfg_.advertise_interfaces) {
+        for (const auto& i : interface_addresses(e.fam, e.port))
+          if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+      }
+    }
+  }
+  if (out.size() > gossip::limits::max_addresses) out.resize(gossip::limits::max_addresses);
+  return out;
+}
+
+void node_impl::set_addresses(std::vector<endpoint> a) {
+  me_.addresses = std::move(a);
+  // The networks we are on, from our own addresses: which hints we dial.
+  std::vector<endpoint> own = listen_;
+  own.insert(own.end(), me_.addresses.begin(), me_.addresses.end());
+  book_.set_policy(core::address_policy(own, to_overrides(cfg_.dialing)));
+  std::lock_guard lock(advertised_mu_);
+  advertised_ = me_.addresses;
+}
+
+void node_impl::watch_interfaces() {
+  if (stopped_ || !cfg_.advertise_interfaces || !cfg_.advertise.empty()) return;
+  interfaces_timer_.expires_after(cfg_.interface_check_interval);
+  interfaces_timer_.async_wait([this](std::error_code ec) {
+    if (ec || stopped_) return;
+    auto now = current_addresses();
+    if (now != me_.addresses) {
+      set_addresses(std::move(now));
+      gossip_->set_my_addresses(me_.addresses);
+      discovery_->addresses_changed();
+      // Records pick the new addresses up at their next refresh
+      // (auto_discovery_driver reads record_addresses() for each put).
+    }
+    watch_interfaces();
+  });
 }
 
 std::vector<endpoint> node_impl::record_addresses() const {
@@ -361,6 +397,7 @@ void node_impl::finish_stop() {
   transport_->stop();
   dht_.reset();  // completes its pending operations (their answers are dropped: stopped_)
   timer_.cancel();
+  interfaces_timer_.cancel();
   for (auto* d : drivers_) d->finish_stop();
   for (auto& w : node_receivers_)
     if (auto c = w.lock()) c->close(error{errc::node_stopped});

@@ -126,6 +126,11 @@ class node_impl final : public shell, public net::transport_handler, public std:
   const core::peer_info& me() const override { return me_; }
   const identity& self() const override { return identity_; }
   std::vector<endpoint> record_addresses() const override;
+  // Our advertised addresses, for the API (any thread).
+  std::vector<endpoint> advertised() const {
+    std::lock_guard lock(advertised_mu_);
+    return advertised_;
+  }
   void close(const node_id& peer, const char* why) override;
   bool post(std::function<void()> f) override;
   bool stopped() const override { return stopped_; }
@@ -149,6 +154,14 @@ class node_impl final : public shell, public net::transport_handler, public std:
   void begin_stop();
   void finish_stop();
   void emit(const node_event& ev);
+  // What we advertise now: `advertise`, else the listen addresses that are
+  // not unspecified, plus (advertise_interfaces) the interfaces' addresses.
+  std::vector<endpoint> current_addresses() const;
+  // Sets me_.addresses (and the dial policy, and the API's copy).
+  void set_addresses(std::vector<endpoint> a);
+  // advertise_interfaces: reads the interfaces again; on a change, tells
+  // the drivers. Re-arms itself until the node stops.
+  void watch_interfaces();
 
   node_config cfg_;
   identity identity_;
@@ -181,6 +194,9 @@ class node_impl final : public shell, public net::transport_handler, public std:
   std::vector<driver*> drivers_;
   asio::steady_timer timer_;
   std::optional<core::instant> timer_armed_for_;
+  asio::steady_timer interfaces_timer_;
+  mutable std::mutex advertised_mu_;
+  std::vector<endpoint> advertised_;  // me_.addresses, for other threads (guarded by advertised_mu_)
   std::map<std::uint64_t, std::function<void()>> aborts_;  // waiting operations, by waiter id
   std::vector<std::weak_ptr<node_event_channel>> node_receivers_;
   std::set<node_id> connected_;  // peers with an established connection (bounded by the transport's cap)
