@@ -117,12 +117,20 @@ lt::settings_pack make_settings(const session_options& o) {
   sp.set_int(lt::settings_pack::max_retry_port_bind, 0);
   sp.set_bool(lt::settings_pack::listen_system_port_fallback, false);
 
-  // DHT only: no peers, no local discovery, no port mapping, no netlink watcher.
+  // DHT only: no peers, no local discovery, no port mapping. libtorrent turns
+  // a wildcard listen address (0.0.0.0, ::) into one socket per interface
+  // address; its netlink watcher reopens them when the addresses change (a
+  // new network, a DHCP renewal), so it runs for wildcard addresses only
+  // (the client then adds its bootstrap nodes again, client.cpp). A literal
+  // address (every testnet node) needs no watcher.
+  const bool wildcard = std::any_of(o.listen.begin(), o.listen.end(), [](const endpoint& e) {
+    return std::all_of(e.ip.begin(), e.ip.end(), [](std::uint8_t b) { return b == 0; });
+  });
   sp.set_bool(lt::settings_pack::enable_dht, true);
   sp.set_bool(lt::settings_pack::enable_lsd, false);
   sp.set_bool(lt::settings_pack::enable_upnp, false);
   sp.set_bool(lt::settings_pack::enable_natpmp, false);
-  sp.set_bool(lt::settings_pack::enable_ip_notifier, false);
+  sp.set_bool(lt::settings_pack::enable_ip_notifier, wildcard);
   sp.set_bool(lt::settings_pack::enable_incoming_tcp, false);
   sp.set_bool(lt::settings_pack::enable_outgoing_tcp, false);
   sp.set_bool(lt::settings_pack::enable_incoming_utp, false);
