@@ -17,26 +17,7 @@ namespace {
 using namespace test_support;
 using namespace std::chrono_literals;
 
-class hostile_slots : public testnet_test {
- protected:
-  void SetUp() override {
-    testnet_test::SetUp();
-    if (HasFatalFailure()) return;
-    dht::client_config cc;
-    cc.listen = {"127.0.0.1:0"};
-    cc.bootstrap = net_->bootstrap_list();
-    cc.default_timeout = 10s;
-    auto made = dht::client::start(io_.get_executor(), cc);
-    ASSERT_TRUE(made) << made.error().message();
-    writer_ = std::move(*made);
-    EXPECT_GE(run_on(io_, writer_->wait_bootstrapped(6, 10s), 15s), 6);
-  }
-  void TearDown() override {
-    writer_.reset();
-    testnet_test::TearDown();
-  }
-  std::unique_ptr<dht::client> writer_;
-};
+using hostile_slots = testnet_writer_test;
 
 std::uint64_t unix_ms_now() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

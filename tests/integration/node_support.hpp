@@ -3,6 +3,7 @@
 
 #include "io_runner.hpp"
 
+#include <topicswarm/dht_client.hpp>
 #include <topicswarm/dht_testnet.hpp>
 #include <topicswarm/node.hpp>
 
@@ -137,6 +138,29 @@ class testnet_test : public ::testing::Test {
 
   std::unique_ptr<dht::testnet> net_;
   asio::io_context io_;
+};
+
+// A testnet and a bare DHT client on it (`writer_`), for tests that write
+// into slots directly, as an attacker or a hostile member would.
+class testnet_writer_test : public testnet_test {
+ protected:
+  void SetUp() override {
+    testnet_test::SetUp();
+    if (HasFatalFailure()) return;
+    dht::client_config cc;
+    cc.listen = {"127.0.0.1:0"};
+    cc.bootstrap = net_->bootstrap_list();
+    cc.default_timeout = 10s;
+    auto made = dht::client::start(io_.get_executor(), cc);
+    ASSERT_TRUE(made) << made.error().message();
+    writer_ = std::move(*made);
+    EXPECT_GE(run_on(io_, writer_->wait_bootstrapped(6, 10s), 15s), 6);
+  }
+  void TearDown() override {
+    writer_.reset();
+    testnet_test::TearDown();
+  }
+  std::unique_ptr<dht::client> writer_;
 };
 
 // Auto-discovery with fast polls for loopback tests (the defaults are for

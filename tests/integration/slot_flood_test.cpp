@@ -49,33 +49,15 @@ record_slot format1_slot(const topic_id& t, std::uint64_t window, unsigned index
                      bytes(salt.begin(), salt.begin() + 16)};
 }
 
-class slot_flood : public testnet_test {
+class slot_flood : public testnet_writer_test {
  protected:
-  void SetUp() override {
-    testnet_test::SetUp();
-    if (HasFatalFailure()) return;
-    dht::client_config cc;
-    cc.listen = {"127.0.0.1:0"};
-    cc.bootstrap = net_->bootstrap_list();
-    cc.default_timeout = 10s;
-    auto made = dht::client::start(io_.get_executor(), cc);
-    ASSERT_TRUE(made) << made.error().message();
-    attacker_ = std::move(*made);
-    EXPECT_GE(run_on(io_, attacker_->wait_bootstrapped(6, 10s), 15s), 6);
-  }
-  void TearDown() override {
-    attacker_.reset();
-    testnet_test::TearDown();
-  }
-
   // Writes the lock; returns how many of the puts some DHT node stored.
   int lock(const record_slot& s) {
     bytes garbage(400, std::byte{0x02});  // looks like format 2 at a glance
-    auto put = run_on(io_, attacker_->put_mutable(s.signer, s.salt, garbage, largest_seq), 20s);
+    auto put = run_on(io_, writer_->put_mutable(s.signer, s.salt, garbage, largest_seq), 20s);
     return put && put->nodes_stored > 0 ? 1 : 0;
   }
 
-  std::unique_ptr<dht::client> attacker_;
 };
 
 TEST_F(slot_flood, members_meet_although_every_slot_the_attacker_can_compute_is_locked) {
@@ -115,10 +97,10 @@ TEST_F(slot_flood, members_meet_although_every_slot_the_attacker_can_compute_is_
     auto sealed = open_codec.seal(r, me, 0);
     ASSERT_TRUE(sealed) << sealed.error().message();
     auto slot0 = open_codec.slot(now, 0);
-    (void)run_on(io_, attacker_->put_mutable(slot0.signer, slot0.salt, *sealed,
+    (void)run_on(io_, writer_->put_mutable(slot0.signer, slot0.salt, *sealed,
                                              static_cast<std::int64_t>(r.timestamp_ms)),
                  20s);
-    auto got = run_on(io_, attacker_->get_mutable(slot0.key(), slot0.salt), 20s);
+    auto got = run_on(io_, writer_->get_mutable(slot0.key(), slot0.salt), 20s);
     ASSERT_TRUE(got.item);
     EXPECT_EQ(got.item->seq, largest_seq);
     EXPECT_NE(got.item->value, *sealed);
