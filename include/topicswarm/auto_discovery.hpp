@@ -78,6 +78,11 @@ struct publisher_config {
   std::chrono::milliseconds initial_delay{10'000};
   std::chrono::milliseconds base_interval{10'000};
   std::chrono::milliseconds max_jitter{50'000};
+  // (topicswarm) When our own addresses change (node_config::
+  // advertise_interfaces saw a new interface address), publish once this
+  // long after, instead of at the next tick: the DHT client first rejoins
+  // from its new socket (about 1.5 s on a testnet, DESIGN.md §5).
+  std::chrono::milliseconds address_change_delay{2'000};
 };
 
 // Bubble merge: with fewer than min_neighbors neighbours, join up to

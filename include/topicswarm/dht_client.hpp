@@ -78,6 +78,10 @@ struct counters {
   std::uint64_t get_timeouts = 0, put_timeouts = 0, get_peers_timeouts = 0;
   std::uint64_t put_failures = 0;    // completed with zero nodes storing
   std::uint64_t invalid_items = 0;   // items dropped: not a byte string, too large, or badly signed
+  std::uint64_t network_changes = 0;  // network_changed() calls
+  std::uint64_t sockets_opened = 0;   // listen sockets (re)opened after start: new interface addresses
+  std::uint64_t listen_failures = 0;  // listen sockets that failed to open after start
+  int routing_nodes = 0;              // routing table size at the last stats round
   latency_stats get_latency, put_latency, get_peers_latency;
 };
 
@@ -112,6 +116,11 @@ class TOPICSWARM_API client {
   // Announces that we serve `ih` on `port` (0: our DHT port). Fire and forget:
   // libtorrent reports no completion for announces.
   void announce(info_hash ih, std::uint16_t port = 0);
+
+  // Tells the client the machine's addresses changed: the listen sockets are
+  // reopened (a wildcard address expands to the addresses there are now) and
+  // the routing table is filled again from the bootstrap nodes.
+  void network_changed();
 
   // Our address as reported by other DHT nodes, once known.
   std::optional<endpoint> external_address() const;

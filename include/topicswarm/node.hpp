@@ -397,6 +397,7 @@ struct transport_stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
+  std::uint64_t stranded_closes = 0;  // closed because our local address left the machine (an address change)
   std::uint64_t send_budget_closes = 0;  // closed as the slowest peer when all queues reached their total
   // Connections closed during the hello exchange (docs/PROTOCOL.md §10.5):
   // no hello in time; a frame before it or a second one; a hello that does

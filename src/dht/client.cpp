@@ -37,6 +37,7 @@
 
 #include "dht/bep44.hpp"
 #include "dht/lt_session.hpp"
+#include "net/local_address.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
@@ -558,6 +559,43 @@ class client::impl : public std::enable_shared_from_this<impl> {
     external_ = ep;
   }
 
+  void on_event(detail::listen_event& e) {
+    if (!e.ok) {
+      ++counters_.listen_failures;
+      return;
+    }
+    ++counters_.sockets_opened;
+    if (std::find(listen_.begin(), listen_.end(), e.address) == listen_.end()) listen_.push_back(e.address);
+    // A fresh socket is a DHT node with an empty routing table: join again
+    // at once rather than at the next rejoin check.
+    rejoin();
+  }
+
+  // The machine's addresses changed (the node's interface watcher saw it).
+  // libtorrent's own netlink watcher may have reopened the sockets already;
+  // reopening again is harmless, and it is the only path where that watcher
+  // is off or missed the change.
+  void network_changed() {
+    if (stopped_) return;
+    ++counters_.network_changes;
+    // Sockets on addresses that left the machine are closed by the reopen
+    // (silently); new ones are reported by listen events.
+    std::erase_if(listen_, [](const endpoint& e) { return !net::address_is_local(e); });
+    lt_->reopen_sockets();
+    rejoin();
+  }
+
+  void rejoin() {
+    if (stopped_) return;
+    // The external address was voted by nodes that saw our old one.
+    external_.reset();
+    for (const auto& n : bootstrap_nodes_) lt_->add_node(n);
+    join_rounds_ = 0;
+    routing_nodes_ = 0;
+    next_rejoin_ = clock::now() + rejoin_check_interval;
+    schedule_join(join_interval);
+  }
+
   // ---- polling ----
 
   void post_stats_round() {
@@ -711,6 +749,12 @@ std::optional<endpoint> client::external_address() const { return impl_->externa
 
 std::vector<endpoint> client::listen_endpoints() const { return impl_->listen_; }
 
-counters client::stats() const { return impl_->counters_; }
+counters client::stats() const {
+  auto c = impl_->counters_;
+  c.routing_nodes = impl_->routing_nodes_;
+  return c;
+}
+
+void client::network_changed() { impl_->network_changed(); }
 
 }  // namespace topicswarm::dht

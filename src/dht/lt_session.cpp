@@ -225,6 +225,12 @@ class lt_session::impl {
       out.emplace_back(std::exchange(partial, stats_event{}));
     } else if (auto* x = lt::alert_cast<lt::external_ip_alert>(a)) {
       out.emplace_back(external_address_event{from_lt(x->external_address, 0)});
+    } else if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+      if (ok->socket_type == lt::socket_type_t::utp)
+        out.emplace_back(listen_event{from_lt(ok->address, static_cast<std::uint16_t>(ok->port)), true});
+    } else if (auto* f = lt::alert_cast<lt::listen_failed_alert>(a)) {
+      if (f->socket_type == lt::socket_type_t::utp)
+        out.emplace_back(listen_event{from_lt(f->address, static_cast<std::uint16_t>(f->port)), false});
     }
     // Everything else (incoming-query notices, listen reports after start)
     // carries nothing the client acts on.
@@ -309,6 +315,10 @@ bool lt_session::wait(std::chrono::milliseconds max_wait) {
 
 void lt_session::add_node(const endpoint& node) {
   if (impl_->ses) impl_->ses->add_dht_node({node.address_string(), node.port});
+}
+
+void lt_session::reopen_sockets() {
+  if (impl_->ses) impl_->ses->reopen_network_sockets({});  // no port mappings to redo: UPnP and NAT-PMP are off
 }
 
 void lt_session::random_lookups(int n) {

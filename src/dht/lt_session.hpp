@@ -102,7 +102,14 @@ struct external_address_event {
   endpoint address;
 };
 
-using event = std::variant<item_event, put_event, peers_event, stats_event, external_address_event>;
+// A listen socket libtorrent opened (ok) or failed to open after start: a
+// wildcard address expanded again because the machine's addresses changed.
+struct listen_event {
+  endpoint address;
+  bool ok = false;
+};
+
+using event = std::variant<item_event, put_event, peers_event, stats_event, external_address_event, listen_event>;
 
 class lt_session {
  public:
@@ -128,6 +135,10 @@ class lt_session {
 
   // Pings `node`; when it answers it joins our routing table.
   void add_node(const endpoint& node);
+  // Closes and reopens the listen sockets (a wildcard address expands to the
+  // interface addresses there are now). Each new socket gets a DHT node with
+  // an empty routing table.
+  void reopen_sockets();
   // Starts `n` lookups of random targets: they walk the DHT and fill the
   // routing table with the nodes they meet.
   void random_lookups(int n);

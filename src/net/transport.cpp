@@ -1,6 +1,7 @@
 #include "net/transport.hpp"
 
 #include "net/hello.hpp"
+#include "net/local_address.hpp"
 #include "net/tls.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -229,6 +230,21 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     c->st = conn_state::flushing;
     c->close_at = steady::now() + cfg_.duplicate_grace;
     if (c->writer_waiting) c->wake.cancel();
+  }
+
+  std::size_t close_stranded() {
+    std::size_t n = 0;
+    for (auto& c : std::vector<conn_ptr>(all_.begin(), all_.end())) {
+      if (c->st == conn_state::closed) continue;
+      std::error_code ec;
+      const auto local = c->stream.lowest_layer().local_endpoint(ec);
+      if (ec || address_is_local(from_asio(local))) continue;  // not connected yet, or still ours
+      ++stats_.stranded_closes;
+      ++n;
+      close_connection(c, error{errc::connection_closed,
+                                "our address " + local.address().to_string() + " left the machine"});
+    }
+    return n;
   }
 
   bool connected(const node_id& peer) const { return active_.contains(peer); }
@@ -844,6 +860,8 @@ std::vector<endpoint> transport::local_endpoints() const { return impl_->local_e
 transport::send_status transport::send(const node_id& peer, byte_span frame) { return impl_->send(peer, frame); }
 void transport::dial(const node_id& peer, std::vector<endpoint> addresses) { impl_->dial(peer, std::move(addresses)); }
 void transport::close_after_flush(const node_id& peer) { impl_->close_after_flush(peer); }
+std::size_t transport::close_stranded() { return impl_->close_stranded(); }
+
 bool transport::connected(const node_id& peer) const { return impl_->connected(peer); }
 bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return impl_->peer_speaks(peer, kind); }
 void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }

@@ -127,6 +127,11 @@ class transport {
   // Flush what is queued for `peer`, then close (graceful).
   void close_after_flush(const node_id& peer);
 
+  // Closes every connection whose local address has left the machine (an
+  // interface was readdressed): nothing sent on it can arrive, and the peer
+  // would otherwise look connected until the idle timeout. Returns how many.
+  std::size_t close_stranded();
+
   bool connected(const node_id& peer) const;
   // The peer's active connection, if it has one.
   std::optional<link_info> link(const node_id& peer) const;

@@ -99,6 +99,13 @@ void auto_discovery_driver::feed(const topic_id& t, tracker::in::input in) {
   perform(t, it->second, effects);
 }
 
+void auto_discovery_driver::addresses_changed() {
+  std::vector<topic_id> ts;  // feeding may end a session: walk a copy of the keys
+  ts.reserve(topics_.size());
+  for (const auto& [t, s] : topics_) ts.push_back(t);
+  for (const auto& t : ts) feed(t, tracker::in::addresses_changed{});
+}
+
 void auto_discovery_driver::mirror_records(const topic_id& t, const session& s) {
   if (auto m = gossip_.mirror(t)) {
     std::lock_guard lock(m->mu);

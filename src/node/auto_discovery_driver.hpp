@@ -49,6 +49,8 @@ class auto_discovery_driver final : public driver, public topic_observer {
   // a neighbour found by then means no DHT read at all.
   result<void> attach(const topic_id& t, auto_discovery_setup setup);
   void set_catalog(const discovery_driver* d) { catalog_ = d; }
+  // Our addresses changed: every topic publishes a fresh record soon.
+  void addresses_changed();
 
   // ---- topic_observer
   void on_neighbor(const topic_id& t, const node_id& peer, bool up) override;

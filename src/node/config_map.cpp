@@ -233,6 +233,7 @@ transport_stats from_net(const net::stats& n) {
   s.malformed_frames = n.malformed_frames;
   s.oversized_frames = n.oversized_frames;
   s.idle_timeouts = n.idle_timeouts;
+  s.stranded_closes = n.stranded_closes;
   s.send_queue_overflows = n.send_queue_overflows;
   s.send_budget_closes = n.send_budget_closes;
   s.stalled_connections = n.stalled_connections;

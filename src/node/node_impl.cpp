@@ -215,10 +215,17 @@ void node_impl::watch_interfaces() {
     auto now = current_addresses();
     if (now != me_.addresses) {
       set_addresses(std::move(now));
+      // Connections from an address we no longer hold are dead: close them
+      // now, so the overlay repairs at once instead of after the idle timeout.
+      transport_->close_stranded();
       gossip_->set_my_addresses(me_.addresses);
       discovery_->addresses_changed();
-      // Records pick the new addresses up at their next refresh
-      // (auto_discovery_driver reads record_addresses() for each put).
+      // The DHT's sockets are bound to interface addresses: the old one is
+      // gone, and the new one needs a socket and a routing table.
+      if (dht_) dht_->network_changed();
+      // Records name the addresses of their put (record_addresses()): each
+      // topic publishes once, soon, rather than at its next refresh.
+      auto_discovery_->addresses_changed();
     }
     watch_interfaces();
   });

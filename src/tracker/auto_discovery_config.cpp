@@ -68,6 +68,7 @@ result<void> auto_discovery_config::validate() const {
       {d.max_retry_jitter, "dht.max_retry_jitter", least::zero},
       {p.initial_delay, "publisher.initial_delay", least::zero},
       {p.max_jitter, "publisher.max_jitter", least::zero},
+      {p.address_change_delay, "publisher.address_change_delay", least::zero},
       {mb.initial_interval, "merge.bubble.initial_interval", least::zero},
       {mb.max_jitter, "merge.bubble.max_jitter", least::zero},
       {mo.initial_interval, "merge.message_overlap.initial_interval", least::zero},

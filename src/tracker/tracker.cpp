@@ -54,6 +54,8 @@ void tracker::handle(in::input input, const clock& c, std::vector<out::output>& 
           on_message_seen(i.id);
         else if constexpr (std::is_same_v<T, in::view>)
           on_view(i, c, out);
+        else if constexpr (std::is_same_v<T, in::addresses_changed>)
+          on_addresses_changed(c, out);
         else
           static_assert(sizeof(T) == 0, "an input without a handler");
       },
@@ -99,22 +101,12 @@ void tracker::on_timer(const timers::timer& t, const clock& c, std::vector<out::
   } else if (auto* pb = std::get_if<timers::publish>(&t)) {
     if (pb->gen != gen_ || phase_ != phase::joined) return;
     tick_again(cfg_.publisher.base_interval, cfg_.publisher.max_jitter, timers::publish{gen_}, out);
-    if (capped_window_ == w) return;  // every slot of this window is another publisher's until it ends
-    if (own_window_ == w && own_slot_) {
-      publish(false, c, out);  // refresh our slot in place: no read needed
-      return;
-    }
-    if (full_hint_ && (*full_hint_ == w || *full_hint_ + 1 == w)) {
-      // The last window was full (or looked full to a probe): most likely
-      // this one is, or soon will be. Probe one random slot; only if it is
-      // free, read them all. A window with free slots is found out by a
-      // probe with the probability of its free fraction, at every tick.
-      probe_slot_ = static_cast<unsigned>(rng_.below(k_));
-      ++c_.probes;
-      request_read(p_probe, {w}, 0, c, out, probe_slot_);
-      return;
-    }
-    request_read(p_publish, {w}, 0, c, out);
+    publisher_tick(c, out);
+  } else if (auto* rp = std::get_if<timers::republish>(&t)) {
+    // Only the latest change counts: a burst of changes publishes once.
+    if (rp->gen != gen_ || rp->change != address_changes_ || phase_ != phase::joined) return;
+    ++c_.address_republishes;
+    publisher_tick(c, out);
   } else if (auto* b = std::get_if<timers::bubble>(&t)) {
     if (b->gen != gen_ || phase_ != phase::joined) return;
     const auto& bc = cfg_.merge.bubble;
@@ -520,6 +512,34 @@ void tracker::become_joined(const clock& c, std::vector<out::output>& out) {
 }
 
 // -------------------------------------------------------------- publishing --
+
+// The publisher's work at a tick: refresh our slot, or find one.
+void tracker::publisher_tick(const clock& c, std::vector<out::output>& out) {
+  const std::uint64_t w = window_of(c.unix_ms);
+  if (capped_window_ == w) return;  // every slot of this window is another publisher's until it ends
+  if (own_window_ == w && own_slot_) {
+    publish(false, c, out);  // refresh our slot in place: no read needed
+    return;
+  }
+  if (full_hint_ && (*full_hint_ == w || *full_hint_ + 1 == w)) {
+    // The last window was full (or looked full to a probe): most likely
+    // this one is, or soon will be. Probe one random slot; only if it is
+    // free, read them all. A window with free slots is found out by a
+    // probe with the probability of its free fraction, at every tick.
+    probe_slot_ = static_cast<unsigned>(rng_.below(k_));
+    ++c_.probes;
+    request_read(p_probe, {w}, 0, c, out, probe_slot_);
+    return;
+  }
+  request_read(p_publish, {w}, 0, c, out);
+}
+
+void tracker::on_addresses_changed(const clock&, std::vector<out::output>& out) {
+  ++address_changes_;
+  if (read_only_ || !cfg_.publisher.enabled || phase_ != phase::joined) return;  // a bootstrap publishes anyway
+  schedule(to_duration(cfg_.publisher.address_change_delay), timers::republish{gen_, address_changes_}, out);
+}
+
 
 std::optional<unsigned> tracker::choose_slot(std::uint64_t window) {
   auto it = views_.find(window);

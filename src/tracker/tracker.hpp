@@ -92,7 +92,12 @@ struct dial_timeout {  // a dial that has not answered within timeouts.join_peer
   node_id peer;
   std::uint64_t dial = 0;
 };
-using timer = std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated, settle_check, dial_timeout>;
+struct republish {  // one publish soon after our addresses changed (not a tick)
+  std::uint64_t gen = 0;
+  std::uint64_t change = 0;
+};
+using timer =
+    std::variant<poll, judge, publish, bubble, overlap, put_retry, isolated, settle_check, dial_timeout, republish>;
 }  // namespace timers
 
 enum class get_outcome : std::uint8_t {
@@ -134,8 +139,12 @@ struct message_seen {
 struct view {
   std::vector<node_id> known;
 };
-using input =
-    std::variant<start, timer_fired, get_done, put_done, dial_done, neighbor_up, neighbor_down, message_seen, view>;
+// Our own addresses changed (the shell re-read its interfaces): records
+// written before name addresses that no longer reach us, so publish once
+// after publisher.address_change_delay rather than at the next tick.
+struct addresses_changed {};
+using input = std::variant<start, timer_fired, get_done, put_done, dial_done, neighbor_up, neighbor_down, message_seen,
+                           view, addresses_changed>;
 }  // namespace in
 
 namespace out {
@@ -172,6 +181,7 @@ struct counters {
   std::uint64_t records_valid = 0, records_invalid = 0, records_own = 0, slots_empty = 0;
   std::uint64_t rounds = 0;  // bootstrap read rounds
   std::uint64_t bootstrap_publishes = 0, publisher_publishes = 0;
+  std::uint64_t address_republishes = 0;    // publishes brought forward by in::addresses_changed
   std::uint64_t publishes_skipped_cap = 0;  // every slot of the window held another publisher's record
   std::uint64_t dials = 0, dial_failures = 0, joins = 0;
   std::uint64_t bubble_merges = 0, overlap_merges = 0;  // ticks that dialled someone
@@ -253,6 +263,8 @@ class tracker {
   void on_neighbor(const node_id& peer, bool up, const clock& c, std::vector<out::output>& out);
   void on_message_seen(const message_id& id);
   void on_view(const in::view& v, const clock& c, std::vector<out::output>& out);
+  void on_addresses_changed(const clock& c, std::vector<out::output>& out);
+  void publisher_tick(const clock& c, std::vector<out::output>& out);
 
   // ---- reads
   // Starts a read round for `purposes` over `windows` (slots whose view is
@@ -309,6 +321,7 @@ class tracker {
   phase phase_ = phase::idle;
   counters c_;
   std::uint64_t gen_ = 0;      // bumped on every phase change: older timers are stale
+  std::uint64_t address_changes_ = 0;  // in::addresses_changed seen: only the latest republish timer applies
   std::uint64_t next_id_ = 0;  // request numbering
 
   std::map<std::uint64_t, std::vector<slot_view>> views_;  // by window; only the newest few are kept

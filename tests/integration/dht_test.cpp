@@ -439,6 +439,41 @@ TEST_F(DhtClientLifetime, DestroyingClientWithOperationsInFlightIsClean) {
   for (auto& f : peers) (void)f.get();
 }
 
+TEST_F(DhtClientLifetime, NetworkChangeReopensAndRejoinsAndTheClientKeepsWorking) {
+  // What the node does when its interface addresses change. On loopback the
+  // address stays, so this shows the reopen and rejoin are safe mid-run
+  // (the namespace fault test tests/faults/address_change_test.sh shows the
+  // case where the old address is gone).
+  auto c = make_client(*io_);
+  ASSERT_TRUE(c);
+  bootstrap(*c);
+  auto signer = keypair::generate();
+  // A put in flight across the change still completes (stored or failed, never hung).
+  auto pending = asio::co_spawn(*io_, test_support::optional_of(c->put_mutable(signer, to_bytes("nc"), to_bytes("v1"), 1, 20s)),
+                                asio::use_future);
+  io_->restart();
+  io_->poll();
+  c->network_changed();
+  EXPECT_EQ(c->stats().network_changes, 1u);
+  EXPECT_EQ(c->stats().routing_nodes, 0) << "the rejoin starts from an empty table";
+  EXPECT_FALSE(c->external_address()) << "an external address voted before the change was kept";
+  auto deadline = std::chrono::steady_clock::now() + 25s;
+  while (pending.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < deadline)
+    io_->run_one_for(10ms);
+  ASSERT_EQ(pending.wait_for(0s), std::future_status::ready) << "a put in flight across the change never completed";
+  (void)pending.get();
+  // The table fills again from the bootstrap nodes, and puts and gets work.
+  bootstrap(*c);
+  EXPECT_GE(c->stats().routing_nodes, 8);
+  auto put = run(c->put_mutable(signer, to_bytes("nc"), to_bytes("v2"), 2));
+  ASSERT_TRUE(put) << put.error().message();
+  EXPECT_GT(put->nodes_stored, 0);
+  auto got = run(b_->get_mutable(signer.public_key(), to_bytes("nc")));
+  ASSERT_TRUE(got.item);
+  EXPECT_EQ(got.item->value, to_bytes("v2"));
+  EXPECT_FALSE(c->listen_endpoints().empty());
+}
+
 TEST_F(DhtClientLifetime, DestroyingClientAndContextWithoutRunningIsClean) {
   // The other teardown order: the client dies, then its io_context dies with
   // suspended operations it never ran again.

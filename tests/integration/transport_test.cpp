@@ -3,6 +3,7 @@
 // hand-made TLS peers on the same io_context that get the hello wrong.
 #include "net/frame.hpp"
 #include "net/hello.hpp"
+#include "net/local_address.hpp"
 #include "net/tls.hpp"
 #include "net/transport.hpp"
 
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -108,6 +110,34 @@ TEST(transport, dial_authenticates_and_both_sides_learn_the_id) {
   ASSERT_TRUE(run_until(io, [&] { return !b.events.frames.empty(); }));
   EXPECT_EQ(b.events.frames.front().first, a.id());
   EXPECT_EQ(to_string(byte_span(b.events.frames.front().second)), "ping");
+}
+
+TEST(transport, close_stranded_keeps_connections_whose_local_address_is_still_ours) {
+  // The positive case (an address that left the machine) needs a namespace:
+  // tests/faults/address_change_test.sh checks stranded_closes there.
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_EQ(a.t->close_stranded(), 0u);
+  EXPECT_EQ(b.t->close_stranded(), 0u);
+  EXPECT_TRUE(a.t->connected(b.id()));
+  EXPECT_EQ(a.t->stats().stranded_closes, 0u);
+  EXPECT_EQ(a.t->send(b.id(), gossip_frame("still")), transport::send_status::sent);
+  ASSERT_TRUE(run_until(io, [&] { return !b.events.frames.empty(); }));
+}
+
+TEST(local_address, loopback_and_unspecified_are_ours_and_an_address_on_no_interface_is_not) {
+  EXPECT_TRUE(address_is_local(*endpoint::parse("127.0.0.1:0")));
+  EXPECT_TRUE(address_is_local(*endpoint::parse("0.0.0.0:0")));
+  EXPECT_TRUE(address_is_local(*endpoint::parse("[::]:0")));
+  // Binding (no traffic) to a documentation address no interface carries.
+  std::ifstream nonlocal("/proc/sys/net/ipv4/ip_nonlocal_bind");
+  int allowed = 0;
+  if (nonlocal >> allowed && allowed != 0) GTEST_SKIP() << "net.ipv4.ip_nonlocal_bind=1: any address binds here";
+  EXPECT_FALSE(address_is_local(*endpoint::parse("192.0.2.77:0")));
 }
 
 TEST(transport, works_over_ipv6) {

@@ -562,6 +562,57 @@ TEST(Tracker, PublisherRefreshesItsSlotWithNeighboursAndRecentMessages) {
   for (const auto& g : h.gets) EXPECT_GT(g.window, w0);
 }
 
+TEST(Tracker, AddressChangeRepublishesOnceAfterTheDelayWithoutASecondTickChain) {
+  auto_discovery_config cfg;
+  cfg.merge.bubble.enabled = false;
+  cfg.merge.message_overlap.enabled = false;
+  harness h(cfg);
+  // Before joining, a change only counts: the bootstrap publishes anyway.
+  h.feed(in::addresses_changed{});
+  EXPECT_EQ(h.timers_of<timers::republish>(), 0u);
+  h.feed(in::start{});
+  h.answer_gets({{{w0, 1}, record_of(1, w0)}});
+  ASSERT_EQ(h.puts.size(), 1u);
+  const unsigned slot = h.puts[0].slot;
+  h.answer_puts();
+  h.feed(in::dial_done{nid(1), true});
+  h.feed(in::neighbor_up{nid(1)});
+  ASSERT_EQ(h.timers_of<timers::publish>(), 1u);
+  // Two changes in a burst: two timers, but only the latest one publishes.
+  h.feed(in::addresses_changed{});
+  h.advance(500ms);
+  h.feed(in::addresses_changed{});
+  ASSERT_EQ(h.timers_of<timers::republish>(), 2u);
+  EXPECT_EQ(h.first_delay_of<timers::republish>(h.now), std::chrono::duration_cast<core::duration>(1500ms));
+  h.run_for(1900ms);
+  EXPECT_TRUE(h.puts.empty()) << "the first (stale) change timer published";
+  h.run_for(200ms);
+  ASSERT_EQ(h.puts.size(), 1u) << "no publish 2 s after the last change";
+  EXPECT_EQ(h.puts[0].slot, slot);  // our slot, refreshed in place
+  EXPECT_EQ(h.t.stats().address_republishes, 1u);
+  h.answer_puts();
+  // The periodic publisher is still one chain.
+  EXPECT_EQ(h.timers_of<timers::publish>(), 1u);
+  EXPECT_EQ(h.timers_of<timers::republish>(), 0u);
+}
+
+TEST(Tracker, AddressChangeOnAReadOnlyOrSilentPublisherPublishesNothing) {
+  auto_discovery_config cfg;
+  cfg.publisher.enabled = false;
+  cfg.merge.bubble.enabled = false;
+  cfg.merge.message_overlap.enabled = false;
+  harness h(cfg);
+  h.feed(in::start{});
+  h.answer_gets({{{w0, 1}, record_of(1, w0)}});
+  h.answer_puts();
+  h.feed(in::dial_done{nid(1), true});
+  h.feed(in::neighbor_up{nid(1)});
+  h.feed(in::addresses_changed{});
+  EXPECT_EQ(h.timers_of<timers::republish>(), 0u);
+  h.run_for(10s);
+  EXPECT_TRUE(h.puts.empty());
+}
+
 TEST(Tracker, FailedPutIsRetriedWithJitteredBackoffWithinItsWindow) {
   harness h;
   h.feed(in::start{});

@@ -26,6 +26,7 @@ nlohmann::json stats_json(const node_stats& s) {
         {"malformed_frames", t.malformed_frames},
         {"oversized_frames", t.oversized_frames},
         {"idle_timeouts", t.idle_timeouts},
+        {"stranded_closes", t.stranded_closes},
         {"send_queue_overflows", t.send_queue_overflows},
         {"send_budget_closes", t.send_budget_closes},
         {"stalled_connections", t.stalled_connections},
@@ -83,7 +84,11 @@ nlohmann::json stats_json(const node_stats& s) {
                                      {"get_timeouts", s.dht->get_timeouts},
                                      {"put_timeouts", s.dht->put_timeouts},
                                      {"put_failures", s.dht->put_failures},
-                                     {"invalid_items", s.dht->invalid_items}}
+                                     {"invalid_items", s.dht->invalid_items},
+                                     {"routing_nodes", s.dht->routing_nodes},
+                                     {"network_changes", s.dht->network_changes},
+                                     {"sockets_opened", s.dht->sockets_opened},
+                                     {"listen_failures", s.dht->listen_failures}}
                     : nlohmann::json(nullptr)},
       {"undecodable_messages", s.undecodable_messages},
       {"unknown_topic_messages", s.unknown_topic_messages},
