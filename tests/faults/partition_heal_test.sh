@@ -50,13 +50,23 @@ while (($(now_ms) - cut_ms < partition_s * 1000)); do
   for k in $all; do send "$k" "b-during-r$round-n$k"; done
   sleep 20
 done
-# Within each half, what was sent during the cut reached the half.
+# Within each half, what was sent once the half had repaired (the last
+# round: links across the cut are dropped by the idle timeout within the
+# first 30-40 s) reached the half. Messages of the first round, sent while
+# the broadcast tree still crossed the cut, reach the nodes whose tree
+# survived: PlumTree offers a message (IHAVE) only when it passes, never
+# again to a neighbour that arrives later, so their share is reported, not
+# asserted.
 for k in $side_a; do
-  (($(received_count "$k" "b-during-r1-") >= 5)) || fail "node $k (side a) did not get its half's messages during the cut"
+  (($(received_count "$k" "b-during-r$round-") >= 5)) ||
+    fail "node $k (side a) did not get its half's messages of round $round during the cut"
 done
 for k in $side_b; do
-  (($(received_count "$k" "b-during-r1-") >= 5)) || fail "node $k (side b) did not get its half's messages during the cut"
+  (($(received_count "$k" "b-during-r$round-") >= 5)) ||
+    fail "node $k (side b) did not get its half's messages of round $round during the cut"
 done
+first_round=0
+for k in $all; do first_round=$((first_round + $(received_count "$k" "b-during-r1-"))); done
 ok "each half delivered within itself during the cut"
 # What the nodes noticed: neighbour links across the cut dropped during it.
 cross_down=0
@@ -90,5 +100,6 @@ ok "messages sent after the heal reached every node exactly once"
 
 jq -cn '{scenario: "partition_heal", nodes: 12, partition_s: '"$partition_s"',
   components_seen_at_heal: '"$split_components"', cross_neighbor_down_during_cut: '"$cross_down"',
+  first_round_in_half_delivered: '"$first_round"', first_round_in_half_expected: 60,
   merge_ms: '"$merge_ms"', merge_bound_ms: '"$((merge_bound_s * 1000))"'}'
 echo "$name: $passed passed, 0 failed"
