@@ -118,6 +118,13 @@ struct transport_config {
   // Apply the per-source limits to loopback sources too (off: local
   // testnets connect everything from 127.0.0.1).
   bool limit_loopback = false;
+  // Dial from the listen port (SO_REUSEADDR + SO_REUSEPORT), so that a NAT
+  // keeping one external port per local port shows peers the address they
+  // can dial back; an ephemeral port is used where that fails (the
+  // four-tuple is taken, or both sides dialled at once: simultaneous open).
+  // With it on, the listener sets SO_REUSEPORT, after checking with a plain
+  // bind that no other socket holds an explicit listen port.
+  bool dial_from_listen_port = true;
   std::chrono::milliseconds connect_timeout{3'000};      // per address, TCP connect
   std::chrono::milliseconds handshake_timeout{5'000};    // TLS handshake; then again for the peer's hello
   std::chrono::milliseconds idle_timeout{30'000};        // no whole frame received for this long: close
@@ -398,6 +405,7 @@ struct transport_stats {
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
   std::uint64_t stranded_closes = 0;  // closed because our local address left the machine (an address change)
+  std::uint64_t listen_port_fallbacks = 0;  // dials from the listen port redone from an ephemeral port
   std::uint64_t send_budget_closes = 0;  // closed as the slowest peer when all queues reached their total
   // Connections closed during the hello exchange (docs/PROTOCOL.md §10.5):
   // no hello in time; a frame before it or a second one; a hello that does

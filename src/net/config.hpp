@@ -30,6 +30,11 @@ struct config {
   // attacker has easier means than this.
   bool limit_loopback = false;
   std::chrono::milliseconds connect_timeout{3'000};  // per address, TCP connect
+  // Dial from the listen port (SO_REUSEADDR + SO_REUSEPORT on listener and
+  // dialling sockets), falling back to an ephemeral port when the four-tuple
+  // is taken or the TLS handshake fails (simultaneous open): a NAT that keeps
+  // one external port per local port then shows peers a dialable address.
+  bool dial_from_listen_port = true;
   // Bounds the TLS handshake, and then separately the wait for the peer's
   // hello once TLS is up.
   std::chrono::milliseconds handshake_timeout{5'000};
@@ -64,7 +69,8 @@ struct stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
-  std::uint64_t stranded_closes = 0;  // closed by close_stranded(): our local address left the machine
+  std::uint64_t stranded_closes = 0;
+  std::uint64_t listen_port_fallbacks = 0;  // dials from the listen port redone from an ephemeral port  // closed by close_stranded(): our local address left the machine
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

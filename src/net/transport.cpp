@@ -14,9 +14,12 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <set>
@@ -53,6 +56,20 @@ endpoint from_asio(const tcp::endpoint& e) {
   std::array<std::uint8_t, 16> a{};
   std::copy(b.begin(), b.end(), a.begin());
   return endpoint::v6(a, e.port());
+}
+
+std::error_code set_reuse_port(int fd) {
+  const int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return std::error_code(errno, std::system_category());
+  return {};
+}
+
+// A connect from the listen port that fails for a reason an ephemeral port
+// would not have: the four-tuple is taken (a connection to the same peer
+// address exists, or lingers in TIME_WAIT).
+bool tuple_taken(const std::error_code& ec) {
+  return ec.category() == asio::error::get_system_category() && (ec.value() == EADDRNOTAVAIL || ec.value() == EADDRINUSE);
 }
 
 // An inbound connection's source, for the per-source limits: the address
@@ -136,8 +153,21 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       tcp::acceptor a(io_);
       std::error_code ec;
       const auto ep = to_asio(l);
+      // With SO_REUSEPORT (needed to dial from the listen port) a second
+      // listener of the same user could share an explicit port, and the
+      // kernel would split our inbound connections with it: make sure
+      // nobody holds the port first, with a plain bind.
+      if (cfg_.dial_from_listen_port && l.port != 0) {
+        tcp::acceptor probe(io_);
+        probe.open(ep.protocol(), ec);
+        if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && l.is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) probe.bind(ep, ec);
+        if (ec) return error{errc::bind_failed, l.to_string() + ": " + ec.message()};
+      }
       a.open(ep.protocol(), ec);
       if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && cfg_.dial_from_listen_port) ec = set_reuse_port(a.native_handle());
       if (!ec && l.is_v6()) a.set_option(asio::ip::v6_only(true), ec);
       if (!ec) a.bind(ep, ec);
       if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
@@ -417,74 +447,137 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     co_await read_loop(c);
   }
 
+  // Our listening address of `to`'s family, if any.
+  std::optional<tcp::endpoint> listener_for(const tcp::endpoint& to) const {
+    for (const auto& a : acceptors_) {
+      std::error_code ec;
+      auto l = a.local_endpoint(ec);
+      if (!ec && l.protocol() == to.protocol()) return l;
+    }
+    return std::nullopt;
+  }
+
+  // Opens c's socket bound to our listen address and port (SO_REUSEADDR +
+  // SO_REUSEPORT, as the listener). An error leaves the socket closed.
+  std::error_code bind_to_listen_port(const conn_ptr& c, const tcp::endpoint& to) {
+    auto l = listener_for(to);
+    if (!l) return std::make_error_code(std::errc::address_family_not_supported);
+    auto& s = c->stream.lowest_layer();
+    std::error_code ec;
+    s.open(l->protocol(), ec);
+    if (!ec) s.set_option(tcp::socket::reuse_address(true), ec);
+    if (!ec) ec = set_reuse_port(s.native_handle());
+    if (!ec && l->address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) s.bind(*l, ec);
+    if (ec) {
+      std::error_code ignored;
+      s.close(ignored);
+    }
+    return ec;
+  }
+
   asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses) {
     task_count live(tasks_);
     error last{errc::dial_failed, "no address known for " + peer.to_string()};
+    bool give_up = false;
     for (const auto& address : addresses) {
-      if (stopped_ || active_.contains(peer)) break;  // e.g. the peer dialled us meanwhile
-      if (all_.size() >= cfg_.max_connections) {
-        ++stats_.refused_connection_cap;
-        last = error{errc::dial_failed, "connection cap reached"};
-        break;
-      }
-      auto c = make_connection();
-      all_.insert(c);
-      c->outbound = true;
-      arm_deadline(c, cfg_.connect_timeout);
-      auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
-      c->deadline.cancel();
-      if (c->st == conn_state::closed || stopped_) {
-        close_connection(c, error{errc::node_stopped});
-        co_return;
-      }
-      if (ec) {
-        last = error{errc::dial_failed, address.to_string() + ": " + ec.message()};
-        close_connection(c, last);
-        continue;
-      }
-      tune_socket(c);
-      arm_deadline(c, cfg_.handshake_timeout);
-      auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
-      c->deadline.cancel();
-      if (c->st == conn_state::closed || stopped_) {
-        close_connection(c, error{errc::node_stopped});
-        co_return;
-      }
-      if (hec) {
-        ++stats_.handshake_failures;
-        last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
-        close_connection(c, last);
-        continue;
-      }
-      auto got = authenticated_peer(c->stream.native_handle());
-      if (!got) {
-        ++stats_.handshake_failures;
-        last = error{got.error().code, address.to_string() + ": " + got.error().detail};
-        close_connection(c, last);
-        continue;
-      }
-      if (*got != peer) {
-        ++stats_.identity_mismatches;
-        last = error{errc::peer_identity_mismatch,
-                     address.to_string() + " is " + got->to_string() + ", not the dialled " + peer.to_string()};
-        close_connection(c, last);
-        continue;
-      }
-      c->peer = peer;
-      c->dialer = me_;
-      c->link.dialled = address;
-      if (!set_link(c)) {
+      if (give_up) break;
+      // First from our listen port (a NAT that keeps one external port per
+      // local port then shows peers a dialable address, docs/PROTOCOL.md
+      // §10.7), then, where that failed for a reason of its own, from an
+      // ephemeral port.
+      const bool port_first = cfg_.dial_from_listen_port && listener_for(to_asio(address)).has_value();
+      for (int pass = port_first ? 0 : 1; pass < 2 && !give_up; ++pass) {
+        const bool from_port = pass == 0;
+        if (stopped_ || active_.contains(peer)) {  // e.g. the peer dialled us meanwhile
+          give_up = true;
+          break;
+        }
+        if (all_.size() >= cfg_.max_connections) {
+          ++stats_.refused_connection_cap;
+          last = error{errc::dial_failed, "connection cap reached"};
+          give_up = true;
+          break;
+        }
+        auto c = make_connection();
+        all_.insert(c);
+        c->outbound = true;
+        if (from_port) {
+          if (auto ec = bind_to_listen_port(c, to_asio(address))) {
+            ++stats_.listen_port_fallbacks;
+            close_connection(c, error{errc::dial_failed, "binding the listen port: " + ec.message()});
+            continue;  // an ephemeral port
+          }
+        }
+        arm_deadline(c, cfg_.connect_timeout);
+        auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
+        c->deadline.cancel();
+        if (c->st == conn_state::closed || stopped_) {
+          close_connection(c, error{errc::node_stopped});
+          co_return;
+        }
+        if (ec) {
+          last = error{errc::dial_failed, address.to_string() + ": " + ec.message()};
+          close_connection(c, last);
+          if (from_port && tuple_taken(ec)) {
+            ++stats_.listen_port_fallbacks;
+            continue;
+          }
+          break;  // the next address
+        }
+        tune_socket(c);
+        arm_deadline(c, cfg_.handshake_timeout);
+        auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+        c->deadline.cancel();
+        if (c->st == conn_state::closed || stopped_) {
+          close_connection(c, error{errc::node_stopped});
+          co_return;
+        }
+        if (hec) {
+          ++stats_.handshake_failures;
+          last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
+          close_connection(c, last);
+          // Two nodes that dial each other at the same instant from their
+          // listen ports get one TCP connection (simultaneous open) on which
+          // both speak as TLS client: each tries again from an ephemeral
+          // port, and the duplicate rule keeps one of the two connections.
+          // (A refusal ends as EOF or a reset, not as a TLS protocol error.)
+          if (from_port && hec.category() == asio::error::get_ssl_category()) {
+            ++stats_.listen_port_fallbacks;
+            continue;
+          }
+          break;
+        }
+        auto got = authenticated_peer(c->stream.native_handle());
+        if (!got) {
+          ++stats_.handshake_failures;
+          last = error{got.error().code, address.to_string() + ": " + got.error().detail};
+          close_connection(c, last);
+          break;
+        }
+        if (*got != peer) {
+          ++stats_.identity_mismatches;
+          last = error{errc::peer_identity_mismatch,
+                       address.to_string() + " is " + got->to_string() + ", not the dialled " + peer.to_string()};
+          close_connection(c, last);
+          break;
+        }
+        c->peer = peer;
+        c->dialer = me_;
+        c->link.dialled = address;
+        if (!set_link(c)) {
+          last = c->close_reason;
+          break;
+        }
+        begin_greeting(c);
+        co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
+        if (c->established || stopped_) co_return;
+        // The peer is who we dialled but the hello exchange failed (another
+        // major version, a bad hello, none in time): its other addresses lead
+        // to the same node, so the dial fails here.
         last = c->close_reason;
-        continue;
+        give_up = true;
       }
-      begin_greeting(c);
-      co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
-      if (c->established || stopped_) co_return;
-      // The peer is who we dialled but the hello exchange failed (another
-      // major version, a bad hello, none in time): its other addresses lead
-      // to the same node, so the dial fails here.
-      last = c->close_reason;
-      break;
     }
     if (stopped_) co_return;
     auto d = dialling_.find(peer);

@@ -48,6 +48,7 @@ net::config to_net(const transport_config& t, std::size_t max_frame_payload) {
   c.max_handshakes_per_ip = t.max_handshakes_per_ip;
   c.outbound_reserve = t.outbound_reserve;
   c.limit_loopback = t.limit_loopback;
+  c.dial_from_listen_port = t.dial_from_listen_port;
   c.connect_timeout = t.connect_timeout;
   c.handshake_timeout = t.handshake_timeout;
   c.idle_timeout = t.idle_timeout;
@@ -234,6 +235,7 @@ transport_stats from_net(const net::stats& n) {
   s.oversized_frames = n.oversized_frames;
   s.idle_timeouts = n.idle_timeouts;
   s.stranded_closes = n.stranded_closes;
+  s.listen_port_fallbacks = n.listen_port_fallbacks;
   s.send_queue_overflows = n.send_queue_overflows;
   s.send_budget_closes = n.send_budget_closes;
   s.stalled_connections = n.stalled_connections;

@@ -229,6 +229,59 @@ TEST(transport, simultaneous_dials_leave_exactly_one_connection) {
   }
 }
 
+TEST(transport, a_dial_leaves_from_the_listen_port) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  // What b sees: a's listen address and port, the address a NAT that keeps
+  // one external port per local port would show (and keep) for it.
+  ASSERT_TRUE(b.t->link(a.id()));
+  EXPECT_EQ(b.t->link(a.id())->remote, a.t->local_endpoints().front());
+  EXPECT_EQ(a.t->stats().listen_port_fallbacks, 0u);
+}
+
+TEST(transport, dialling_from_an_ephemeral_port_when_switched_off) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  auto cfg = fast_config();
+  cfg.dial_from_listen_port = false;
+  start(io, a, "127.0.0.1:0", cfg);
+  start(io, b);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return b.t->connected(a.id()); }));
+  ASSERT_TRUE(b.t->link(a.id()));
+  EXPECT_NE(b.t->link(a.id())->remote.port, a.t->local_endpoints().front().port);
+}
+
+TEST(transport, an_explicit_listen_port_another_socket_holds_is_refused_despite_reuseport) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  const auto taken = a.t->local_endpoints().front();
+  auto t = transport::create(io, b.keys, {taken}, fast_config(), b.events);
+  ASSERT_FALSE(t) << "a second listener shared " << taken.to_string();
+  EXPECT_EQ(t.error().code, make_error_code(errc::bind_failed));
+  EXPECT_NE(t.error().message().find(taken.to_string()), std::string::npos) << t.error().message();
+}
+
+TEST(transport, a_peer_closed_and_dialled_again_from_the_listen_port_reconnects) {
+  // The old four-tuple may linger in TIME_WAIT: the redial then falls back.
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  for (int round = 0; round < 3; ++round) {
+    a.t->dial(b.id(), b.t->local_endpoints());
+    ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); })) << "round " << round;
+    a.t->close_after_flush(b.id());
+    ASSERT_TRUE(run_until(io, [&] { return !a.t->connected(b.id()) && !b.t->connected(a.id()); }, 15s))
+        << "round " << round;
+  }
+}
+
 TEST(transport, frame_of_exactly_the_maximum_passes_and_one_more_closes) {
   asio::io_context io;
   endpoint_under_test a, b;

@@ -20,6 +20,7 @@ TEST(transport_config_map, defaults_agree) {
   EXPECT_EQ(n.max_handshakes_per_ip, d.max_handshakes_per_ip);
   EXPECT_EQ(n.outbound_reserve, d.outbound_reserve);
   EXPECT_EQ(n.limit_loopback, d.limit_loopback);
+  EXPECT_EQ(n.dial_from_listen_port, d.dial_from_listen_port);
   EXPECT_EQ(n.connect_timeout, d.connect_timeout);
   EXPECT_EQ(n.handshake_timeout, d.handshake_timeout);
   EXPECT_EQ(n.idle_timeout, d.idle_timeout);
@@ -51,6 +52,7 @@ TEST(transport_config_map, every_public_field_reaches_the_net_config) {
   t.max_handshakes_per_ip = 25;
   t.outbound_reserve = 26;
   t.limit_loopback = !net::config{}.limit_loopback;
+  t.dial_from_listen_port = !net::config{}.dial_from_listen_port;
   t.max_total_send_queue_bytes = 27;
   const net::config n = to_net(t, 22);
   EXPECT_EQ(n.max_total_send_queue_bytes, 27u);
@@ -59,6 +61,7 @@ TEST(transport_config_map, every_public_field_reaches_the_net_config) {
   EXPECT_EQ(n.max_handshakes_per_ip, 25u);
   EXPECT_EQ(n.outbound_reserve, 26u);
   EXPECT_EQ(n.limit_loopback, !net::config{}.limit_loopback);
+  EXPECT_EQ(n.dial_from_listen_port, !net::config{}.dial_from_listen_port);
   EXPECT_EQ(n.max_connections, 11u);
   EXPECT_EQ(n.max_pending_handshakes, 12u);
   EXPECT_EQ(n.connect_timeout, 13ms);
@@ -104,7 +107,8 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
                   &n.idle_timeouts, &n.send_queue_overflows, &n.stalled_connections, &n.dial_queue_drops,
                   &n.hello_timeouts, &n.hello_violations, &n.hello_malformed, &n.version_mismatches,
                   &n.frames_unknown_kind, &n.refused_per_ip, &n.refused_per_prefix, &n.refused_handshakes_per_ip,
-                  &n.refused_inbound_share, &n.send_budget_closes})
+                  &n.refused_inbound_share, &n.send_budget_closes, &n.stranded_closes,
+                  &n.listen_port_fallbacks})
     *f = ++v;
   n.connections = 201;
   n.handshakes_in_progress = 202;
@@ -121,6 +125,8 @@ TEST(transport_config_map, every_net_counter_reaches_the_public_stats) {
   EXPECT_EQ(s.refused_per_prefix, n.refused_per_prefix);
   EXPECT_EQ(s.refused_handshakes_per_ip, n.refused_handshakes_per_ip);
   EXPECT_EQ(s.refused_inbound_share, n.refused_inbound_share);
+  EXPECT_EQ(s.stranded_closes, n.stranded_closes);
+  EXPECT_EQ(s.listen_port_fallbacks, n.listen_port_fallbacks);
   EXPECT_EQ(s.duplicate_connections, n.duplicate_connections);
   EXPECT_EQ(s.frames_in, n.frames_in);
   EXPECT_EQ(s.frames_out, n.frames_out);

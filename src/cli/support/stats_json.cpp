@@ -27,6 +27,7 @@ nlohmann::json stats_json(const node_stats& s) {
         {"oversized_frames", t.oversized_frames},
         {"idle_timeouts", t.idle_timeouts},
         {"stranded_closes", t.stranded_closes},
+        {"listen_port_fallbacks", t.listen_port_fallbacks},
         {"send_queue_overflows", t.send_queue_overflows},
         {"send_budget_closes", t.send_budget_closes},
         {"stalled_connections", t.stalled_connections},
