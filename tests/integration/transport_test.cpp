@@ -229,11 +229,17 @@ TEST(transport, simultaneous_dials_leave_exactly_one_connection) {
   }
 }
 
+config listen_port_config() {
+  auto c = fast_config();
+  c.dial_from_listen_port = true;
+  return c;
+}
+
 TEST(transport, a_dial_leaves_from_the_listen_port) {
   asio::io_context io;
   endpoint_under_test a, b;
-  start(io, a);
-  start(io, b);
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  start(io, b, "127.0.0.1:0", listen_port_config());
   a.t->dial(b.id(), b.t->local_endpoints());
   ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
   // What b sees: a's listen address and port, the address a NAT that keeps
@@ -259,9 +265,9 @@ TEST(transport, dialling_from_an_ephemeral_port_when_switched_off) {
 TEST(transport, an_explicit_listen_port_another_socket_holds_is_refused_despite_reuseport) {
   asio::io_context io;
   endpoint_under_test a, b;
-  start(io, a);
+  start(io, a, "127.0.0.1:0", listen_port_config());
   const auto taken = a.t->local_endpoints().front();
-  auto t = transport::create(io, b.keys, {taken}, fast_config(), b.events);
+  auto t = transport::create(io, b.keys, {taken}, listen_port_config(), b.events);
   ASSERT_FALSE(t) << "a second listener shared " << taken.to_string();
   EXPECT_EQ(t.error().code, make_error_code(errc::bind_failed));
   EXPECT_NE(t.error().message().find(taken.to_string()), std::string::npos) << t.error().message();
@@ -271,14 +277,34 @@ TEST(transport, a_peer_closed_and_dialled_again_from_the_listen_port_reconnects)
   // The old four-tuple may linger in TIME_WAIT: the redial then falls back.
   asio::io_context io;
   endpoint_under_test a, b;
-  start(io, a);
-  start(io, b);
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  start(io, b, "127.0.0.1:0", listen_port_config());
   for (int round = 0; round < 3; ++round) {
     a.t->dial(b.id(), b.t->local_endpoints());
     ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); })) << "round " << round;
     a.t->close_after_flush(b.id());
     ASSERT_TRUE(run_until(io, [&] { return !a.t->connected(b.id()) && !b.t->connected(a.id()); }, 15s))
         << "round " << round;
+  }
+}
+
+TEST(transport, simultaneous_dials_from_both_listen_ports_leave_exactly_one_connection) {
+  for (int round = 0; round < 5; ++round) {
+    asio::io_context io;
+    endpoint_under_test a, b;
+    start(io, a, "127.0.0.1:0", listen_port_config());
+    start(io, b, "127.0.0.1:0", listen_port_config());
+    a.t->dial(b.id(), b.t->local_endpoints());
+    b.t->dial(a.id(), a.t->local_endpoints());
+    ASSERT_TRUE(run_until(io, [&] {
+      return a.t->connected(b.id()) && b.t->connected(a.id()) && a.t->stats().connections == 1 &&
+             b.t->stats().connections == 1 && !a.t->dialling(b.id()) && !b.t->dialling(a.id());
+    })) << "round " << round << ": connections " << a.t->stats().connections << "/" << b.t->stats().connections;
+    EXPECT_TRUE(a.events.disconnected.empty());
+    EXPECT_TRUE(b.events.disconnected.empty());
+    a.t->send(b.id(), gossip_frame("a->b"));
+    b.t->send(a.id(), gossip_frame("b->a"));
+    ASSERT_TRUE(run_until(io, [&] { return !a.events.frames.empty() && !b.events.frames.empty(); }));
   }
 }
 
