@@ -73,8 +73,9 @@
 # - Cleanup (trap on EXIT, INT, TERM): every process we started and anything
 #   still running in our namespaces is killed (by pid), then the namespaces
 #   are deleted (which removes their veths, bridges and nft tables).
-#   Namespaces tsn<PID>-* of an earlier run whose PID is gone (killed by a
-#   CTest timeout) are removed at start.
+#   Namespaces tsn<PID>-* (and log directories /tmp/tsn<PID>.*) of an
+#   earlier run whose PID is gone (killed by a CTest timeout) are removed at
+#   start, their processes killed first.
 # - DHT rate limit: testnet nodes and peers off loopback run with libtorrent's
 #   default dht_block_ratelimit (5/s): a node stops answering an IP that sent
 #   it more than 50 messages in 10 s (measured: each node answered a starting
@@ -127,6 +128,16 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^tsn[0-9]+-'
   for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   ip netns del "$ns" 2>/dev/null
 done
+# Their log directories too (kept on purpose only with NAT_KEEP_LOGS).
+if [[ -z ${NAT_KEEP_LOGS:-} ]]; then
+  for dir in /tmp/tsn[0-9]*.*; do
+    [[ -d $dir ]] || continue
+    owner=${dir#/tmp/tsn}
+    owner=${owner%%.*}
+    [[ $owner =~ ^[0-9]+$ ]] || continue
+    kill -0 "$owner" 2>/dev/null || rm -rf "$dir"
+  done
+fi
 
 nat_cleanup() {
   local p ns
