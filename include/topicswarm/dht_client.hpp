@@ -38,6 +38,13 @@ struct client_config {
   std::vector<std::string> bootstrap = default_bootstrap_nodes();
   // Default deadline for operations that are not given one.
   std::chrono::milliseconds default_timeout{10'000};
+  // A private testnet off loopback (nodes in network namespaces a test
+  // created): apply the settings a loopback testnet gets (no one-node-per-/24
+  // rule, no per-IP query rate limit, a silent node dropped at its first
+  // timeout, a random lookup every second). Those rules protect a node on the
+  // public DHT; in a testnet of a handful of nodes they kept routing tables
+  // at 0-2 nodes for 40 s and more. Loopback listen addresses imply it.
+  bool testnet = false;
 };
 
 // A BEP 44 mutable item as read from the DHT.

@@ -40,12 +40,14 @@ struct dht_node_options {
   std::string listen;
   std::vector<std::string> bootstrap;
   bool no_bootstrap = false;
+  bool testnet = false;
   int interval_s = 10;
 };
 
 void run_dht_node(const dht_node_options& o) {
   dht::client_config cfg;
   cfg.listen = {o.listen};
+  cfg.testnet = o.testnet;
   if (o.no_bootstrap)
     cfg.bootstrap.clear();
   else if (!o.bootstrap.empty())
@@ -136,6 +138,9 @@ void register_dht_commands(CLI::App& app) {
   node->add_option("--bootstrap", node_opts.bootstrap,
                    "Node or router to join through, HOST:PORT (repeatable; default: the public Mainline routers)");
   node->add_flag("--no-bootstrap", node_opts.no_bootstrap, "Join through nobody (the first node of a network)");
+  node->add_flag("--testnet", node_opts.testnet,
+                 "Node of a private testnet off loopback (e.g. in network namespaces): no per-/24 routing rule, "
+                 "no per-IP rate limit (implied by a loopback --listen)");
   node->add_option("--interval", node_opts.interval_s, "Seconds between routing-table reports")
       ->check(CLI::Range(1, 3600));
   node->callback([] { run_dht_node(node_opts); });

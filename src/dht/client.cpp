@@ -693,8 +693,8 @@ result<std::unique_ptr<client>> client::start(asio::any_io_executor ex, client_c
     opts.listen.push_back(*ep);
   }
   if (opts.listen.empty()) return error{errc::invalid_argument, "no listen address given"};
-  opts.loopback =
-      std::all_of(opts.listen.begin(), opts.listen.end(), [](const endpoint& e) { return e.is_loopback(); });
+  opts.loopback = config.testnet || std::all_of(opts.listen.begin(), opts.listen.end(),
+                                                [](const endpoint& e) { return e.is_loopback(); });
 
   std::vector<endpoint> nodes;
   for (const auto& b : config.bootstrap) {

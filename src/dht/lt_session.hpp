@@ -42,7 +42,8 @@ struct session_options {
   // add_node() instead (a testnet passes none here: DESIGN.md §5).
   std::vector<std::string> routers;
   // Relax the DHT's anti-Sybil limits (one node per IP, per-IP rate bans) that
-  // make a loopback testnet unusable. Set when every listen address is loopback.
+  // make a loopback testnet unusable. Set when every listen address is loopback,
+  // or for a testnet off loopback (client_config::testnet).
   bool loopback = false;
   // Report get_peers replies (alert category dht_operation). The testnet does
   // not need them.
