@@ -1,38 +1,19 @@
 # Helpers shared by the e2e scripts (sourced, not run: CTest runs *_test.sh).
 # The sourcing script sets `name` (for the summary line) before sourcing.
 # Provides: $tmp (removed at exit, with every pid in $pids killed), ok, fail,
-# wait_for, wait_exit, received.
+# wait_for (tests/support/common.sh), wait_exit, received, expect_once,
+# start_testnet.
+#
+# shellcheck shell=bash
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-ok() { passed=$((passed + 1)); }
-# fail MESSAGE: print it, the tail of every file in $tmp, and exit 1.
-fail() {
-  echo "FAIL: $*"
-  for f in "$tmp"/*; do
-    [[ -f $f ]] || continue
-    echo "--- $f"
-    tail -n 60 "$f"
-  done
-  echo "$name: $passed passed, 1 failed"
-  exit 1
-}
-
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=../support/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+# fail prints the tail of every file in $tmp (the e2e logs have no .out/.err
+# ending), 60 lines each; wait_for looks every 0.1 s.
+fail_logs=('*')
+fail_tail=60
+poll_s=0.1
+harness_start
 
 # wait_exit PID SECONDS: the exit status of PID, or 124 if it is still running.
 wait_exit() {

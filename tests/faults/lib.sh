@@ -37,89 +37,35 @@
 #   a CTest timeout) are removed at start when their owner pid is gone.
 #
 # Skips (exit 77) when not root, or when ip, nft, jq, /dev/net/tun or
-# network namespaces are not usable.
+# network namespaces are not usable. FAULTS_KEEP_LOGS=1 keeps the log
+# directory. The shared pieces (ok, fail, wait_for, cleanup, namespace
+# plumbing, DHT testnet, join processes) are in tests/support/.
+#
+# shellcheck shell=bash
+# Variables set here for the sourcing scripts (delay_pid, node_pid, ...) look
+# unused to shellcheck when this file is checked alone.
+# shellcheck disable=SC2034
 
 set -uo pipefail
 
-FAULTS_SKIP=77
 tsbin=${tsbin:?the sourcing script sets tsbin to the topicswarm binary}
 delay_bin=${delay_bin:-}
 
-skip() {
-  echo "SKIP: $*"
-  exit "$FAULTS_SKIP"
-}
+# shellcheck source=../support/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+# shellcheck source=../support/netns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/netns.sh"
+keep_logs_var=FAULTS_KEEP_LOGS
 
 # --- preflight ---
-((EUID == 0)) || skip "needs root (network namespaces, nftables)"
-for tool in ip nft jq; do
-  command -v "$tool" >/dev/null 2>&1 || skip "'$tool' not found (apt-get install iproute2 nftables jq)"
-done
+netns_preflight
 [[ -c /dev/net/tun ]] || skip "/dev/net/tun is missing (no TUN support)"
 [[ -x $tsbin ]] || skip "topicswarm binary '$tsbin' not found"
 
 prefix="tsf$$"
 router="$prefix-r"
-tmp=$(mktemp -d "/tmp/$prefix.XXXX")
-pids=()           # every process we started, killed at exit
-namespaces=()     # every namespace we created, deleted at exit
-passed=0
-
-# Namespaces of earlier runs whose script is gone (killed without cleanup).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^tsf[0-9]+-' || true); do
-  owner=${ns#tsf}
-  owner=${owner%%-*}
-  kill -0 "$owner" 2>/dev/null && continue
-  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-done
-
-faults_cleanup() {
-  local p ns
-  trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for ns in "${namespaces[@]}"; do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  if [[ -n ${FAULTS_KEEP_LOGS:-} ]]; then
-    echo "logs kept in $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-}
-trap faults_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() {
-  passed=$((passed + 1))
-  echo "ok $passed: $*"
-}
-# fail MESSAGE: print it, the tail of every log, and exit 1.
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$tmp"/*.out "$tmp"/*.err; do
-    [[ -s $f ]] || continue
-    echo "--- $f"
-    tail -n 40 "$f"
-  done
-  echo "$name: $passed passed, 1 failed"
-  exit 1
-}
-now_ms() { date +%s%3N; }
-
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  return 1
-}
+harness_start "/tmp/$prefix.XXXX"
+netns_sweep_stale tsf
 
 # --- the network ---
 
@@ -134,15 +80,7 @@ in_ns() {
 # the delay link as well (needs delay_bin).
 net_up() {
   local delay_ms=${1:-0}
-  ip netns add "$router" 2>/dev/null || skip "cannot create network namespaces"
-  namespaces+=("$router")
-  in_ns "$router" sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 \
-    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1 >/dev/null ||
-    fail "router sysctls"
-  ip -n "$router" link set lo up
-  ip -n "$router" link add br0 type bridge || fail "cannot create the bridge"
-  ip -n "$router" addr add 10.77.0.1/16 dev br0
-  ip -n "$router" link set br0 up
+  netns_hub "$router" router 10.77.0.1/16
   # One table for the fault rules; chains are added by net_loss / net_partition.
   in_ns "$router" nft -f - <<'EOF' || skip "nftables is not usable here"
 table inet faults {
@@ -157,9 +95,8 @@ table inet faults {
 EOF
   if ((delay_ms > 0)); then
     [[ -x $delay_bin ]] || skip "delay_link binary '$delay_bin' not found"
-    ip netns exec "$router" "$delay_bin" --dev dly0 --delay-ms "$delay_ms" >"$tmp/delay_link.out" 2>"$tmp/delay_link.err" &
-    pids+=("$!")
-    delay_pid=$!
+    bg_ns "$router" delay_link "$delay_bin" --dev dly0 --delay-ms "$delay_ms"
+    delay_pid=$bg_pid
     wait_for "$tmp/delay_link.out" '"event":"ready"' 10 || fail "delay_link did not start"
     ip -n "$router" link set dly0 up || fail "dly0 did not appear"
     in_ns "$router" sysctl -qw net.ipv4.conf.dly0.rp_filter=0 >/dev/null
@@ -173,16 +110,9 @@ EOF
 # net_host NAME IP: namespace $prefix-NAME on the bridge with address IP/32.
 net_host() {
   local host=$1 ip=$2 ns="$prefix-$1"
-  ip netns add "$ns" || fail "cannot create namespace $ns"
-  namespaces+=("$ns")
-  ip -n "$router" link add "$host" type veth peer name eth0 netns "$ns" || fail "veth for $host"
-  ip -n "$router" link set "$host" master br0 up
-  in_ns "$ns" sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.default.accept_redirects=0 >/dev/null
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" addr add "$ip/32" dev eth0
-  ip -n "$ns" route add 10.77.0.1 dev eth0
-  ip -n "$ns" route add 10.77.0.0/16 via 10.77.0.1 dev eth0 src "$ip"
+  netns_new "$ns"
+  netns_no_redirects "$ns"
+  netns_leg "$router" "$host" "$ns" eth0 "$ip" 10.77.0.1 10.77.0.0/16
 }
 
 # net_readdress NAME OLD NEW: the host's address changes from OLD to NEW.
@@ -216,42 +146,17 @@ nft_counters() { in_ns "$router" nft list table inet faults; }
 
 # --- processes ---
 
-# DHT testnet: dht_start N starts DHT nodes 1..N (host dK, 10.77.(100+K).2,
-# UDP port 6881), node 1 first with no bootstrap, the others through 1 and 2.
-# Sets dht_addr[K] and dht_pid[K]; `bootstrap_args` is --bootstrap for each.
-declare -a dht_addr dht_pid
-bootstrap_args=()
-dht_start() {
-  local n=$1 k ip ns
-  for ((k = 1; k <= n; k++)); do
-    ip="10.77.$((100 + k)).2"
-    net_host "d$k" "$ip"
-    dht_addr[k]="$ip:6881"
-  done
-  for ((k = 1; k <= n; k++)); do
-    ns="$prefix-d$k"
-    local boot=(--no-bootstrap)
-    ((k == 2)) && boot=(--bootstrap "${dht_addr[1]}")
-    ((k > 2)) && boot=(--bootstrap "${dht_addr[1]}" --bootstrap "${dht_addr[2]}")
-    ip netns exec "$ns" "$tsbin" dht-node --listen "${dht_addr[k]}" "${boot[@]}" --interval 2 \
-      >"$tmp/dht$k.out" 2>"$tmp/dht$k.err" &
-    pids+=("$!")
-    dht_pid[k]=$!
-    wait_for "$tmp/dht$k.out" 'listening on' 15 || fail "DHT node $k did not start"
-  done
-  bootstrap_args=()
-  for ((k = 1; k <= n; k++)); do bootstrap_args+=(--bootstrap "${dht_addr[k]}"); done
-}
+# DHT testnet: dht_start N (tests/support/netns.sh) starts DHT nodes 1..N
+# (host dK, 10.77.(100+K).2, UDP port 6881), node 1 first with no bootstrap,
+# the others through 1 and 2. Sets dht_addr[K] and dht_pid[K];
+# `bootstrap_args` is --bootstrap for each. dht_wait_tables N MIN SECONDS is
+# there too.
 
-# dht_wait_tables N MIN SECONDS: every DHT node 1..N reports MIN+ routing-table nodes.
-dht_wait_tables() {
-  local k deadline=$((SECONDS + $3))
-  for ((k = 1; k <= $1; k++)); do
-    until (($(grep -oE 'routing table: [0-9]+' "$tmp/dht$k.out" 2>/dev/null | tail -1 | awk '{print $3}' || echo 0) >= $2)); do
-      ((SECONDS < deadline)) || return 1
-      sleep 0.5
-    done
-  done
+# dht_host K: the namespace of DHT node K (for dht_start).
+dht_host() {
+  local ip="10.77.$((100 + $1)).2"
+  net_host "d$1" "$ip"
+  dht_addr[$1]="$ip:6881"
 }
 
 # Topic nodes: node_start K [ARGS...] starts `topicswarm join --json
@@ -263,46 +168,31 @@ declare -a node_in node_pid node_ip node_id node_listen node_dht_listen
 topic=${topic:-faults-topic}
 secret=${secret:-faults-secret}
 node_start() {
-  local k=$1 fd ip ns
+  local k=$1 ip ns
   shift
   ip=${node_ip[k]:-10.77.$k.2}
   ns="$prefix-n$k"
   ip netns list | grep -qE "^$ns( |$)" || net_host "n$k" "$ip"
   node_ip[k]=$ip
-  mkfifo "$tmp/node$k.in"
-  exec {fd}<>"$tmp/node$k.in"
-  (
-    for f in "${node_in[@]}" "$fd"; do eval "exec $f>&-"; done
-    exec ip netns exec "$ns" "$tsbin" join --json --topic "$topic" --secret "$secret" --auto-discovery \
-      --listen "${node_listen[k]:-$ip:7000}" --dht-listen "${node_dht_listen[k]:-$ip:6881}" "${bootstrap_args[@]}" "$@" \
-      <"$tmp/node$k.in" >>"$tmp/node$k.out" 2>>"$tmp/node$k.err"
-  ) &
-  node_in[k]=$fd
-  node_pid[k]=$!
-  pids+=("$!")
+  join_start "$ns" "node$k" "${node_listen[k]:-$ip:7000}" "${node_dht_listen[k]:-$ip:6881}" "$@"
+  node_in[k]=$join_fd
+  node_pid[k]=$join_pid
 }
 
 # node_wait_ready K: until node K printed ready; sets node_id[K].
 node_wait_ready() {
-  wait_for "$tmp/node$1.out" '"event":"ready"' 30 || fail "node $1 printed no ready line"
-  node_id[$1]=$(grep -m1 '"event":"ready"' "$tmp/node$1.out" | jq -r .node_id)
+  join_wait_ready "node$1" "node $1"
+  node_id[$1]=$join_id
 }
 
 # node_kill K: SIGKILL, no goodbye.
-node_kill() {
-  kill -KILL "${node_pid[$1]}" 2>/dev/null
-  wait "${node_pid[$1]}" 2>/dev/null
-  eval "exec ${node_in[$1]}>&-"
-}
+node_kill() { join_kill "${node_pid[$1]}" "${node_in[$1]}"; }
 
 # send K TEXT: node K broadcasts TEXT.
 send() { echo "$2" >&"${node_in[$1]}"; }
 
 # received_count K PREFIX: distinct received contents of node K starting with PREFIX.
-received_count() {
-  grep -F '"event":"received"' "$tmp/node$1.out" | jq -r 'select(.scope=="swarm") | .content // empty' |
-    grep -F -- "$2" | sort -u | wc -l
-}
+received_count() { join_received "node$1" "$2" 'select(.scope=="swarm")'; }
 # duplicates K PREFIX: received contents of node K with PREFIX delivered more than once.
 duplicates() {
   grep -F '"event":"received"' "$tmp/node$1.out" | jq -r '.content // empty' | grep -F -- "$2" | sort | uniq -d |
@@ -329,10 +219,7 @@ wait_delivery() {
 }
 
 # neighbours_of K: node K's current neighbours (node ids), from its events.
-neighbours_of() {
-  jq -r 'select(.event=="neighbor_up" or .event=="neighbor_down") | "\(.event) \(.peer)"' "$tmp/node$1.out" |
-    awk '{ if ($1 == "neighbor_up") n[$2]++; else n[$2]-- } END { for (p in n) if (n[p] > 0) print p }'
-}
+neighbours_of() { join_neighbours "node$1"; }
 
 # components "NODES": the number of connected components of the overlay among
 # NODES (edges: current neighbour relations as either end reports them,

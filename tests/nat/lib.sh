@@ -85,7 +85,9 @@
 #   real defaults: they are what a user runs.
 #
 # Skips (exit 77) when not root, or when ip, nft, jq or network namespaces are
-# not usable.
+# not usable. NAT_KEEP_LOGS=1 keeps the log directory. The shared pieces (ok,
+# fail, wait_for, cleanup, namespace plumbing, DHT testnet, join processes)
+# are in tests/support/.
 #
 # shellcheck shell=bash
 # Variables set here for the sourcing scripts (nat_type, dht_pid, peer_id, ...)
@@ -94,19 +96,17 @@
 
 set -uo pipefail
 
-NAT_SKIP=77
 tsbin=${tsbin:-}
+name=${name:-nat}
 
-skip() {
-  echo "SKIP: $*"
-  exit "$NAT_SKIP"
-}
+# shellcheck source=../support/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+# shellcheck source=../support/netns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/netns.sh"
+keep_logs_var=NAT_KEEP_LOGS
 
 # --- preflight ---
-((EUID == 0)) || skip "needs root (network namespaces, nftables)"
-for tool in ip nft jq; do
-  command -v "$tool" >/dev/null 2>&1 || skip "'$tool' not found (apt-get install iproute2 nftables jq)"
-done
+netns_preflight
 
 nat_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # python3 for the probes and the STUN server: the system interpreter when
@@ -117,78 +117,10 @@ nat_py=/usr/bin/python3
 
 prefix="tsn$$"
 core="$prefix-core"
-tmp=$(mktemp -d "/tmp/$prefix.XXXX")
-pids=()       # every process we started, killed at exit
-namespaces=() # every namespace we created, deleted at exit
-passed=0
-
-# Namespaces of earlier runs whose script is gone (killed without cleanup).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^tsn[0-9]+-' || true); do
-  owner=${ns#tsn}
-  owner=${owner%%-*}
-  kill -0 "$owner" 2>/dev/null && continue
-  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-done
+harness_start "/tmp/$prefix.XXXX"
+netns_sweep_stale tsn
 # Their log directories too (kept on purpose only with NAT_KEEP_LOGS).
-if [[ -z ${NAT_KEEP_LOGS:-} ]]; then
-  for dir in /tmp/tsn[0-9]*.*; do
-    [[ -d $dir ]] || continue
-    owner=${dir#/tmp/tsn}
-    owner=${owner%%.*}
-    [[ $owner =~ ^[0-9]+$ ]] || continue
-    kill -0 "$owner" 2>/dev/null || rm -rf "$dir"
-  done
-fi
-
-nat_cleanup() {
-  local p ns
-  trap - EXIT INT TERM
-  {
-    for p in "${pids[@]}"; do kill -KILL "$p"; done
-    for ns in "${namespaces[@]}"; do
-      for p in $(ip netns pids "$ns"); do kill -KILL "$p"; done
-    done
-    for p in "${pids[@]}"; do wait "$p"; done
-    for ns in "${namespaces[@]}"; do ip netns del "$ns"; done
-  } 2>/dev/null
-  if [[ -n ${NAT_KEEP_LOGS:-} ]]; then
-    echo "logs kept in $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-}
-trap nat_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() {
-  passed=$((passed + 1))
-  echo "ok $passed: $*"
-}
-# fail MESSAGE: print it, the tail of every log, and exit 1.
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$tmp"/*.out "$tmp"/*.err; do
-    [[ -s $f ]] || continue
-    echo "--- $f"
-    tail -n 40 "$f"
-  done
-  echo "${name:-nat}: $passed passed, 1 failed"
-  exit 1
-}
-now_ms() { date +%s%3N; }
-
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-  local deadline=$((SECONDS + $3))
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  return 1
-}
+[[ -n ${NAT_KEEP_LOGS:-} ]] || logs_sweep_stale tsn
 
 # --- the network ---
 
@@ -239,33 +171,15 @@ nat_bridge_plain() {
 
 # nat_up: the core namespace with the public bridge.
 nat_up() {
-  ip netns add "$core" 2>/dev/null || skip "cannot create network namespaces"
-  namespaces+=("$core")
-  ip netns exec "$core" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-    net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    >/dev/null || fail "core sysctls"
+  netns_hub "$core" core 198.51.100.1/24 203.0.113.1/24 198.18.0.1/15
   nat_bridge_plain "$core"
-  ip -n "$core" link set lo up
-  ip -n "$core" link add br0 type bridge || fail "cannot create the public bridge"
-  ip -n "$core" addr add 198.51.100.1/24 dev br0
-  ip -n "$core" addr add 203.0.113.1/24 dev br0
-  ip -n "$core" addr add 198.18.0.1/15 dev br0
-  ip -n "$core" link set br0 up
   nft --version >/dev/null 2>&1 || skip "nft does not run"
 }
 
 # nat_public_leg NS IFNAME IP GW: a veth from the core's bridge into NS as
 # IFNAME with IP/32, routes to the public prefixes via the core at GW.
 nat_public_leg() {
-  local ns=$1 ifname=$2 ip=$3 gw=$4 name=${1#"$prefix"-} net
-  ip -n "$core" link add "c-$name" type veth peer name "$ifname" netns "$ns" || fail "veth for $name"
-  ip -n "$core" link set "c-$name" master br0 up
-  ip -n "$ns" link set "$ifname" up
-  ip -n "$ns" addr add "$ip/32" dev "$ifname"
-  ip -n "$ns" route add "$gw" dev "$ifname"
-  for net in 198.51.100.0/24 203.0.113.0/24 198.18.0.0/15; do
-    ip -n "$ns" route add "$net" via "$gw" dev "$ifname" src "$ip"
-  done
+  netns_leg "$core" "c-${1#"$prefix"-}" "$1" "$2" "$3" "$4" 198.51.100.0/24 203.0.113.0/24 198.18.0.0/15
 }
 
 # pub_host NAME [IP]: a host on the public segment, by default at
@@ -281,10 +195,8 @@ pub_host() {
   fi
   [[ $ip == 198.18.* || $ip == 198.19.* ]] && gw=198.18.0.1
   ns=$(ns_of "$name")
-  ip netns add "$ns" || fail "cannot create namespace $ns"
-  namespaces+=("$ns")
-  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.default.accept_redirects=0 >/dev/null
-  ip -n "$ns" link set lo up
+  netns_new "$ns"
+  netns_no_redirects "$ns"
   nat_public_leg "$ns" eth0 "$ip" "$gw"
   nat_ip[$name]=$ip
   nat_kind[$name]=public
@@ -320,13 +232,11 @@ nat_router() {
   [[ -n $lan ]] || lan="192.168.$((10 + router_count))"
   router_count=$((router_count + 1))
   ns=$(ns_of "$name")
-  ip netns add "$ns" || fail "cannot create namespace $ns"
-  namespaces+=("$ns")
+  netns_new "$ns"
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
     net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.accept_redirects=0 \
     net.ipv4.conf.default.accept_redirects=0 >/dev/null || fail "router $name sysctls"
   nat_bridge_plain "$ns"
-  ip -n "$ns" link set lo up
   nat_public_leg "$ns" wan0 "$ip" 203.0.113.1
   ip -n "$ns" link add lan0 type bridge || fail "cannot create the LAN bridge of $name"
   ip -n "$ns" addr add "$lan.1/24" dev lan0
@@ -376,11 +286,9 @@ nat_host() {
   ip="${nat_lan[$router]}.$((10 + n))"
   ns=$(ns_of "$name")
   rns=$(ns_of "$router")
-  ip netns add "$ns" || fail "cannot create namespace $ns"
-  namespaces+=("$ns")
+  netns_new "$ns"
   ip -n "$rns" link add "l-$name" type veth peer name eth0 netns "$ns" || fail "veth for $name"
   ip -n "$rns" link set "l-$name" master lan0 up
-  ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
   ip -n "$ns" addr add "$ip/24" dev eth0
   ip -n "$ns" route add default via "${nat_lan[$router]}.1" dev eth0
@@ -476,56 +384,29 @@ nat_conntrack() { in_host "$1" cat /proc/net/nf_conntrack 2>/dev/null; }
 
 # bg_host NAME LOG CMD...: run CMD in NAME's namespace in the background,
 # stdout/stderr in $tmp/LOG.out / .err; its pid in bg_pid (killed at exit).
-bg_pid=""
 bg_host() {
-  local host=$1 log=$2 ns
-  shift 2
-  ns=$(ns_of "$host")
-  ip netns exec "$ns" "$@" >"$tmp/$log.out" 2>"$tmp/$log.err" &
-  bg_pid=$!
-  pids+=("$bg_pid")
+  local ns
+  ns=$(ns_of "$1")
+  shift
+  bg_ns "$ns" "$@"
 }
 
 nat_need_tsbin() {
   [[ -n $tsbin && -x $tsbin ]] || skip "topicswarm binary '${tsbin:-}' not found"
 }
 
-# DHT testnet: dht_start N starts `topicswarm dht-node` on public hosts
-# d1..dN (UDP 6881 of each), d1 first with no bootstrap, the others through
-# d1 and d2. Sets dht_addr[K], dht_pid[K] and bootstrap_args (--bootstrap for
-# each node).
-declare -a dht_addr dht_pid
-bootstrap_args=()
-dht_start() {
-  local n=$1 k boot
-  nat_need_tsbin
-  for ((k = 1; k <= n; k++)); do
-    pub_host "d$k" "198.18.$k.2"
-    dht_addr[k]="${nat_ip[d$k]}:6881"
-  done
-  for ((k = 1; k <= n; k++)); do
-    boot=(--no-bootstrap)
-    ((k == 2)) && boot=(--bootstrap "${dht_addr[1]}")
-    ((k > 2)) && boot=(--bootstrap "${dht_addr[1]}" --bootstrap "${dht_addr[2]}")
-    bg_host "d$k" "dht$k" "$tsbin" dht-node --testnet --listen "${dht_addr[k]}" "${boot[@]}" --interval 2
-    dht_pid[k]=$bg_pid
-    wait_for "$tmp/dht$k.out" 'listening on' 15 || fail "DHT node $k did not start"
-  done
-  bootstrap_args=()
-  for ((k = 1; k <= n; k++)); do bootstrap_args+=(--bootstrap "${dht_addr[k]}"); done
-}
+# DHT testnet: dht_start N (tests/support/netns.sh) starts `topicswarm
+# dht-node --testnet` on public hosts d1..dN (198.18.K.2, UDP 6881 of each),
+# d1 first with no bootstrap, the others through d1 and d2. Sets dht_addr[K],
+# dht_pid[K] and bootstrap_args (--bootstrap for each node).
+# dht_wait_tables N MIN SECONDS is there too.
+dht_node_args=(--testnet)
 
-# dht_wait_tables N MIN SECONDS: every DHT node 1..N reports MIN+ routing-table nodes.
-dht_wait_tables() {
-  local k have deadline=$((SECONDS + $3))
-  for ((k = 1; k <= $1; k++)); do
-    while :; do
-      have=$(grep -oE 'routing table: [0-9]+' "$tmp/dht$k.out" 2>/dev/null | tail -n 1 | awk '{print $3}')
-      ((${have:-0} >= $2)) && break
-      ((SECONDS < deadline)) || return 1
-      sleep 0.5
-    done
-  done
+# dht_host K: public host dK for DHT node K (for dht_start).
+dht_host() {
+  nat_need_tsbin
+  pub_host "d$1" "198.18.$1.2"
+  dht_addr[$1]="${nat_ip[d$1]}:6881"
 }
 
 # Topic peers: peer_start K HOST [ARGS...] starts `topicswarm join --json
@@ -537,7 +418,7 @@ declare -a peer_in peer_pid peer_host peer_id peer_listen peer_dht_listen peer_s
 topic=${topic:-nat-topic}
 secret=${secret:-nat-secret}
 peer_start() {
-  local k=$1 host=$2 fd ip ns f
+  local k=$1 host=$2 ip ns
   shift 2
   nat_need_tsbin
   [[ -n ${nat_kind[$host]:-} && ${nat_kind[$host]} != router ]] || fail "peer_start: no host '$host'"
@@ -545,23 +426,15 @@ peer_start() {
   ns=$(ns_of "$host")
   peer_host[k]=$host
   peer_started_ms[k]=$(now_ms)
-  mkfifo "$tmp/peer$k.in"
-  exec {fd}<>"$tmp/peer$k.in"
-  (
-    for f in "${peer_in[@]}" "$fd"; do eval "exec $f>&-"; done
-    exec ip netns exec "$ns" "$tsbin" join --json --topic "$topic" --secret "$secret" --auto-discovery \
-      --listen "${peer_listen[k]:-$ip:7000}" --dht-listen "${peer_dht_listen[k]:-$ip:6881}" \
-      "${bootstrap_args[@]}" "$@" <"$tmp/peer$k.in" >>"$tmp/peer$k.out" 2>>"$tmp/peer$k.err"
-  ) &
-  peer_in[k]=$fd
-  peer_pid[k]=$!
-  pids+=("$!")
+  join_start "$ns" "peer$k" "${peer_listen[k]:-$ip:7000}" "${peer_dht_listen[k]:-$ip:6881}" "$@"
+  peer_in[k]=$join_fd
+  peer_pid[k]=$join_pid
 }
 
 # peer_wait_ready K: until peer K printed ready; sets peer_id[K].
 peer_wait_ready() {
-  wait_for "$tmp/peer$1.out" '"event":"ready"' 30 || fail "peer $1 printed no ready line"
-  peer_id[$1]=$(grep -m1 '"event":"ready"' "$tmp/peer$1.out" | jq -r .node_id)
+  join_wait_ready "peer$1" "peer $1"
+  peer_id[$1]=$join_id
 }
 
 # peer_joined_ms K: milliseconds from peer_start to peer K's joined event (empty before).
@@ -572,22 +445,13 @@ peer_joined_ms() {
 }
 
 # peer_kill K: SIGKILL, no goodbye.
-peer_kill() {
-  kill -KILL "${peer_pid[$1]}" 2>/dev/null
-  wait "${peer_pid[$1]}" 2>/dev/null
-  eval "exec ${peer_in[$1]}>&-"
-}
+peer_kill() { join_kill "${peer_pid[$1]}" "${peer_in[$1]}"; }
 
 # peer_send K TEXT: peer K broadcasts TEXT.
 peer_send() { echo "$2" >&"${peer_in[$1]}"; }
 
 # peer_received K PREFIX: distinct contents received by peer K starting with PREFIX.
-peer_received() {
-  grep -F '"event":"received"' "$tmp/peer$1.out" | jq -r '.content // empty' | grep -F -- "$2" | sort -u | wc -l
-}
+peer_received() { join_received "peer$1" "$2"; }
 
 # peer_neighbours K: peer K's current neighbours (node ids), from its events.
-peer_neighbours() {
-  jq -r 'select(.event=="neighbor_up" or .event=="neighbor_down") | "\(.event) \(.peer)"' "$tmp/peer$1.out" |
-    awk '{ n[$2] += ($1 == "neighbor_up") ? 1 : -1 } END { for (p in n) if (n[p] > 0) print p }'
-}
+peer_neighbours() { join_neighbours "peer$1"; }
