@@ -194,6 +194,34 @@ struct dial_policy {
   mode private_networks = mode::automatic;  // link-local and private
 };
 
+// Whether others can dial this node (docs/PROTOCOL.md §19): reachable
+// ("public") once connected peers dialled one of its addresses back and TLS
+// proved it was us; unreachable ("private") once every candidate address
+// was checked and none was reached; unknown before (no peers to ask yet).
+enum class reachability : std::uint8_t { unknown, reachable, unreachable };
+// "unknown", "public", "private".
+TOPICSWARM_API std::string_view to_string(reachability r) noexcept;
+
+// Reachability checks (docs/PROTOCOL.md §19, issue 16).
+struct reachability_config {
+  // Check candidate addresses (public interface addresses, port mappings,
+  // the addresses peers saw us at) by dial-back, and advertise an address
+  // of ours that is not on our own interfaces only once checked. Off: the
+  // node advertises what it did before (node_config::advertise, else its
+  // listen or interface addresses) and answers no nat frames.
+  bool enabled = true;
+  // From the dial-back requests to giving up on the answers.
+  std::chrono::milliseconds check_timeout{20'000};
+  // A confirmed address is checked again this often; a failed one is tried
+  // again after retry_after.
+  std::chrono::milliseconds recheck_interval{1'800'000};
+  std::chrono::milliseconds retry_after{300'000};
+  // Dial-back requests we serve: per peer at most one every serve_interval,
+  // and all peers together serve_per_minute (bursts of 8).
+  std::chrono::milliseconds serve_interval{10'000};
+  std::size_t serve_per_minute = 30;
+};
+
 struct node_config {
   // The node's identity; a fresh one is generated when empty.
   std::optional<identity> id;
@@ -231,6 +259,7 @@ struct node_config {
   node_dht_config dht;
   // Which addresses learnt from others are dialled (loopback and private ones).
   dial_policy dialing;
+  reachability_config reachability;
 
   // Use a local DHT testnet instead of the public DHT: enables the DHT client
   // on 127.0.0.1 and bootstraps it from the testnet's nodes.
@@ -276,11 +305,18 @@ struct dial_failed {
   node_id peer;
   error cause;
 };
+// Reachability or the addresses we advertise changed (after dial-back
+// checks, a port mapping, an address change).
+struct reachability_changed {
+  topicswarm::reachability reachability = topicswarm::reachability::unknown;
+  std::vector<endpoint> advertised;
+};
 }  // namespace events
 // The events of a topic (topic::next(), receiver::next()).
 using event = std::variant<events::neighbor_up, events::neighbor_down, events::received, events::lagged>;
 // The events of the node (node::events()).
-using node_event = std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged>;
+using node_event = std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged,
+                                events::reachability_changed>;
 
 namespace network_events {
 // A peer entered the catalog (by announce, catalog sync, or the chain then one of those).
@@ -466,6 +502,44 @@ struct admission_stats {
   std::size_t held_bytes = 0;             // held now
 };
 
+// Reachability counters (docs/PROTOCOL.md §19).
+struct reachability_stats {
+  std::uint64_t observations = 0;        // observed addresses peers told us
+  std::uint64_t checks_started = 0;      // check rounds of a candidate
+  std::uint64_t requests_sent = 0;       // dial-back requests to helpers
+  std::uint64_t proofs_accepted = 0;     // probes that came back through our listener
+  std::uint64_t proofs_unexpected = 0;   // probes with an unknown nonce or from another node
+  std::uint64_t results_failed = 0, results_refused = 0;  // helpers' answers other than delivered
+  std::uint64_t check_timeouts = 0;      // requests with neither proof nor answer in time
+  std::uint64_t confirmations = 0, failures = 0;  // candidate check rounds that ended so
+  std::uint64_t requests_served = 0;     // probes we made for others
+  std::uint64_t requests_refused = 0;    // refused: rate limits, in-flight cap, address policy
+  std::uint64_t probes_delivered = 0, probes_failed = 0;
+  std::uint64_t malformed = 0;           // nat frames that did not decode or broke a rule
+  std::uint64_t candidates_evicted = 0;
+  // The transport's side of probes: sent (delivered or failed), received
+  // (handed over or dropped).
+  std::uint64_t probe_connections_sent = 0, probe_connections_failed = 0;
+  std::uint64_t probe_connections_received = 0, probe_connections_dropped = 0;
+};
+
+// One address the node might be reached at, and what the checks found.
+struct address_check {
+  endpoint address;
+  std::string sources;  // "interface", "mapping", "observed" (comma-separated)
+  std::string state;    // "unchecked", "checking", "confirmed", "failed"
+  std::size_t observers = 0;      // peers whose latest observation names it
+  std::size_t confirmations = 0;  // helpers (distinct address ranges) that reached it
+  std::size_t failures = 0;       // helpers that could not, in the last round
+};
+
+// node::network_status(): how others reach this node.
+struct network_status {
+  topicswarm::reachability reachability = topicswarm::reachability::unknown;
+  std::vector<endpoint> advertised;       // what records, catalog entries and gossip carry
+  std::vector<address_check> candidates;  // the addresses checked or being checked
+};
+
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics
 // that run it now.
 struct auto_discovery_stats {
@@ -517,6 +591,7 @@ struct node_stats {
   gossip_stats gossip;
   auto_discovery_stats auto_discovery;
   admission_stats admission;
+  reachability_stats reachability;
   std::optional<dht::counters> dht;          // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected
@@ -808,6 +883,9 @@ class TOPICSWARM_API node {
 
   // A snapshot of the node's counters.
   asio::awaitable<node_stats> stats() const;
+  // Reachability, the advertised addresses and the candidates' checks.
+  asio::awaitable<topicswarm::network_status> network_status() const;
+  topicswarm::network_status network_status_blocking() const;
   // The same, for code outside coroutines (blocks the calling thread; never
   // call it on an executor that the answer needs).
   node_stats stats_blocking() const;

@@ -255,6 +255,7 @@ class join_session {
     });
     if (opts_.json) wait_usr1();
     asio::co_spawn(io_, print_events(), asio::detached);
+    asio::co_spawn(io_, print_node_events(), asio::detached);
     asio::co_spawn(io_, send_lines(), asio::detached);
     if (opts_.chat) asio::co_spawn(io_, print_status(), asio::detached);
     if (opts_.auto_discovery && opts_.join_timeout_s > 0) asio::co_spawn(io_, join_watchdog(), asio::detached);
@@ -397,6 +398,34 @@ class join_session {
         break;
       }
       print_event(*ev);
+    }
+  }
+
+  // Node-wide events: reachability changes (connections are not printed:
+  // neighbour events say what matters to a topic).
+  asio::awaitable<void> print_node_events() {
+    using namespace asio::experimental::awaitable_operators;
+    auto rx = node_.events();
+    while (!stopping_) {
+      auto r = co_await (rx.next() || stop_wait());
+      if (r.index() == 1 || stopping_) break;
+      auto& ev = std::get<0>(r);
+      if (!ev) break;  // node_stopped
+      const auto* rc = std::get_if<events::reachability_changed>(&*ev);
+      if (!rc) continue;
+      std::vector<std::string> advertised;
+      for (const auto& e : rc->advertised) advertised.push_back(e.to_string());
+      if (opts_.json) {
+        print_json(json{{"event", "reachability"},
+                        {"ts_ms", now_ms()},
+                        {"reachability", std::string(to_string(rc->reachability))},
+                        {"advertised", advertised}});
+      } else {
+        std::string list;
+        for (const auto& a : advertised) list += (list.empty() ? "" : ", ") + a;
+        print_line("* reachability: " + std::string(to_string(rc->reachability)) + " (advertising " +
+                   (list.empty() ? std::string("nothing") : list) + ")");
+      }
     }
   }
 

@@ -21,6 +21,12 @@ inline constexpr std::string_view alpn_protocol = "topicswarm/2";
 static_assert(alpn_protocol.size() == 12 && alpn_protocol.back() - '0' == protocol_version_current.major,
               "the ALPN id names the hello's major version");
 
+// ALPN id of a dial-back probe (docs/PROTOCOL.md §19): a connection that
+// carries one frame proving an address reaches its node, then closes. It is
+// never a peer's connection (no hello, no duplicate rule, no frames routed),
+// so a probe from a peer we are connected to leaves that connection alone.
+inline constexpr std::string_view alpn_probe_protocol = "topicswarm-probe/2";
+
 // RFC 7301 §3.1: a protocol name is 1 to 255 bytes.
 inline constexpr std::size_t max_alpn_name = 255;
 

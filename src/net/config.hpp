@@ -71,8 +71,12 @@ struct stats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t malformed_frames = 0, oversized_frames = 0;
   std::uint64_t idle_timeouts = 0, send_queue_overflows = 0, stalled_connections = 0, dial_queue_drops = 0;
-  std::uint64_t stranded_closes = 0;
-  std::uint64_t listen_port_fallbacks = 0;  // dials from the listen port redone from an ephemeral port  // closed by close_stranded(): our local address left the machine
+  std::uint64_t stranded_closes = 0;        // closed by close_stranded(): our local address left the machine
+  std::uint64_t listen_port_fallbacks = 0;  // dials from the listen port redone from an ephemeral port
+  // Dial-back probes (transport::probe): sent and delivered, sent and failed
+  // (connect, TLS, identity, write), received and handed over, received and
+  // dropped (no frame in time, oversized, no handler).
+  std::uint64_t probes_sent = 0, probes_failed = 0, probes_received = 0, probes_dropped = 0;
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

@@ -24,7 +24,9 @@ using x509_ptr = std::unique_ptr<X509, x509_free>;
 // (alpn.hpp), which the fuzz target exercises on the same bytes.
 int select_alpn_cb(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                    void*) {
-  const auto chosen = select_alpn(std::span<const unsigned char>(in, inlen), alpn_protocol);
+  const std::span<const unsigned char> offered(in, inlen);
+  auto chosen = select_alpn(offered, alpn_protocol);
+  if (!chosen) chosen = select_alpn(offered, alpn_probe_protocol);
   if (!chosen) return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = chosen->data();
   *outlen = static_cast<unsigned char>(chosen->size());  // at most max_alpn_name (255)
@@ -84,12 +86,28 @@ result<asio::ssl::context> make_tls_context(const keypair& keys) {
   return ctx;
 }
 
-result<node_id> authenticated_peer(SSL* ssl) {
+result<void> offer_probe_protocol(SSL* ssl) {
+  const std::string wire = alpn_wire(alpn_probe_protocol);
+  if (SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()), static_cast<unsigned>(wire.size())) !=
+      0)
+    return {errc::crypto_failure, openssl_error("SSL_set_alpn_protos")};
+  return {};
+}
+
+namespace {
+std::span<const unsigned char> negotiated(SSL* ssl) {
   const unsigned char* proto = nullptr;
   unsigned int proto_len = 0;
   SSL_get0_alpn_selected(ssl, &proto, &proto_len);
-  if (!alpn_matches(std::span<const unsigned char>(proto, proto_len), alpn_protocol))
-    return {errc::handshake_failed, "peer did not negotiate ALPN \"" + std::string(alpn_protocol) + "\""};
+  return {proto, proto_len};
+}
+}  // namespace
+
+bool negotiated_probe(SSL* ssl) { return alpn_matches(negotiated(ssl), alpn_probe_protocol); }
+
+result<node_id> authenticated_peer(SSL* ssl, std::string_view protocol) {
+  if (!alpn_matches(negotiated(ssl), protocol))
+    return {errc::handshake_failed, "peer did not negotiate ALPN \"" + std::string(protocol) + "\""};
   x509_ptr cert(SSL_get1_peer_certificate(ssl));
   if (!cert) return {errc::handshake_failed, "peer presented no certificate"};
   EVP_PKEY* key = X509_get0_pubkey(cert.get());

@@ -24,13 +24,20 @@
 namespace topicswarm::net {
 
 // A TLS 1.3-only context for both roles (dial and accept) that presents a
-// certificate for `keys`, requires one from the peer, and offers / selects
-// only `alpn_protocol` (alpn.hpp) (a server refuses clients that offer other protocols).
+// certificate for `keys`, requires one from the peer, offers `alpn_protocol`
+// (alpn.hpp) when dialling and, accepting, selects `alpn_protocol` or else
+// `alpn_probe_protocol` (a server refuses clients that offer neither).
 result<asio::ssl::context> make_tls_context(const keypair& keys);
+
+// Makes a client connection offer `alpn_probe_protocol` only (a dial-back
+// probe). Call before the handshake.
+result<void> offer_probe_protocol(SSL* ssl);
 
 // After a completed handshake: the peer's node id (its certificate's Ed25519
 // key), or an error if the certificate is missing, not Ed25519, or the
-// negotiated ALPN protocol is not ours.
-result<node_id> authenticated_peer(SSL* ssl);
+// negotiated ALPN protocol is not `protocol`.
+result<node_id> authenticated_peer(SSL* ssl, std::string_view protocol = alpn_protocol);
+// Whether the handshake negotiated `alpn_probe_protocol`.
+bool negotiated_probe(SSL* ssl);
 
 }  // namespace topicswarm::net

@@ -181,6 +181,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     handle_kind(kind, link_frame_handler([h = std::move(h)](const node_id& p, const link_info&, byte_span b) { h(p, b); }));
   }
 
+  void on_probe(probe_handler h) {
+    assert(!running_ && "on_probe() after run()");
+    probe_handler_ = std::move(h);
+  }
+
   void handle_kind(frame_kind kind, link_frame_handler h) {
     // Programming errors, not input: the hello is built once in run(), and
     // the transport's own kinds are answered here.
@@ -429,6 +434,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       ++stats_.handshake_failures;
       co_return close_connection(c, error{errc::handshake_failed, ec.message()});
     }
+    if (negotiated_probe(c->stream.native_handle())) co_return co_await run_probe_inbound(c);
     auto peer = authenticated_peer(c->stream.native_handle());
     if (!peer || *peer == me_) {
       ++stats_.handshake_failures;
@@ -447,6 +453,113 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     co_await read_loop(c);
   }
 
+ public:
+  // ---- dial-back probes (docs/PROTOCOL.md §19)
+
+  // An accepted connection that negotiated the probe protocol: read one
+  // frame (kind and a body of at most max_probe_payload bytes) within the
+  // handshake timeout, hand it over, close. It keeps its inbound slots (per
+  // source, pending handshakes) until then, like any handshake.
+  asio::awaitable<void> run_probe_inbound(conn_ptr c) {
+    auto peer = authenticated_peer(c->stream.native_handle(), alpn_probe_protocol);
+    if (!peer || *peer == me_) {
+      ++stats_.handshake_failures;
+      co_return close_connection(c, peer ? error{errc::handshake_failed, "peer has our own id"} : peer.error());
+    }
+    probe_info info;
+    info.peer = *peer;
+    std::error_code ec;
+    if (auto r = c->stream.lowest_layer().remote_endpoint(ec); !ec) info.remote = from_asio(r);
+    if (auto l = c->stream.lowest_layer().local_endpoint(ec); !ec) info.local = from_asio(l);
+    frame_reader reader(max_probe_payload);
+    arm_deadline(c, cfg_.handshake_timeout);
+    for (;;) {
+      auto got = reader.next();
+      if (!got) break;  // oversized or empty: dropped below
+      if (*got) {
+        c->deadline.cancel();
+        const byte_span payload = **got;
+        ++stats_.probes_received;
+        if (probe_handler_) {
+          probe_handler_(info, static_cast<frame_kind>(payload[0]), payload.subspan(1));
+        } else {
+          ++stats_.probes_dropped;
+        }
+        co_return close_connection(c, error{errc::connection_closed, "probe delivered"});
+      }
+      auto buf = reader.prepare(max_probe_payload + frame_header_size);
+      auto [rec, n] = co_await c->stream.async_read_some(asio::buffer(buf.data(), buf.size()), use_tuple);
+      if (rec || c->st == conn_state::closed) break;
+      reader.commit(n);
+    }
+    c->deadline.cancel();
+    ++stats_.probes_dropped;
+    close_connection(c, error{errc::malformed_message, "probe connection sent no frame in time"});
+  }
+
+  void probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done) {
+    if (stopped_) return done(error{errc::node_stopped});
+    if (all_.size() >= cfg_.max_connections) {
+      ++stats_.refused_connection_cap;
+      ++stats_.probes_failed;
+      return done(error{errc::dial_failed, "connection cap reached"});
+    }
+    asio::co_spawn(io_, run_probe(shared_from_this(), peer, address, std::move(frame), std::move(done)),
+                   asio::detached);
+  }
+
+  // Connects to `address` from an ephemeral port, proves by TLS that `peer`
+  // is there, writes `frame`, and waits (briefly) for the peer to close:
+  // its EOF says the frame was read.
+  asio::awaitable<void> run_probe(std::shared_ptr<impl> /*keep alive*/, node_id peer, endpoint address, bytes frame,
+                                  probe_done done) {
+    task_count live(tasks_);
+    auto c = make_connection();
+    all_.insert(c);
+    c->outbound = true;
+    auto fail = [&](error e) {
+      ++stats_.probes_failed;
+      close_connection(c, e);
+      done(std::move(e));
+    };
+    if (auto r = offer_probe_protocol(c->stream.native_handle()); !r) co_return fail(r.error());
+    arm_deadline(c, cfg_.connect_timeout);
+    auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
+    c->deadline.cancel();
+    if (stopped_ || c->st == conn_state::closed) co_return fail(error{errc::node_stopped});
+    if (ec) co_return fail(error{errc::dial_failed, address.to_string() + ": " + ec.message()});
+    tune_socket(c);
+    arm_deadline(c, cfg_.handshake_timeout);
+    auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (stopped_ || c->st == conn_state::closed) co_return fail(error{errc::node_stopped});
+    if (hec) {
+      ++stats_.handshake_failures;
+      co_return fail(error{errc::handshake_failed, address.to_string() + ": " + hec.message()});
+    }
+    auto got = authenticated_peer(c->stream.native_handle(), alpn_probe_protocol);
+    if (!got) co_return fail(error{got.error().code, address.to_string() + ": " + got.error().detail});
+    if (*got != peer) {
+      ++stats_.identity_mismatches;
+      co_return fail(error{errc::peer_identity_mismatch,
+                           address.to_string() + " is " + got->to_string() + ", not " + peer.to_string()});
+    }
+    auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(frame.data(), frame.size()), use_tuple);
+    (void)wn;
+    if (stopped_ || c->st == conn_state::closed) co_return fail(error{errc::node_stopped});
+    if (wec) co_return fail(error{errc::dial_failed, address.to_string() + ": writing the probe: " + wec.message()});
+    // The peer sends nothing on a probe connection: a read ends with its close.
+    std::array<std::byte, 64> sink{};
+    auto [rec, rn] = co_await c->stream.async_read_some(asio::buffer(sink.data(), sink.size()), use_tuple);
+    (void)rec;
+    (void)rn;
+    c->deadline.cancel();
+    if (stopped_) co_return fail(error{errc::node_stopped});
+    ++stats_.probes_sent;
+    close_connection(c, error{errc::connection_closed, "probe delivered"});
+    done({});
+  }
+
+ private:
   // Our listening address of `to`'s family, if any.
   std::optional<tcp::endpoint> listener_for(const tcp::endpoint& to) const {
     for (const auto& a : acceptors_) {
@@ -630,6 +743,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     std::error_code ec;
     const auto remote = c->stream.lowest_layer().remote_endpoint(ec);
     if (!ec) c->link.remote = from_asio(remote);
+    const auto local = c->stream.lowest_layer().local_endpoint(ec);
+    if (!ec) c->link.local = from_asio(local);
     auto* out = reinterpret_cast<unsigned char*>(c->link.exporter.data());
     if (SSL_export_keying_material(c->stream.native_handle(), out, c->link.exporter.size(), exporter_label.data(),
                                    exporter_label.size(), nullptr, 0, 1) != 1) {
@@ -925,6 +1040,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   config cfg_;
   transport_handler& handler_;
   std::array<link_frame_handler, 256> handlers_;  // by kind byte; empty: not spoken here
+  probe_handler probe_handler_;                   // empty: probes are read and dropped
   std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
@@ -959,6 +1075,10 @@ bool transport::connected(const node_id& peer) const { return impl_->connected(p
 bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return impl_->peer_speaks(peer, kind); }
 void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
 void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
+void transport::on_probe(probe_handler h) { impl_->on_probe(std::move(h)); }
+void transport::probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done) {
+  impl_->probe(peer, address, std::move(frame), std::move(done));
+}
 std::optional<link_info> transport::link(const node_id& peer) const { return impl_->link(peer); }
 bool transport::dialling(const node_id& peer) const { return impl_->dialling(peer); }
 std::vector<node_id> transport::connected_peers() const { return impl_->connected_peers(); }

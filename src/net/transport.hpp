@@ -59,6 +59,8 @@ struct link_info {
   // The peer's address as TCP sees it (both directions): where the
   // connection really comes from, whatever the peer claims.
   endpoint remote;
+  // Our end of it (which of our addresses and ports it uses).
+  endpoint local;
 };
 inline constexpr std::string_view exporter_label = "EXPORTER-topicswarm-admission-v2";
 
@@ -90,6 +92,20 @@ using frame_handler = std::function<void(const node_id& peer, byte_span body)>;
 // duplicate, not the peer's active link).
 using link_frame_handler = std::function<void(const node_id& peer, const link_info& link, byte_span body)>;
 
+// A dial-back probe that arrived (docs/PROTOCOL.md §19): who sent it (TLS
+// proved the id), from where, and on which of our addresses it arrived.
+struct probe_info {
+  node_id peer;
+  endpoint remote;
+  endpoint local;
+};
+// The probe's one frame: its kind and body, valid only during the call.
+using probe_handler = std::function<void(const probe_info& from, frame_kind kind, byte_span body)>;
+// How a probe we sent ended: delivered, or why not.
+using probe_done = std::function<void(result<void>)>;
+// The largest probe frame body a node reads (kind byte included).
+inline constexpr std::size_t max_probe_payload = 256;
+
 class transport {
  public:
   // Binds every `listen` endpoint (errc::bind_failed names the one that
@@ -105,6 +121,16 @@ class transport {
   // handler are dropped and counted (stats::frames_unknown_kind).
   void handle_kind(frame_kind kind, frame_handler h);
   void handle_kind(frame_kind kind, link_frame_handler h);
+
+  // Where probes that arrive go (before run(); none: they are dropped).
+  void on_probe(probe_handler h);
+  // Sends one frame to `peer` at `address` over a probe connection (ALPN
+  // alpn_probe_protocol): connect from an ephemeral port, TLS must prove
+  // `peer`, write the frame, close. It is not `peer`'s connection: nothing
+  // is routed, an existing connection to `peer` is not touched. `done` runs
+  // once (on the io thread), at the latest after connect_timeout plus
+  // handshake_timeout. The frame must fit max_probe_payload.
+  void probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done);
 
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();

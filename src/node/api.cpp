@@ -408,6 +408,28 @@ asio::awaitable<node_stats> node::stats() const {
   return call_on_node<node_stats>(impl_, node_stats{}, op);
 }
 
+asio::awaitable<topicswarm::network_status> node::network_status() const {
+  auto op = [](node_impl& n, completion<topicswarm::network_status> done) { done(n.network_status()); };
+  return call_on_node<topicswarm::network_status>(impl_, topicswarm::network_status{}, op);
+}
+
+topicswarm::network_status node::network_status_blocking() const {
+  auto p = std::make_shared<std::promise<topicswarm::network_status>>();
+  auto f = p->get_future();
+  auto n = impl_;
+  if (!n->post([n, p] { p->set_value(n->network_status()); })) return {};
+  return f.get();
+}
+
+std::string_view to_string(reachability r) noexcept {
+  switch (r) {
+    case reachability::reachable: return "public";
+    case reachability::unreachable: return "private";
+    case reachability::unknown: break;
+  }
+  return "unknown";
+}
+
 node_stats node::stats_blocking() const {
   auto p = std::make_shared<std::promise<node_stats>>();
   auto f = p->get_future();

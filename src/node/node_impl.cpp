@@ -93,6 +93,15 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   n->gossip_->add_observer(n->discovery_.get());
   n->auto_discovery_->set_catalog(n->discovery_.get());
   n->drivers_ = {n->admission_.get(), n->gossip_.get(), n->auto_discovery_.get(), n->discovery_.get()};
+  n->local_addresses_ = n->current_addresses();
+  if (n->cfg_.reachability.enabled) {
+    n->nat_ = std::make_unique<nat_driver>(*n, n->cfg_.reachability, seed ^ 0x6e6174);
+    n->nat_->attach(*n->transport_);
+    n->nat_->set_policy(n->book_.policy());
+    n->nat_->set_local(n->local_addresses_, n->listen_);
+    n->nat_->on_changed([raw = n.get()] { raw->reachability_changed(); });
+    n->drivers_.push_back(n->nat_.get());
+  }
   // Frames by kind: what the hello tells peers we speak.
   n->transport_->handle_kind(net::frame_kind::gossip,
                              [raw = n->gossip_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
@@ -203,6 +212,7 @@ void node_impl::set_addresses(std::vector<endpoint> a) {
   std::vector<endpoint> own = listen_;
   own.insert(own.end(), me_.addresses.begin(), me_.addresses.end());
   book_.set_policy(core::address_policy(own, to_overrides(cfg_.dialing)));
+  if (nat_) nat_->set_policy(book_.policy());
   std::lock_guard lock(advertised_mu_);
   advertised_ = me_.addresses;
 }
@@ -213,22 +223,54 @@ void node_impl::watch_interfaces() {
   interfaces_timer_.async_wait([this](std::error_code ec) {
     if (ec || stopped_) return;
     auto now = current_addresses();
-    if (now != me_.addresses) {
-      set_addresses(std::move(now));
+    if (now != local_addresses_) {
+      local_addresses_ = std::move(now);
       // Connections from an address we no longer hold are dead: close them
       // now, so the overlay repairs at once instead of after the idle timeout.
       transport_->close_stranded();
-      gossip_->set_my_addresses(me_.addresses);
-      discovery_->addresses_changed();
       // The DHT's sockets are bound to interface addresses: the old one is
       // gone, and the new one needs a socket and a routing table.
       if (dht_) dht_->network_changed();
-      // Records name the addresses of their put (record_addresses()): each
-      // topic publishes once, soon, rather than at its next refresh.
-      auto_discovery_->addresses_changed();
+      if (nat_) nat_->set_local(local_addresses_, listen_);  // may advertise anew (reachability_changed)
+      if (chosen_addresses() != me_.addresses) {
+        set_addresses(chosen_addresses());
+        addresses_updated();
+      }
     }
     watch_interfaces();
   });
+}
+
+std::vector<endpoint> node_impl::chosen_addresses() const {
+  if (!cfg_.advertise.empty() || !nat_) return local_addresses_;
+  auto a = nat_->advertised();
+  if (a.size() > gossip::limits::max_addresses) a.resize(gossip::limits::max_addresses);
+  return a;
+}
+
+void node_impl::addresses_updated() {
+  gossip_->set_my_addresses(me_.addresses);
+  discovery_->addresses_changed();
+  // Records name the addresses of their put (record_addresses()): each
+  // topic publishes once, soon, rather than at its next refresh.
+  auto_discovery_->addresses_changed();
+}
+
+void node_impl::reachability_changed() {
+  if (stopped_) return;
+  auto a = chosen_addresses();
+  if (a != me_.addresses) {
+    set_addresses(std::move(a));
+    addresses_updated();
+  }
+  emit(events::reachability_changed{nat_->status(), me_.addresses});
+}
+
+topicswarm::network_status node_impl::network_status() const {
+  topicswarm::network_status s;
+  if (nat_) s = nat_->network_status();
+  s.advertised = me_.addresses;
+  return s;
 }
 
 std::vector<endpoint> node_impl::record_addresses() const {
@@ -331,6 +373,7 @@ void node_impl::on_link(const node_id& peer, const net::link_info& link) {
   if (link.dialled) book_.confirm(peer, *link.dialled);
   gossip_->on_link(peer, link);
   admission_->on_link(peer, link);
+  if (nat_) nat_->on_link(peer, link);
 }
 
 void node_impl::on_disconnected(const node_id& peer, const error& why) {
@@ -353,6 +396,7 @@ void node_impl::close(const node_id& peer, const char* why) {
   // The transport reports only closes it did not start: report ours here.
   transport_->close_after_flush(peer);
   admission_->closed_by_us(peer);
+  if (nat_) nat_->closed_by_us(peer);
   if (connected_.erase(peer) > 0) emit(events::peer_disconnected{peer, error{errc::connection_closed, why}});
 }
 

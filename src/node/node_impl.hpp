@@ -17,6 +17,7 @@
 #include "node/completion.hpp"
 #include "node/discovery_driver.hpp"
 #include "node/gossip_driver.hpp"
+#include "node/nat_driver.hpp"
 #include "node/receiver_state.hpp"
 #include "node/shell.hpp"
 
@@ -111,6 +112,7 @@ class node_impl final : public shell, public net::transport_handler, public std:
   discovery_driver& discovery() { return *discovery_; }
   void wait_dht(int min_nodes, std::chrono::milliseconds timeout, completion<result<int>> done);
   node_stats stats() const;
+  topicswarm::network_status network_status() const;
   // A node::events() cursor; closed at once once the node has stopped.
   void add_node_receiver(std::shared_ptr<node_event_channel> c);
   // Cancels a waiting operation (per-operation cancellation from the caller).
@@ -159,6 +161,13 @@ class node_impl final : public shell, public net::transport_handler, public std:
   std::vector<endpoint> current_addresses() const;
   // Sets me_.addresses (and the dial policy, and the API's copy).
   void set_addresses(std::vector<endpoint> a);
+  // What we advertise by our own choice: `advertise` when configured, else
+  // the reachability core's choice (checked addresses), else our local ones.
+  std::vector<endpoint> chosen_addresses() const;
+  // The reachability core changed its mind: advertise anew and tell the user.
+  void reachability_changed();
+  // me_.addresses changed: gossip, the catalog and the records follow.
+  void addresses_updated();
   // advertise_interfaces: reads the interfaces again; on a change, tells
   // the drivers. Re-arms itself until the node stops.
   void watch_interfaces();
@@ -191,7 +200,9 @@ class node_impl final : public shell, public net::transport_handler, public std:
   std::unique_ptr<gossip_driver> gossip_;
   std::unique_ptr<auto_discovery_driver> auto_discovery_;
   std::unique_ptr<discovery_driver> discovery_;
+  std::unique_ptr<nat_driver> nat_;
   std::vector<driver*> drivers_;
+  std::vector<endpoint> local_addresses_;  // current_addresses() at the last look
   asio::steady_timer timer_;
   std::optional<core::instant> timer_armed_for_;
   asio::steady_timer interfaces_timer_;

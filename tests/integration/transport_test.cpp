@@ -890,5 +890,114 @@ TEST(transport_limits, a_dial_tries_at_most_eight_addresses) {
   ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()); }));
 }
 
+// ------------------------------------------------------------ probes ---
+// Dial-back probes (docs/PROTOCOL.md §19.3): one frame on a connection of
+// its own that TLS authenticates both ways and that is never a peer's
+// connection.
+
+struct probe_seen {
+  probe_info from;
+  frame_kind kind{};
+  bytes body;
+};
+
+void start_probed(asio::io_context& io, endpoint_under_test& e, std::vector<probe_seen>& seen) {
+  auto t = transport::create(io, e.keys, {*endpoint::parse("127.0.0.1:0")}, fast_config(), e.events);
+  ASSERT_TRUE(t) << t.error().message();
+  e.t = std::move(*t);
+  e.t->handle_kind(frame_kind::gossip, record_into(e.events.frames));
+  e.t->on_probe([&seen](const probe_info& from, frame_kind kind, byte_span body) {
+    seen.push_back(probe_seen{from, kind, bytes(body.begin(), body.end())});
+  });
+  e.t->run();
+}
+
+TEST(transport_probe, a_probe_delivers_one_frame_and_leaves_the_peer_connection_alone) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  std::vector<probe_seen> at_a, at_b;
+  start_probed(io, a, at_a);
+  start_probed(io, b, at_b);
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  const auto link_before = a.t->link(b.id())->id;
+
+  std::optional<result<void>> done;
+  b.t->probe(a.id(), a.t->local_endpoints().front(), frame_of(frame_kind::nat, "nonce"),
+             [&](result<void> r) { done = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
+  ASSERT_TRUE(done->has_value()) << done->error().message();
+  ASSERT_EQ(at_a.size(), 1u);
+  EXPECT_EQ(at_a[0].from.peer, b.id());  // TLS told a who probed
+  EXPECT_EQ(at_a[0].kind, frame_kind::nat);
+  EXPECT_EQ(to_string(byte_span(at_a[0].body)), "nonce");
+  EXPECT_EQ(at_a[0].from.local, a.t->local_endpoints().front());
+  EXPECT_EQ(b.t->stats().probes_sent, 1u);
+  EXPECT_EQ(a.t->stats().probes_received, 1u);
+  // The peer connection is untouched: same link, no duplicate, no close.
+  run_until(io, [] { return false; }, 200ms);
+  EXPECT_TRUE(a.t->connected(b.id()));
+  EXPECT_EQ(a.t->link(b.id())->id, link_before);
+  EXPECT_EQ(a.t->stats().duplicate_connections, 0u);
+  EXPECT_EQ(b.t->stats().duplicate_connections, 0u);
+  EXPECT_TRUE(a.events.disconnected.empty());
+  EXPECT_EQ(a.events.connected.size(), 1u);
+  EXPECT_TRUE(a.events.frames.empty());  // the probe frame was not routed as a peer frame
+  EXPECT_EQ(a.t->send(b.id(), gossip_frame("after")), transport::send_status::sent);
+  ASSERT_TRUE(run_until(io, [&] { return !b.events.frames.empty(); }));
+}
+
+TEST(transport_probe, a_probe_to_an_address_where_another_node_answers_fails_and_delivers_nothing) {
+  asio::io_context io;
+  endpoint_under_test a, impostor;
+  std::vector<probe_seen> at_a, at_impostor;
+  start_probed(io, a, at_a);
+  start_probed(io, impostor, at_impostor);
+  const node_id expected = *node_id::from_span(keypair::generate().public_key().span());
+  std::optional<result<void>> done;
+  a.t->probe(expected, impostor.t->local_endpoints().front(), frame_of(frame_kind::nat, "nonce"),
+             [&](result<void> r) { done = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
+  ASSERT_FALSE(done->has_value());
+  EXPECT_TRUE(done->error() == errc::peer_identity_mismatch) << done->error().message();
+  run_until(io, [] { return false; }, 200ms);
+  EXPECT_TRUE(at_impostor.empty());
+  EXPECT_EQ(a.t->stats().probes_failed, 1u);
+}
+
+TEST(transport_probe, a_probe_to_a_closed_port_fails) {
+  asio::io_context io;
+  endpoint_under_test a, gone;
+  std::vector<probe_seen> at_a, at_gone;
+  start_probed(io, a, at_a);
+  start_probed(io, gone, at_gone);
+  const auto where = gone.t->local_endpoints().front();
+  gone.t->stop();
+  run_until(io, [] { return false; }, 50ms);
+  std::optional<result<void>> done;
+  a.t->probe(gone.id(), where, frame_of(frame_kind::nat, "n"), [&](result<void> r) { done = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
+  ASSERT_FALSE(done->has_value());
+  EXPECT_TRUE(done->error() == errc::dial_failed) << done->error().message();
+}
+
+TEST(transport_probe, a_probe_that_sends_nothing_or_too_much_is_dropped) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  std::vector<probe_seen> at_a, at_b;
+  start_probed(io, a, at_a);
+  start_probed(io, b, at_b);
+  // Over the probe size: the receiver drops it unread.
+  std::optional<result<void>> done;
+  b.t->probe(a.id(), a.t->local_endpoints().front(),
+             frame_of(frame_kind::nat, std::string(max_probe_payload + 10, 'x')),
+             [&](result<void> r) { done = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->stats().probes_dropped == 1; }));
+  EXPECT_TRUE(at_a.empty());
+  EXPECT_FALSE(a.t->connected(b.id()));
+  EXPECT_EQ(a.t->stats().handshakes_in_progress, 0u);
+}
+
 }  // namespace
 }  // namespace topicswarm::net

@@ -6,6 +6,7 @@ nlohmann::json stats_json(const node_stats& s) {
   const auto& t = s.transport;
   const auto& g = s.gossip;
   const auto& a = s.admission;
+  const auto& r = s.reachability;
   const auto& d = s.auto_discovery;
   return {
       {"transport",
@@ -60,6 +61,24 @@ nlohmann::json stats_json(const node_stats& s) {
         {"closed_no_topic", a.closed_no_topic},
         {"closed_failures", a.closed_failures},
         {"frames_not_admitted", a.frames_not_admitted}}},
+      {"reachability",
+       {{"observations", r.observations},
+        {"checks_started", r.checks_started},
+        {"requests_sent", r.requests_sent},
+        {"proofs_accepted", r.proofs_accepted},
+        {"proofs_unexpected", r.proofs_unexpected},
+        {"results_failed", r.results_failed},
+        {"results_refused", r.results_refused},
+        {"check_timeouts", r.check_timeouts},
+        {"confirmations", r.confirmations},
+        {"failures", r.failures},
+        {"requests_served", r.requests_served},
+        {"requests_refused", r.requests_refused},
+        {"probes_delivered", r.probes_delivered},
+        {"probes_failed", r.probes_failed},
+        {"malformed", r.malformed},
+        {"probe_connections_received", r.probe_connections_received},
+        {"probe_connections_dropped", r.probe_connections_dropped}}},
       {"auto_discovery",
        {{"gets", d.gets},
         {"get_timeouts", d.get_timeouts},

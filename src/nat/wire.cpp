@@ -1,0 +1,86 @@
+// The nat frame bodies (frame kind 7, docs/PROTOCOL.md §19).
+#include "core/codec.hpp"
+#include "discovery/address_codec.hpp"
+#include "nat/reachability.hpp"
+
+namespace topicswarm::nat::wire {
+
+namespace {
+void put_nonce(core::byte_writer& w, const nonce& n) { w.put(byte_span(n.data(), n.size())); }
+nonce get_nonce(core::byte_reader& r) {
+  nonce n{};
+  r.get(std::span<std::byte>(n.data(), n.size()));
+  return n;
+}
+}  // namespace
+
+void encode_to(bytes& out, const message& m) {
+  core::byte_writer w(out);
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, observed>) {
+          w.put_u8(observed_type);
+          discovery::encode_endpoint(w, v.address);
+        } else if constexpr (std::is_same_v<T, dialback_request>) {
+          w.put_u8(request_type);
+          put_nonce(w, v.n);
+          w.put_u16(v.port);
+        } else if constexpr (std::is_same_v<T, dialback_result>) {
+          w.put_u8(result_type);
+          put_nonce(w, v.n);
+          w.put_u8(static_cast<std::uint8_t>(v.code));
+        } else {
+          w.put_u8(proof_type);
+          put_nonce(w, v.n);
+        }
+      },
+      m);
+}
+
+bytes encode(const message& m) {
+  bytes out;
+  encode_to(out, m);
+  return out;
+}
+
+result<message> decode(byte_span body) {
+  const auto bad = [](const char* why) { return result<message>(errc::malformed_message, why); };
+  if (body.empty()) return bad("empty nat frame");
+  core::byte_reader r(body.subspan(1));
+  message m;
+  switch (static_cast<std::uint8_t>(body[0])) {
+    case observed_type: {
+      auto a = discovery::decode_endpoint(r);
+      if (!a) return bad("nat observed: bad address");
+      m = observed{*a};
+      break;
+    }
+    case request_type: {
+      dialback_request q;
+      q.n = get_nonce(r);
+      q.port = r.get_u16();
+      if (r.ok() && q.port == 0) return bad("nat dial-back request for port 0");
+      m = q;
+      break;
+    }
+    case result_type: {
+      dialback_result a;
+      a.n = get_nonce(r);
+      const auto code = r.get_u8();
+      if (r.ok() && code > static_cast<std::uint8_t>(dialback_code::failed)) return bad("nat dial-back result: unknown code");
+      a.code = static_cast<dialback_code>(code);
+      m = a;
+      break;
+    }
+    case proof_type:
+      m = dialback_proof{get_nonce(r)};
+      break;
+    default:
+      return bad("nat frame of an unknown type");
+  }
+  if (!r.at_end()) return bad("nat frame of the wrong length");
+  return m;
+}
+
+}  // namespace topicswarm::nat::wire

@@ -1,0 +1,158 @@
+#include "node/nat_driver.hpp"
+
+#include "net/frame.hpp"
+
+namespace topicswarm::detail {
+
+namespace {
+nat::config to_core(const reachability_config& c) {
+  nat::config out;
+  out.check_timeout = c.check_timeout;
+  out.recheck_interval = c.recheck_interval;
+  out.retry_after = c.retry_after;
+  out.serve_interval = c.serve_interval;
+  out.serve_per_minute = c.serve_per_minute;
+  return out;
+}
+}  // namespace
+
+nat_driver::nat_driver(shell& sh, const reachability_config& cfg, std::uint64_t seed)
+    : sh_(sh), core_(to_core(cfg), seed) {}
+
+void nat_driver::attach(net::transport& t) {
+  t.handle_kind(net::frame_kind::nat,
+                net::link_frame_handler([this](const node_id& p, const net::link_info& l, byte_span b) {
+                  on_frame(p, l, b);
+                }));
+  t.on_probe([this](const net::probe_info& from, net::frame_kind kind, byte_span body) { on_probe(from, kind, body); });
+}
+
+void nat_driver::set_local(const std::vector<endpoint>& addresses, const std::vector<endpoint>& listen) {
+  feed(nat::in::local_addresses{addresses, listen});
+}
+
+void nat_driver::on_link(const node_id& peer, const net::link_info& link) {
+  feed(nat::in::link_up{peer, nat::link_ends{link.local, link.remote},
+                        sh_.transport().peer_speaks(peer, net::frame_kind::nat)});
+}
+
+void nat_driver::on_disconnected(const node_id& peer, const error&) { feed(nat::in::link_down{peer}); }
+
+void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_span body) {
+  auto m = nat::wire::decode(body);
+  if (!m) return feed(nat::in::malformed{peer});
+  feed(nat::in::received{peer, nat::link_ends{link.local, link.remote}, std::move(*m)});
+}
+
+void nat_driver::on_probe(const net::probe_info& from, net::frame_kind kind, byte_span body) {
+  if (kind != net::frame_kind::nat) return feed(nat::in::malformed{from.peer});
+  auto m = nat::wire::decode(body);
+  if (!m) return feed(nat::in::malformed{from.peer});
+  feed(nat::in::probe_received{from.peer, from.remote, std::move(*m)});
+}
+
+void nat_driver::feed(nat::in::input in) {
+  if (sh_.stopped()) return;
+  core_.handle(std::move(in), sh_.now(), out_);
+  process();
+}
+
+void nat_driver::process() {
+  if (processing_) return;  // the loop below picks up outputs added meanwhile
+  processing_ = true;
+  bool changed = false;
+  for (std::size_t i = 0; i < out_.size(); ++i) {
+    auto o = std::move(out_[i]);
+    std::visit(
+        [&](auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, nat::out::send>) {
+            frame_.clear();
+            const auto start = net::begin_frame(frame_, net::frame_kind::nat);
+            nat::wire::encode_to(frame_, e.msg);
+            net::end_frame(frame_, start);
+            // Only on a connection the peer has: the core never dials.
+            if (sh_.transport().connected(e.to)) sh_.transport().send(e.to, frame_);
+          } else if constexpr (std::is_same_v<T, nat::out::probe>) {
+            bytes f;
+            const auto start = net::begin_frame(f, net::frame_kind::nat);
+            nat::wire::encode_to(f, nat::wire::dialback_proof{e.n});
+            net::end_frame(f, start);
+            sh_.transport().probe(e.to, e.address, std::move(f),
+                                  [this, to = e.to, n = e.n](result<void> r) {
+                                    feed(nat::in::probe_done{to, n, r.has_value()});
+                                  });
+          } else if constexpr (std::is_same_v<T, nat::out::changed>) {
+            changed = true;
+          } else if constexpr (std::is_same_v<T, nat::out::schedule>) {
+            timers_.add(sh_.now() + e.after, std::move(e.t));
+          }
+        },
+        o);
+  }
+  out_.clear();
+  processing_ = false;
+  // Deadlines of rounds that ended early do nothing when they fire: forget
+  // them now, so a node with nothing in progress holds no timers.
+  timers_.erase_if([this](const nat::timer& t) { return !core_.timer_applies(t); });
+  sh_.timers_changed();
+  if (changed && changed_) changed_();
+}
+
+void nat_driver::fire_timers(core::instant now) {
+  for (auto& t : timers_.take_due(now)) core_.handle(nat::in::timer_fired{std::move(t)}, now, out_);
+  process();
+}
+
+topicswarm::reachability nat_driver::status() const {
+  switch (core_.status()) {
+    case nat::reachability::reachable: return topicswarm::reachability::reachable;
+    case nat::reachability::unreachable: return topicswarm::reachability::unreachable;
+    case nat::reachability::unknown: break;
+  }
+  return topicswarm::reachability::unknown;
+}
+
+topicswarm::network_status nat_driver::network_status() const {
+  topicswarm::network_status s;
+  s.reachability = status();
+  for (const auto& c : core_.candidates()) {
+    address_check a;
+    a.address = c.address;
+    a.sources = nat::sources_to_string(c.sources);
+    a.state = std::string(nat::to_string(c.state));
+    a.observers = c.observers;
+    a.confirmations = c.confirmations;
+    a.failures = c.failures;
+    s.candidates.push_back(std::move(a));
+  }
+  return s;
+}
+
+void nat_driver::add_stats(node_stats& s) const {
+  const auto& c = core_.stats();
+  auto& r = s.reachability;
+  r.observations = c.observations;
+  r.checks_started = c.checks_started;
+  r.requests_sent = c.requests_sent;
+  r.proofs_accepted = c.proofs_accepted;
+  r.proofs_unexpected = c.proofs_unexpected;
+  r.results_failed = c.results_failed;
+  r.results_refused = c.results_refused;
+  r.check_timeouts = c.check_timeouts;
+  r.confirmations = c.confirmations;
+  r.failures = c.failures;
+  r.requests_served = c.requests_served;
+  r.requests_refused = c.requests_refused;
+  r.probes_delivered = c.probes_delivered;
+  r.probes_failed = c.probes_failed;
+  r.malformed = c.malformed;
+  r.candidates_evicted = c.candidates_evicted;
+  const auto t = sh_.transport().stats();
+  r.probe_connections_sent = t.probes_sent;
+  r.probe_connections_failed = t.probes_failed;
+  r.probe_connections_received = t.probes_received;
+  r.probe_connections_dropped = t.probes_dropped;
+}
+
+}  // namespace topicswarm::detail

@@ -1,0 +1,66 @@
+// The nat driver: the reachability core (src/nat) on the transport. nat
+// frames (kind 7) and probe connections go to the core; its sends become
+// frames on the peer's connection (never a dial: the core speaks only to
+// connected peers), its probes transport::probe() calls, its changes a
+// callback to the node, which re-advertises (docs/PROTOCOL.md §19).
+#pragma once
+
+#include "core/timer_queue.hpp"
+#include "nat/reachability.hpp"
+#include "node/shell.hpp"
+
+#include <topicswarm/node.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace topicswarm::detail {
+
+class nat_driver final : public driver {
+ public:
+  nat_driver(shell& sh, const reachability_config& cfg, std::uint64_t seed);
+
+  // Registers the nat kind and the probe handler (before transport::run()).
+  void attach(net::transport& t);
+  // Runs after each change of reachability or of the addresses to advertise.
+  void on_changed(std::function<void()> f) { changed_ = std::move(f); }
+
+  // Our listen and local addresses (at start, and when they change).
+  void set_local(const std::vector<endpoint>& addresses, const std::vector<endpoint>& listen);
+  // The address policy of our dials: dial-back requests for an address we
+  // would not dial are refused.
+  void set_policy(const core::address_policy& p) { core_.set_policy(p); }
+
+  topicswarm::reachability status() const;
+  std::vector<endpoint> advertised() const { return core_.advertised(); }
+  topicswarm::network_status network_status() const;
+
+  // ---- transport
+  void on_link(const node_id& peer, const net::link_info& link);
+  void on_disconnected(const node_id& peer, const error& why) override;
+  // We closed the connection (shell::close): the transport does not report it.
+  void closed_by_us(const node_id& peer) { feed(nat::in::link_down{peer}); }
+
+  // ---- driver
+  std::optional<core::instant> next_timer() const override { return timers_.next(); }
+  void fire_timers(core::instant now) override;
+  void finish_stop() override { timers_.clear(); }
+  void add_stats(node_stats& s) const override;
+  std::size_t timers() const override { return timers_.size(); }
+
+ private:
+  void on_frame(const node_id& peer, const net::link_info& link, byte_span body);
+  void on_probe(const net::probe_info& from, net::frame_kind kind, byte_span body);
+  void feed(nat::in::input in);
+  void process();
+
+  shell& sh_;
+  nat::state core_;
+  core::timer_queue<nat::timer> timers_;
+  std::vector<nat::out::output> out_;
+  std::function<void()> changed_;
+  bool processing_ = false;
+  bytes frame_;
+};
+
+}  // namespace topicswarm::detail

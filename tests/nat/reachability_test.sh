@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Reachability by dial-back (docs/PROTOCOL.md §19, issue 16) with real
+# topicswarm processes: a public peer p1 and a private peer ha behind the
+# endpoint-independent NAT router a (no port mapping), a DHT testnet on the
+# public segment. Asserts:
+#  1. both join one topic over the DHT and messages flow both ways;
+#  2. ha finds itself private: p1 tried to dial it back at the router's
+#     address and failed, ha says "private", and nothing ha ever advertised
+#     (ready event, every reachability event) is a public address: neither
+#     the router's address nor anything else a peer or the DHT told it;
+#  3. p1 finds itself public: ha dialled it back through the NAT and the
+#     probe came in through p1's listener;
+#  4. the counters agree (requests served and probes made on both sides,
+#     nothing malformed or unexpected).
+# Prints one JSON line with what it measured.
+set -uo pipefail
+tsbin=${1:-}
+name=reachability
+topic=nat-reachability
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+t_start=$(now_ms)
+
+nat_up
+pub_host p1
+nat_router a eim
+nat_host ha a
+dht_nodes=4
+dht_start "$dht_nodes"
+ok "topology up: public p1 ${nat_ip[p1]}; eim router a ${nat_ip[a]} with ha ${nat_ip[ha]}; $dht_nodes DHT nodes"
+dht_wait_tables "$dht_nodes" 2 60 || fail "the DHT nodes did not find each other"
+
+# --- 1. one topic ---
+peer_start 1 p1
+peer_wait_ready 1
+peer_start 2 ha
+peer_wait_ready 2
+for k in 1 2; do wait_for "$tmp/peer$k.out" '"event":"joined"' 60 || fail "peer $k never joined"; done
+peer_send 1 "r-from-public"
+peer_send 2 "r-from-private"
+deadline=$((SECONDS + 20))
+until (($(peer_received 1 r-from-private) == 1 && $(peer_received 2 r-from-public) == 1)); do
+  ((SECONDS < deadline)) || fail "messages did not cross between p1 and ha"
+  sleep 0.5
+done
+ok "p1 and ha joined one topic; messages both ways"
+
+# reach K: the reachability peer K last reported ("" before any report).
+reach() { grep -F '"event":"reachability"' "$tmp/peer$1.out" | tail -n 1 | jq -r '.reachability // empty'; }
+
+# --- 2. ha is private and advertises no public address ---
+wait_for "$tmp/peer2.out" '"reachability":"private"' 40 || fail "ha never said private (last: '$(reach 2)')"
+public_claims=$(
+  grep -E '"event":"(ready|reachability)"' "$tmp/peer2.out" | jq -r '.advertised[]' | sort -u |
+    grep -vE '^(192\.168\.|127\.|10\.|\[)' || true
+)
+[[ -z $public_claims ]] || fail "ha advertised public addresses it was never reached at: $public_claims"
+ha_advertised=$(grep -F '"event":"reachability"' "$tmp/peer2.out" | tail -n 1 | jq -c .advertised)
+ok "ha is private: p1 could not dial it back at ${nat_ip[a]}; it advertises $ha_advertised only"
+
+# --- 3. p1 is public ---
+wait_for "$tmp/peer1.out" '"reachability":"public"' 40 || fail "p1 never said public (last: '$(reach 1)')"
+p1_advertised=$(grep -F '"event":"reachability"' "$tmp/peer1.out" | tail -n 1 | jq -c .advertised)
+jq -e --arg a "${nat_ip[p1]}:7000" 'index($a) != null' <<<"$p1_advertised" >/dev/null ||
+  fail "p1 is public but does not advertise ${nat_ip[p1]}:7000: $p1_advertised"
+ok "p1 is public: ha dialled it back through the NAT; it advertises $p1_advertised"
+
+# --- 4. the counters ---
+for k in 1 2; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
+for k in 1 2; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 || fail "peer $k printed no stats"; done
+r1=$(grep -F '"event":"stats"' "$tmp/peer1.out" | tail -n 1 | jq -c .stats.reachability)
+r2=$(grep -F '"event":"stats"' "$tmp/peer2.out" | tail -n 1 | jq -c .stats.reachability)
+echo "p1 reachability counters: $r1"
+echo "ha reachability counters: $r2"
+jq -e '.requests_served >= 1 and .probes_failed >= 1 and .proofs_accepted >= 1 and .malformed == 0 and
+  .proofs_unexpected == 0' <<<"$r1" >/dev/null ||
+  fail "p1's counters: expected a failed probe for ha and a proof from ha"
+jq -e '.requests_served >= 1 and .probes_delivered >= 1 and (.results_failed + .check_timeouts) >= 1 and
+  .proofs_accepted == 0 and .malformed == 0' <<<"$r2" >/dev/null ||
+  fail "ha's counters: expected a delivered probe for p1 and a failed check of its own"
+ok "counters: p1 served ha's request (probe failed) and got ha's proof; ha served p1's (delivered), its own check failed"
+
+jq -cn --argjson r1 "$r1" --argjson r2 "$r2" --argjson ha "$ha_advertised" --argjson p1 "$p1_advertised" \
+  --argjson total_ms "$(($(now_ms) - t_start))" \
+  '{scenario: "reachability", public_peer: {advertised: $p1, counters: $r1},
+    private_peer: {advertised: $ha, counters: $r2}, total_ms: $total_ms}'
+echo "$name: $passed passed, 0 failed"
