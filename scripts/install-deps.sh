@@ -23,6 +23,8 @@ packages=(
   iproute2                   # network namespaces for fault tests
   nftables jq                # fault tests: loss and partitions (nft), reading JSON events (jq)
   procps                     # ps/pkill used by e2e scripts
+  python3                    # NAT tests: probes and a STUN server (tests/nat)
+  miniupnpd-nftables         # NAT tests: a real UPnP IGD / NAT-PMP / PCP gateway in a router namespace
 )
 
 missing=()

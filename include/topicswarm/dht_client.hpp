@@ -15,6 +15,7 @@
 #include <asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,6 +46,19 @@ struct client_config {
   // public DHT; in a testnet of a handful of nodes they kept routing tables
   // at 0-2 nodes for 40 s and more. Loopback listen addresses imply it.
   bool testnet = false;
+  // Ask the gateway (NAT-PMP/PCP, UPnP) to forward the ports given to
+  // map_tcp_port() and the DHT's own port. Never on loopback or a testnet.
+  // The mappings are removed when the client stops.
+  bool port_mapping = false;
+};
+
+// What the gateway did with a port we asked it to forward (map_tcp_port).
+struct port_mapping_event {
+  bool ok = false;
+  std::string via;               // "natpmp" (NAT-PMP or PCP) or "upnp"
+  std::uint16_t local_port = 0;
+  std::optional<endpoint> external;  // ok: the external address and port
+  std::string error;             // !ok: why not
 };
 
 // A BEP 44 mutable item as read from the DHT.
@@ -89,6 +103,7 @@ struct counters {
   std::uint64_t sockets_opened = 0;   // listen sockets (re)opened after start: new interface addresses
   std::uint64_t listen_failures = 0;  // listen sockets that failed to open after start
   int routing_nodes = 0;              // routing table size at the last stats round
+  std::uint64_t port_mappings = 0, port_mapping_failures = 0;  // gateway answers (map_tcp_port)
   latency_stats get_latency, put_latency, get_peers_latency;
 };
 
@@ -128,6 +143,13 @@ class TOPICSWARM_API client {
   // reopened (a wildcard address expands to the addresses there are now) and
   // the routing table is filled again from the bootstrap nodes.
   void network_changed();
+
+  // Asks the gateway to forward TCP `local_port` (the same external port if
+  // it can) when config.port_mapping is on; each answer (per protocol, and
+  // again when a mapping is renewed) goes to the port-mapping handler.
+  void map_tcp_port(std::uint16_t local_port);
+  // Where port-mapping answers go (runs on the client's executor).
+  void on_port_mapping(std::function<void(const port_mapping_event&)> handler);
 
   // Our address as reported by other DHT nodes, once known.
   std::optional<endpoint> external_address() const;

@@ -216,6 +216,11 @@ struct reachability_config {
   // again after retry_after.
   std::chrono::milliseconds recheck_interval{1'800'000};
   std::chrono::milliseconds retry_after{300'000};
+  // Ask the gateway (NAT-PMP/PCP, UPnP, through the DHT client; needs
+  // node_config::dht) to forward the listen port; a mapping is a candidate
+  // like any other, checked before it is advertised, and removed when the
+  // node stops. Never tried on loopback or a testnet.
+  bool port_mapping = true;
   // Dial-back requests we serve: per peer at most one every serve_interval,
   // and all peers together serve_per_minute (bursts of 8).
   std::chrono::milliseconds serve_interval{10'000};
@@ -305,6 +310,15 @@ struct dial_failed {
   node_id peer;
   error cause;
 };
+// The gateway answered a port-mapping request (node_config::reachability
+// .port_mapping): mapped (with the external address) or refused (why).
+struct port_mapping {
+  bool ok = false;
+  std::string via;  // "natpmp" (NAT-PMP or PCP) or "upnp"
+  std::uint16_t local_port = 0;
+  std::optional<endpoint> external;
+  std::string error;
+};
 // Reachability or the addresses we advertise changed (after dial-back
 // checks, a port mapping, an address change).
 struct reachability_changed {
@@ -316,7 +330,7 @@ struct reachability_changed {
 using event = std::variant<events::neighbor_up, events::neighbor_down, events::received, events::lagged>;
 // The events of the node (node::events()).
 using node_event = std::variant<events::peer_connected, events::peer_disconnected, events::dial_failed, events::lagged,
-                                events::reachability_changed>;
+                                events::reachability_changed, events::port_mapping>;
 
 namespace network_events {
 // A peer entered the catalog (by announce, catalog sync, or the chain then one of those).
@@ -538,6 +552,7 @@ struct network_status {
   topicswarm::reachability reachability = topicswarm::reachability::unknown;
   std::vector<endpoint> advertised;       // what records, catalog entries and gossip carry
   std::vector<address_check> candidates;  // the addresses checked or being checked
+  std::vector<events::port_mapping> mappings;  // the gateway's last answer per protocol
 };
 
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics

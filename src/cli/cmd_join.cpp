@@ -84,6 +84,8 @@ struct join_options {
   bool exit_on_eof = false;
   bool limit_loopback = false;  // per-source connection limits for loopback sources too
   bool advertise_interfaces = false;
+  bool no_port_mapping = false;
+  bool no_reachability = false;
   // Auto-discovery.
   bool auto_discovery = false;
   // The topic key: from one of these (at most one), or open.
@@ -411,6 +413,10 @@ class join_session {
       if (r.index() == 1 || stopping_) break;
       auto& ev = std::get<0>(r);
       if (!ev) break;  // node_stopped
+      if (const auto* pm = std::get_if<events::port_mapping>(&*ev)) {
+        print_port_mapping(*pm);
+        continue;
+      }
       const auto* rc = std::get_if<events::reachability_changed>(&*ev);
       if (!rc) continue;
       std::vector<std::string> advertised;
@@ -426,6 +432,20 @@ class join_session {
         print_line("* reachability: " + std::string(to_string(rc->reachability)) + " (advertising " +
                    (list.empty() ? std::string("nothing") : list) + ")");
       }
+    }
+  }
+
+  void print_port_mapping(const events::port_mapping& pm) {
+    const std::string external = pm.external ? pm.external->to_string() : std::string();
+    if (opts_.json) {
+      json j{{"event", "port_mapping"}, {"ts_ms", now_ms()}, {"ok", pm.ok}, {"via", pm.via}, {"local_port", pm.local_port}};
+      if (pm.ok) j["external"] = external;
+      if (!pm.ok) j["error"] = pm.error;
+      print_json(j);
+    } else if (pm.ok) {
+      print_line("* port mapping (" + pm.via + "): " + external + " -> local port " + std::to_string(pm.local_port));
+    } else {
+      print_line("* port mapping (" + pm.via + ") failed: " + pm.error);
     }
   }
 
@@ -624,6 +644,8 @@ void run_join(const join_options& o) {
   }
   cfg.transport.limit_loopback = o.limit_loopback;
   cfg.advertise_interfaces = o.advertise_interfaces;
+  cfg.reachability.enabled = !o.no_reachability;
+  cfg.reachability.port_mapping = !o.no_port_mapping;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
     auto pa = peer_addr::parse(p);
@@ -705,6 +727,11 @@ void register_join_command(CLI::App& app) {
   cmd->add_option("--join-timeout", o.join_timeout_s,
                   "With --auto-discovery: exit 1 if no neighbour within this many seconds (default: wait)")
       ->check(CLI::Range(0.0, 86400.0));
+  cmd->add_flag("--no-port-mapping", o.no_port_mapping,
+                "Do not ask the gateway (NAT-PMP/PCP, UPnP) to forward the listen port (asked by default with "
+                "--auto-discovery off loopback)");
+  cmd->add_flag("--no-reachability", o.no_reachability,
+                "Do not check our addresses by dial-back; advertise the listen (or interface) addresses unchecked");
   cmd->add_flag("--advertise-interfaces", o.advertise_interfaces,
                 "With --listen 0.0.0.0:PORT: advertise the addresses of this host's interfaces, and follow "
                 "them when they change (records and gossip carry the new ones)");

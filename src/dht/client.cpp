@@ -253,6 +253,10 @@ class client::impl : public std::enable_shared_from_this<impl> {
     if (stopped_) return;
     stopped_ = true;
     if (lt_) lt_->set_notify({});
+    // Tell the gateway before the session goes (it sends the deletions as
+    // it shuts down).
+    if (lt_ && !mapping_handles_.empty()) lt_->delete_mappings(mapping_handles_);
+    on_mapping_ = nullptr;
     for (auto& [k, q] : gets_)
       for (auto& op : q)
         if (op->state == op_state::pending) op->finish(op_state::stopped);
@@ -557,6 +561,52 @@ class client::impl : public std::enable_shared_from_this<impl> {
         break;
       }
     external_ = ep;
+    release_pending_mappings();
+  }
+
+  void on_event(detail::portmap_event& e) {
+    if (std::find(mapping_handles_.begin(), mapping_handles_.end(), e.mapping) == mapping_handles_.end()) return;
+    port_mapping_event ev;
+    ev.ok = e.ok;
+    ev.via = e.via;
+    ev.local_port = mapped_port_;
+    ev.error = e.error;
+    if (e.ok) {
+      ++counters_.port_mappings;
+      // The gateway tells the external address separately (it becomes our
+      // external address, as the DHT's reports do): hold the answer until
+      // that is known.
+      if (!external_) {
+        pending_mappings_.push_back({e.via, e.external_port});
+        return;
+      }
+      ev.external = *external_;
+      ev.external->port = e.external_port;
+    } else {
+      ++counters_.port_mapping_failures;
+    }
+    if (on_mapping_) on_mapping_(ev);
+  }
+
+  void map_tcp_port(std::uint16_t port) {
+    if (stopped_ || !config_.port_mapping || loopback_ || port == 0) return;
+    mapped_port_ = port;
+    auto h = lt_->add_tcp_mapping(port);
+    mapping_handles_.insert(mapping_handles_.end(), h.begin(), h.end());
+  }
+
+  void release_pending_mappings() {
+    if (!external_ || pending_mappings_.empty()) return;
+    auto pending = std::exchange(pending_mappings_, {});
+    for (const auto& [via, port] : pending) {
+      port_mapping_event ev;
+      ev.ok = true;
+      ev.via = via;
+      ev.local_port = mapped_port_;
+      ev.external = *external_;
+      ev.external->port = port;
+      if (on_mapping_) on_mapping_(ev);
+    }
   }
 
   void on_event(detail::listen_event& e) {
@@ -659,6 +709,7 @@ class client::impl : public std::enable_shared_from_this<impl> {
   }
 
   bool loopback_;
+  std::function<void(const port_mapping_event&)> on_mapping_;
   asio::any_io_executor ex_;
   client_config config_;
   std::unique_ptr<detail::lt_session> lt_;
@@ -667,6 +718,9 @@ class client::impl : public std::enable_shared_from_this<impl> {
   bool stopped_ = false;
   counters counters_;
   std::optional<endpoint> external_;
+  std::vector<int> mapping_handles_;
+  std::uint16_t mapped_port_ = 0;
+  std::vector<std::pair<std::string, std::uint16_t>> pending_mappings_;  // mapped before the external address was known
 
   std::map<slot, std::deque<std::shared_ptr<get_op>>> gets_;
   std::map<slot, std::deque<std::shared_ptr<put_op>>> puts_;
@@ -693,6 +747,7 @@ result<std::unique_ptr<client>> client::start(asio::any_io_executor ex, client_c
     opts.listen.push_back(*ep);
   }
   if (opts.listen.empty()) return error{errc::invalid_argument, "no listen address given"};
+  opts.port_mapping = config.port_mapping;
   opts.loopback = config.testnet || std::all_of(opts.listen.begin(), opts.listen.end(),
                                                 [](const endpoint& e) { return e.is_loopback(); });
 
@@ -746,6 +801,12 @@ asio::awaitable<peers_result> client::get_peers(info_hash ih, std::optional<std:
 void client::announce(info_hash ih, std::uint16_t port) { impl_->announce(ih, port); }
 
 std::optional<endpoint> client::external_address() const { return impl_->external_; }
+
+void client::map_tcp_port(std::uint16_t local_port) { impl_->map_tcp_port(local_port); }
+
+void client::on_port_mapping(std::function<void(const port_mapping_event&)> handler) {
+  impl_->on_mapping_ = std::move(handler);
+}
 
 std::vector<endpoint> client::listen_endpoints() const { return impl_->listen_; }
 

@@ -93,10 +93,15 @@ item_event to_item_event(const lt::entry& value, std::span<const char, 32> key, 
 
 // Alerts the client consumes. dht_log / dht_operation noise stays off except
 // get_peers replies, which libtorrent files under dht_operation.
-lt::alert_category_t working_mask(bool peer_replies) {
+lt::alert_category_t working_mask(bool peer_replies, bool port_mapping) {
   auto m = lt::alert_category::status | lt::alert_category::dht;
   if (peer_replies) m |= lt::alert_category::dht_operation;
+  if (port_mapping) m |= lt::alert_category::port_mapping;
   return m;
+}
+
+std::string transport_name(lt::portmap_transport t) {
+  return t == lt::portmap_transport::natpmp ? "natpmp" : "upnp";
 }
 
 int mask_value(lt::alert_category_t m) { return static_cast<int>(static_cast<std::uint32_t>(m)); }
@@ -128,8 +133,10 @@ lt::settings_pack make_settings(const session_options& o) {
   });
   sp.set_bool(lt::settings_pack::enable_dht, true);
   sp.set_bool(lt::settings_pack::enable_lsd, false);
-  sp.set_bool(lt::settings_pack::enable_upnp, false);
-  sp.set_bool(lt::settings_pack::enable_natpmp, false);
+  // Port mapping only when asked (a node on a real network); a testnet's
+  // gateway is nobody's.
+  sp.set_bool(lt::settings_pack::enable_upnp, o.port_mapping && !o.loopback);
+  sp.set_bool(lt::settings_pack::enable_natpmp, o.port_mapping && !o.loopback);
   sp.set_bool(lt::settings_pack::enable_ip_notifier, wildcard);
   sp.set_bool(lt::settings_pack::enable_incoming_tcp, false);
   sp.set_bool(lt::settings_pack::enable_outgoing_tcp, false);
@@ -165,7 +172,7 @@ lt::settings_pack make_settings(const session_options& o) {
   // Results (mutable items, puts, stats) are critical or requested; a roomy
   // queue keeps bursts of incoming-query alerts from crowding them out.
   sp.set_int(lt::settings_pack::alert_queue_size, 20'000);
-  sp.set_int(lt::settings_pack::alert_mask, mask_value(working_mask(o.peer_replies) | lt::alert_category::error));
+  sp.set_int(lt::settings_pack::alert_mask, mask_value(working_mask(o.peer_replies, o.port_mapping) | lt::alert_category::error));
   return sp;
 }
 
@@ -225,6 +232,13 @@ class lt_session::impl {
       out.emplace_back(std::exchange(partial, stats_event{}));
     } else if (auto* x = lt::alert_cast<lt::external_ip_alert>(a)) {
       out.emplace_back(external_address_event{from_lt(x->external_address, 0)});
+    } else if (auto* pm = lt::alert_cast<lt::portmap_alert>(a)) {
+      if (pm->map_protocol == lt::portmap_protocol::tcp)
+        out.emplace_back(portmap_event{static_cast<int>(pm->mapping), true, transport_name(pm->map_transport),
+                                       static_cast<std::uint16_t>(pm->external_port), {}});
+    } else if (auto* pe = lt::alert_cast<lt::portmap_error_alert>(a)) {
+      out.emplace_back(portmap_event{static_cast<int>(pe->mapping), false, transport_name(pe->map_transport), 0,
+                                     pe->error.message()});
     } else if (auto* ok = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
       if (ok->socket_type == lt::socket_type_t::utp)
         out.emplace_back(listen_event{from_lt(ok->address, static_cast<std::uint16_t>(ok->port)), true});
@@ -281,7 +295,7 @@ result<std::unique_ptr<lt_session>> lt_session::open(const session_options& opti
     { auto stopping = i->ses->abort(); }  // the proxy's destructor waits for libtorrent's thread
     return error{errc::dht_start_failed, why};
   }
-  set_mask(*i->ses, working_mask(options.peer_replies));
+  set_mask(*i->ses, working_mask(options.peer_replies, options.port_mapping));
   return std::unique_ptr<lt_session>(new lt_session(std::move(i)));
 }
 
@@ -318,7 +332,20 @@ void lt_session::add_node(const endpoint& node) {
 }
 
 void lt_session::reopen_sockets() {
-  if (impl_->ses) impl_->ses->reopen_network_sockets({});  // no port mappings to redo: UPnP and NAT-PMP are off
+  // New sockets get their port mappings again (reopen_map_ports).
+  if (impl_->ses) impl_->ses->reopen_network_sockets(lt::session_handle::reopen_map_ports);
+}
+
+std::vector<int> lt_session::add_tcp_mapping(std::uint16_t port) {
+  std::vector<int> out;
+  if (!impl_->ses) return out;
+  for (auto h : impl_->ses->add_port_mapping(lt::portmap_protocol::tcp, port, port)) out.push_back(static_cast<int>(h));
+  return out;
+}
+
+void lt_session::delete_mappings(const std::vector<int>& handles) {
+  if (!impl_->ses) return;
+  for (int h : handles) impl_->ses->delete_port_mapping(lt::port_mapping_t{h});
 }
 
 void lt_session::random_lookups(int n) {

@@ -48,6 +48,10 @@ struct session_options {
   // Report get_peers replies (alert category dht_operation). The testnet does
   // not need them.
   bool peer_replies = true;
+  // NAT-PMP/PCP and UPnP on the listen sockets' networks: the gateway is
+  // asked to map the ports given to add_tcp_mapping() (and libtorrent's own
+  // listen ports). Off for testnets and loopback.
+  bool port_mapping = false;
   // How long open() waits for every listen address to be bound or refused.
   std::chrono::milliseconds bind_timeout{5'000};
 };
@@ -110,7 +114,18 @@ struct listen_event {
   bool ok = false;
 };
 
-using event = std::variant<item_event, put_event, peers_event, stats_event, external_address_event, listen_event>;
+// A port mapping our gateway made (ok) or refused, for a port we asked for
+// (add_tcp_mapping). `via`: "natpmp" (NAT-PMP or PCP) or "upnp".
+struct portmap_event {
+  int mapping = -1;
+  bool ok = false;
+  std::string via;
+  std::uint16_t external_port = 0;
+  std::string error;
+};
+
+using event = std::variant<item_event, put_event, peers_event, stats_event, external_address_event, listen_event,
+                           portmap_event>;
 
 class lt_session {
  public:
@@ -149,6 +164,12 @@ class lt_session {
   void put_mutable(const keypair& signer, bytes salt, bytes value, std::int64_t seq);
   void get_peers(const lookup_target& target);
   void announce(const lookup_target& target, std::uint16_t port);
+  // Asks the gateway (NAT-PMP/PCP, UPnP; session_options::port_mapping) to
+  // forward TCP `port` to us; results come as portmap_events. Returns the
+  // mapping handles (none when port mapping is off).
+  std::vector<int> add_tcp_mapping(std::uint16_t port);
+  // Removes the mappings (the gateway is told; also done at shutdown).
+  void delete_mappings(const std::vector<int>& handles);
   // Asks for a stats_event. Results come in request order.
   void request_stats();
 

@@ -25,6 +25,8 @@ class nat_driver final : public driver {
   // Runs after each change of reachability or of the addresses to advertise.
   void on_changed(std::function<void()> f) { changed_ = std::move(f); }
 
+  // A port mapping's external address appeared (or went).
+  void mapping(const endpoint& external, bool gone) { feed(nat::in::mapping{external, gone}); }
   // Our listen and local addresses (at start, and when they change).
   void set_local(const std::vector<endpoint>& addresses, const std::vector<endpoint>& listen);
   // The address policy of our dials: dial-back requests for an address we

@@ -74,7 +74,9 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   const std::uint64_t seed =
       n->cfg_.rng_seed ? *n->cfg_.rng_seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   if (n->cfg_.dht.enabled) {
-    auto d = dht::client::start(n->io_.get_executor(), n->cfg_.dht.client);
+    auto dcfg = n->cfg_.dht.client;
+    if (n->cfg_.reachability.enabled && n->cfg_.reachability.port_mapping) dcfg.port_mapping = true;
+    auto d = dht::client::start(n->io_.get_executor(), dcfg);
     if (!d) return d.error();
     n->dht_ = std::move(*d);
     n->dht_endpoints_ = n->dht_->listen_endpoints();
@@ -101,6 +103,16 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
     n->nat_->set_local(n->local_addresses_, n->listen_);
     n->nat_->on_changed([raw = n.get()] { raw->reachability_changed(); });
     n->drivers_.push_back(n->nat_.get());
+    if (n->dht_ && n->cfg_.reachability.port_mapping) {
+      n->dht_->on_port_mapping([raw = n.get()](const dht::port_mapping_event& e) { raw->on_port_mapping(e); });
+      // The listen port of the first IPv4 listener (the one NAT-PMP and
+      // UPnP IGD v1 can map).
+      for (const auto& l : n->listen_)
+        if (l.is_v4()) {
+          n->dht_->map_tcp_port(l.port);
+          break;
+        }
+    }
   }
   // Frames by kind: what the hello tells peers we speak.
   n->transport_->handle_kind(net::frame_kind::gossip,
@@ -270,7 +282,20 @@ topicswarm::network_status node_impl::network_status() const {
   topicswarm::network_status s;
   if (nat_) s = nat_->network_status();
   s.advertised = me_.addresses;
+  for (const auto& [via, m] : mappings_) s.mappings.push_back(m);
   return s;
+}
+
+void node_impl::on_port_mapping(const dht::port_mapping_event& e) {
+  if (stopped_ || !nat_) return;
+  events::port_mapping m{e.ok, e.via, e.local_port, e.external, e.error};
+  auto& last = mappings_[e.via];
+  // A mapping that moved or went is no candidate any more.
+  if (last.ok && last.external && (!e.ok || last.external != e.external)) nat_->mapping(*last.external, true);
+  if (e.ok && e.external) nat_->mapping(*e.external, false);
+  const bool news = last.ok != m.ok || last.external != m.external || last.error != m.error;
+  last = m;
+  if (news) emit(m);  // renewals of the same mapping are not news
 }
 
 std::vector<endpoint> node_impl::record_addresses() const {

@@ -203,6 +203,8 @@ class node_impl final : public shell, public net::transport_handler, public std:
   std::unique_ptr<nat_driver> nat_;
   std::vector<driver*> drivers_;
   std::vector<endpoint> local_addresses_;  // current_addresses() at the last look
+  std::map<std::string, events::port_mapping> mappings_;  // the gateway's last answer, by protocol
+  void on_port_mapping(const dht::port_mapping_event& e);
   asio::steady_timer timer_;
   std::optional<core::instant> timer_armed_for_;
   asio::steady_timer interfaces_timer_;

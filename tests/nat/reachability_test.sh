@@ -11,7 +11,12 @@
 #  3. p1 finds itself public: ha dialled it back through the NAT and the
 #     probe came in through p1's listener;
 #  4. the counters agree (requests served and probes made on both sides,
-#     nothing malformed or unexpected).
+#     nothing malformed or unexpected);
+#  5. behind router u, which runs a real UPnP IGD / NAT-PMP / PCP server
+#     (Debian's miniupnpd), peer hu gets its listen port mapped, reports the
+#     mapping as an event, has it dialled back and says public, advertising
+#     the router's address; when it stops, the mapping is gone from the
+#     router. Skipped (and said so) when miniupnpd is not installed.
 # Prints one JSON line with what it measured.
 set -uo pipefail
 tsbin=${1:-}
@@ -80,8 +85,42 @@ jq -e '.requests_served >= 1 and .probes_delivered >= 1 and (.results_failed + .
   fail "ha's counters: expected a delivered probe for p1 and a failed check of its own"
 ok "counters: p1 served ha's request (probe failed) and got ha's proof; ha served p1's (delivered), its own check failed"
 
+# --- 5. a port mapping through a real UPnP / NAT-PMP gateway ---
+mapped='{"installed": false}'
+if [[ -x $(command -v miniupnpd 2>/dev/null || echo /usr/sbin/miniupnpd) ]]; then
+  nat_router u eim
+  nat_host hu u
+  nat_upnp u
+  mapped_at="${nat_ip[u]}:7000"
+  peer_start 3 hu
+  peer_wait_ready 3
+  wait_for "$tmp/peer3.out" '"event":"port_mapping","ts_ms":[0-9]*,"ok":true' 30 ||
+    fail "hu reported no port mapping (router u runs miniupnpd): $(grep -F port_mapping "$tmp/peer3.out")"
+  mapping=$(grep -F '"event":"port_mapping"' "$tmp/peer3.out" | jq -c 'select(.ok)' | head -n 1)
+  [[ $(jq -r .external <<<"$mapping") == "$mapped_at" ]] || fail "hu's mapping is not $mapped_at: $mapping"
+  in_host u nft list table inet miniupnpd | grep -q 'dport 7000' || fail "router u has no rule for port 7000"
+  ok "hu's listen port is mapped by router u: $(jq -c '{via, external}' <<<"$mapping")"
+  wait_for "$tmp/peer3.out" '"reachability":"public"' 40 || fail "hu never said public (last: '$(reach 3)')"
+  hu_advertised=$(grep -F '"event":"reachability"' "$tmp/peer3.out" | tail -n 1 | jq -c .advertised)
+  jq -e --arg a "$mapped_at" 'index($a) != null' <<<"$hu_advertised" >/dev/null ||
+    fail "hu is public but does not advertise $mapped_at: $hu_advertised"
+  ok "hu is public through the mapping (dialled back at $mapped_at); it advertises $hu_advertised"
+  # A clean stop removes the mapping from the gateway.
+  kill -TERM "${peer_pid[3]}" 2>/dev/null
+  wait "${peer_pid[3]}" 2>/dev/null
+  deadline=$((SECONDS + 15))
+  while in_host u nft list table inet miniupnpd | grep -q 'dport 7000'; do
+    ((SECONDS < deadline)) || fail "router u still maps port 7000 15 s after hu stopped"
+    sleep 0.5
+  done
+  ok "hu stopped and router u's mapping of port 7000 is gone"
+  mapped=$(jq -c --argjson adv "$hu_advertised" '{installed: true, mapping: ., advertised: $adv}' <<<"$mapping")
+else
+  echo "not checked: miniupnpd is not installed (apt-get install miniupnpd-nftables)"
+fi
+
 jq -cn --argjson r1 "$r1" --argjson r2 "$r2" --argjson ha "$ha_advertised" --argjson p1 "$p1_advertised" \
-  --argjson total_ms "$(($(now_ms) - t_start))" \
+  --argjson mapped "$mapped" --argjson total_ms "$(($(now_ms) - t_start))" \
   '{scenario: "reachability", public_peer: {advertised: $p1, counters: $r1},
-    private_peer: {advertised: $ha, counters: $r2}, total_ms: $total_ms}'
+    private_peer: {advertised: $ha, counters: $r2}, mapped_peer: $mapped, total_ms: $total_ms}'
 echo "$name: $passed passed, 0 failed"
