@@ -235,8 +235,10 @@ class stdin_reader {
 
 class join_session {
  public:
-  join_session(const join_options& o, asio::io_context& io, asio::signal_set& signals, node& n, sender tx, receiver rx)
-      : opts_(o),
+  join_session(const join_options& o, asio::io_context& io, asio::signal_set& signals, node& n, sender tx, receiver rx,
+               node_events_receiver node_rx)
+      : node_rx_(std::move(node_rx)),
+        opts_(o),
         io_(io),
         signals_(signals),
         node_(n),
@@ -407,7 +409,7 @@ class join_session {
   // neighbour events say what matters to a topic).
   asio::awaitable<void> print_node_events() {
     using namespace asio::experimental::awaitable_operators;
-    auto rx = node_.events();
+    auto& rx = node_rx_;
     while (!stopping_) {
       auto r = co_await (rx.next() || stop_wait());
       if (r.index() == 1 || stopping_) break;
@@ -612,6 +614,7 @@ class join_session {
     request_stop(0, "stdin closed");
   }
 
+  node_events_receiver node_rx_;  // opened right after the node started
   const join_options& opts_;
   asio::io_context& io_;
   asio::signal_set& signals_;
@@ -684,6 +687,9 @@ void run_join(const join_options& o) {
   auto started = node::start(std::move(cfg));
   if (!started) fail(started.error().message());
   auto& n = *started;
+  // Node events from the start: a port mapping can be answered before the
+  // session below runs.
+  auto node_rx = n.events();
   const topic_id tid = topic_id_from_name(o.topic);
   const secret_hash key = topic_key(o, tid);
   auto sub = o.auto_discovery ? n.auto_discovery().topic(tid).key(key).config(adc).join_no_wait()
@@ -697,7 +703,7 @@ void run_join(const join_options& o) {
 
   int code = 0;
   {
-    join_session session(o, io, signals, n, std::move(tx), std::move(rx));
+    join_session session(o, io, signals, n, std::move(tx), std::move(rx), std::move(node_rx));
     code = session.run();
   }
   if (code != 0) throw CLI::RuntimeError(code);

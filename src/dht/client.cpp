@@ -616,6 +616,12 @@ class client::impl : public std::enable_shared_from_this<impl> {
     }
     ++counters_.sockets_opened;
     if (std::find(listen_.begin(), listen_.end(), e.address) == listen_.end()) listen_.push_back(e.address);
+    // A new socket has port mappers of its own (its network's gateway): ask
+    // them too. (A socket that stayed asks its gateway again: harmless.)
+    if (mapped_port_ != 0) {
+      auto h = lt_->add_tcp_mapping(mapped_port_);
+      mapping_handles_.insert(mapping_handles_.end(), h.begin(), h.end());
+    }
     // A fresh socket is a DHT node with an empty routing table: join again
     // at once rather than at the next rejoin check.
     rejoin();

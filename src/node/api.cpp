@@ -2,6 +2,7 @@
 // hop onto the node thread through call_on_node() or post().
 #include "crypto/sodium.hpp"
 #include "discovery/wire.hpp"
+#include "nat/reachability.hpp"
 #include "node/node_impl.hpp"
 
 #include <topicswarm/dht_testnet.hpp>
@@ -421,14 +422,11 @@ topicswarm::network_status node::network_status_blocking() const {
   return f.get();
 }
 
-std::string_view to_string(reachability r) noexcept {
-  switch (r) {
-    case reachability::reachable: return "public";
-    case reachability::unreachable: return "private";
-    case reachability::unknown: break;
-  }
-  return "unknown";
-}
+// The core's enum has the same values (static_assert below): one table of names.
+static_assert(static_cast<int>(reachability::reachable) == static_cast<int>(nat::reachability::reachable) &&
+              static_cast<int>(reachability::unreachable) == static_cast<int>(nat::reachability::unreachable) &&
+              static_cast<int>(reachability::unknown) == static_cast<int>(nat::reachability::unknown));
+std::string_view to_string(reachability r) noexcept { return nat::to_string(static_cast<nat::reachability>(r)); }
 
 node_stats node::stats_blocking() const {
   auto p = std::make_shared<std::promise<node_stats>>();

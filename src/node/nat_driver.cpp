@@ -105,12 +105,7 @@ void nat_driver::fire_timers(core::instant now) {
 }
 
 topicswarm::reachability nat_driver::status() const {
-  switch (core_.status()) {
-    case nat::reachability::reachable: return topicswarm::reachability::reachable;
-    case nat::reachability::unreachable: return topicswarm::reachability::unreachable;
-    case nat::reachability::unknown: break;
-  }
-  return topicswarm::reachability::unknown;
+  return static_cast<topicswarm::reachability>(core_.status());  // same values (api.cpp asserts it)
 }
 
 topicswarm::network_status nat_driver::network_status() const {

@@ -912,6 +912,16 @@ void start_probed(asio::io_context& io, endpoint_under_test& e, std::vector<prob
   e.t->run();
 }
 
+// `from` probes `expected` at `address` with a nat frame carrying `body`;
+// the outcome once the probe ended.
+result<void> probe_and_wait(asio::io_context& io, endpoint_under_test& from, const node_id& expected,
+                            const endpoint& address, std::string_view body) {
+  std::optional<result<void>> done;
+  from.t->probe(expected, address, frame_of(frame_kind::nat, body), [&](result<void> r) { done = std::move(r); });
+  if (!run_until(io, [&] { return done.has_value(); })) return error{errc::timeout, "the probe did not end"};
+  return std::move(*done);
+}
+
 TEST(transport_probe, a_probe_delivers_one_frame_and_leaves_the_peer_connection_alone) {
   asio::io_context io;
   endpoint_under_test a, b;
@@ -922,11 +932,8 @@ TEST(transport_probe, a_probe_delivers_one_frame_and_leaves_the_peer_connection_
   ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
   const auto link_before = a.t->link(b.id())->id;
 
-  std::optional<result<void>> done;
-  b.t->probe(a.id(), a.t->local_endpoints().front(), frame_of(frame_kind::nat, "nonce"),
-             [&](result<void> r) { done = std::move(r); });
-  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
-  ASSERT_TRUE(done->has_value()) << done->error().message();
+  const auto done = probe_and_wait(io, b, a.id(), a.t->local_endpoints().front(), "nonce");
+  ASSERT_TRUE(done.has_value()) << done.error().message();
   ASSERT_EQ(at_a.size(), 1u);
   EXPECT_EQ(at_a[0].from.peer, b.id());  // TLS told a who probed
   EXPECT_EQ(at_a[0].kind, frame_kind::nat);
@@ -954,12 +961,9 @@ TEST(transport_probe, a_probe_to_an_address_where_another_node_answers_fails_and
   start_probed(io, a, at_a);
   start_probed(io, impostor, at_impostor);
   const node_id expected = *node_id::from_span(keypair::generate().public_key().span());
-  std::optional<result<void>> done;
-  a.t->probe(expected, impostor.t->local_endpoints().front(), frame_of(frame_kind::nat, "nonce"),
-             [&](result<void> r) { done = std::move(r); });
-  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
-  ASSERT_FALSE(done->has_value());
-  EXPECT_TRUE(done->error() == errc::peer_identity_mismatch) << done->error().message();
+  const auto done = probe_and_wait(io, a, expected, impostor.t->local_endpoints().front(), "nonce");
+  ASSERT_FALSE(done.has_value());
+  EXPECT_TRUE(done.error() == errc::peer_identity_mismatch) << done.error().message();
   run_until(io, [] { return false; }, 200ms);
   EXPECT_TRUE(at_impostor.empty());
   EXPECT_EQ(a.t->stats().probes_failed, 1u);
@@ -974,11 +978,9 @@ TEST(transport_probe, a_probe_to_a_closed_port_fails) {
   const auto where = gone.t->local_endpoints().front();
   gone.t->stop();
   run_until(io, [] { return false; }, 50ms);
-  std::optional<result<void>> done;
-  a.t->probe(gone.id(), where, frame_of(frame_kind::nat, "n"), [&](result<void> r) { done = std::move(r); });
-  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
-  ASSERT_FALSE(done->has_value());
-  EXPECT_TRUE(done->error() == errc::dial_failed) << done->error().message();
+  const auto done = probe_and_wait(io, a, gone.id(), where, "n");
+  ASSERT_FALSE(done.has_value());
+  EXPECT_TRUE(done.error() == errc::dial_failed) << done.error().message();
 }
 
 TEST(transport_probe, a_probe_that_sends_nothing_or_too_much_is_dropped) {
@@ -988,11 +990,7 @@ TEST(transport_probe, a_probe_that_sends_nothing_or_too_much_is_dropped) {
   start_probed(io, a, at_a);
   start_probed(io, b, at_b);
   // Over the probe size: the receiver drops it unread.
-  std::optional<result<void>> done;
-  b.t->probe(a.id(), a.t->local_endpoints().front(),
-             frame_of(frame_kind::nat, std::string(max_probe_payload + 10, 'x')),
-             [&](result<void> r) { done = std::move(r); });
-  ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
+  (void)probe_and_wait(io, b, a.id(), a.t->local_endpoints().front(), std::string(max_probe_payload + 10, 'x'));
   ASSERT_TRUE(run_until(io, [&] { return a.t->stats().probes_dropped == 1; }));
   EXPECT_TRUE(at_a.empty());
   EXPECT_FALSE(a.t->connected(b.id()));

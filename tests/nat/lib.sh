@@ -447,6 +447,18 @@ peer_joined_ms() {
 # peer_kill K: SIGKILL, no goodbye.
 peer_kill() { join_kill "${peer_pid[$1]}" "${peer_in[$1]}"; }
 
+# peers_exchange J K PREFIX: peers J and K (both joined) each broadcast
+# "PREFIX-from-J" / "PREFIX-from-K"; until each got the other's (20 s).
+peers_exchange() {
+  local j=$1 k=$2 deadline=$((SECONDS + 20))
+  peer_send "$j" "$3-from-$j"
+  peer_send "$k" "$3-from-$k"
+  until (($(peer_received "$j" "$3-from-$k") == 1 && $(peer_received "$k" "$3-from-$j") == 1)); do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
 # peer_send K TEXT: peer K broadcasts TEXT.
 peer_send() { echo "$2" >&"${peer_in[$1]}"; }
 

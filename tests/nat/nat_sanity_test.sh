@@ -220,13 +220,7 @@ sleep 3
 peer_start 2 ha
 peer_wait_ready 2
 for k in 2 1; do wait_for "$tmp/peer$k.out" '"event":"joined"' 60 || fail "peer $k never joined"; done
-peer_send 1 "sanity-from-public"
-peer_send 2 "sanity-from-private"
-deadline=$((SECONDS + 20))
-until (($(peer_received 1 sanity-from-private) == 1 && $(peer_received 2 sanity-from-public) == 1)); do
-  ((SECONDS < deadline)) || fail "messages did not cross between the public and the private peer"
-  sleep 0.5
-done
+peers_exchange 1 2 sanity || fail "messages did not cross between the public and the private peer"
 private_advertised=$(grep -m1 '"event":"ready"' "$tmp/peer2.out" | jq -c .advertised)
 private_join_ms=$(peer_joined_ms 2)
 ok "private peer (behind eim a) joined with public peer p1, $private_join_ms ms after its start; messages" \

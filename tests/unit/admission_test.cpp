@@ -2,6 +2,8 @@
 // machine: two of them back to back, exchanging what they send.
 #include "admission/admission.hpp"
 
+#include "outputs_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -21,13 +23,7 @@ link link_of(std::uint64_t id, std::uint8_t b) {
   return l;
 }
 
-template <class T>
-std::vector<T> all(const std::vector<out::output>& out) {
-  std::vector<T> r;
-  for (const auto& o : out)
-    if (const auto* v = std::get_if<T>(&o)) r.push_back(*v);
-  return r;
-}
+using test_support::all;
 
 // Two nodes on one connection (one link, one exporter value).
 struct pair_fixture : ::testing::Test {

@@ -5,6 +5,8 @@
 
 #include "endpoint_support.hpp"
 
+#include "outputs_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,13 +20,7 @@ using test_support::eps;
 
 node_id id_of(std::uint8_t b) { return *node_id::from_span(bytes(32, std::byte{b})); }
 
-template <class T>
-std::vector<T> all(const std::vector<out::output>& out) {
-  std::vector<T> r;
-  for (const auto& o : out)
-    if (const auto* v = std::get_if<T>(&o)) r.push_back(*v);
-  return r;
-}
+using test_support::all;
 
 // The dial-back requests in `out`, by helper.
 std::vector<std::pair<node_id, wire::dialback_request>> requests(const std::vector<out::output>& out) {
