@@ -123,9 +123,10 @@ struct transport_config {
   // can dial back; an ephemeral port is used where that fails (the
   // four-tuple is taken, or both sides dialled at once: simultaneous open).
   // With it on, the listener sets SO_REUSEPORT, after checking with a plain
-  // bind that no other socket holds an explicit listen port. Off by default
-  // for now (issue 16 turns it on with its NAT tests).
-  bool dial_from_listen_port = false;
+  // bind that no other socket holds an explicit listen port. On by default
+  // (issue 16): with reachability checks, a node behind such a NAT that
+  // also lets strangers in is found public.
+  bool dial_from_listen_port = true;
   std::chrono::milliseconds connect_timeout{3'000};      // per address, TCP connect
   std::chrono::milliseconds handshake_timeout{5'000};    // TLS handshake; then again for the peer's hello
   std::chrono::milliseconds idle_timeout{30'000};        // no whole frame received for this long: close

@@ -34,9 +34,8 @@ struct config {
   // dialling sockets), falling back to an ephemeral port when the four-tuple
   // is taken or the TLS handshake fails (simultaneous open): a NAT that keeps
   // one external port per local port then shows peers a dialable address.
-  // Off by default until the NAT tests (issue 16) have proven it with the
-  // whole suite; the transport tests switch it on.
-  bool dial_from_listen_port = false;
+  // On by default (issue 16): the whole suite runs with it.
+  bool dial_from_listen_port = true;
   // Bounds the TLS handshake, and then separately the wait for the peer's
   // hello once TLS is up.
   std::chrono::milliseconds handshake_timeout{5'000};
