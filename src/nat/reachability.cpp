@@ -467,8 +467,15 @@ bool state::timer_applies(const timer& t) const {
 // -------------------------------------------------------------- status ---
 
 reachability state::status() const {
+  // Public addresses decide when there are any: a node behind a NAT whose
+  // LAN neighbours confirmed its private address is still private to the
+  // rest. Only a node with no public candidate at all (a LAN, a loopback
+  // testnet) is judged by its local ones.
+  bool any_public = false;
+  for (const auto& [e, c] : candidates_) any_public = any_public || is_public(e);
   bool any = false, all_failed = true;
   for (const auto& [e, c] : candidates_) {
+    if (any_public && !is_public(e)) continue;
     if (c.st == check_state::confirmed) return reachability::reachable;
     any = true;
     if (c.st != check_state::failed) all_failed = false;

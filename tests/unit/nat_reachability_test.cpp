@@ -173,6 +173,22 @@ TEST_F(node_fixture, behind_a_nat_the_observed_address_fails_and_is_never_advert
   EXPECT_EQ(s.stats().failures, 1u);
 }
 
+TEST_F(node_fixture, a_lan_neighbour_confirming_the_private_address_does_not_make_a_natted_node_public) {
+  local({"192.168.10.10:7000"}, {"192.168.10.10:7000"});
+  // A neighbour on the same LAN sees our private address; a public one the router's.
+  peer(id_of(1), "192.168.10.10:7000", "192.168.10.11:7000", "192.168.10.10:7000");
+  peer(id_of(2), "192.168.10.10:45000", "198.51.100.10:7000", "203.0.113.10:46573");
+  advance(1s);
+  auto q = requests(out);
+  ASSERT_EQ(q.size(), 2u);
+  for (const auto& [h, r] : q) {
+    if (h == id_of(1)) prove(h, r.n);                                // the LAN reaches us
+    else answer(h, r.n, wire::dialback_code::failed);                // the Internet does not
+  }
+  EXPECT_EQ(s.status(), reachability::unreachable);
+  EXPECT_EQ(s.advertised(), eps({"192.168.10.10:7000"}));
+}
+
 TEST_F(node_fixture, a_silent_helper_times_out_into_a_failure) {
   local({"192.168.10.10:7000"}, {"192.168.10.10:7000"});
   peer(id_of(1), "192.168.10.10:45000", "198.51.100.10:7000", "203.0.113.10:46573");
