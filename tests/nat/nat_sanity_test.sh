@@ -193,11 +193,19 @@ if [[ -x $(command -v miniupnpd 2>/dev/null || echo /usr/sbin/miniupnpd) ]]; the
   echo "$pmp" >>"$tmp/probes.log"
   jq -e --arg ip "${nat_ip[u]}" '.address_result == 0 and .external_address == $ip and .map_result == 0 and
     .external_port == 7100' <<<"$pmp" >/dev/null || fail "NAT-PMP through miniupnpd in router u: $pmp"
-  after=$(connect_json p1 0 3 "${nat_ip[u]}:7100")
-  [[ $(jq -r '.targets[0].result' <<<"$after") == ok ]] || fail "p1 cannot reach the mapped port ${nat_ip[u]}:7100: $after"
+  # Up to three tries: one CI run (on a loaded machine) timed out once on a
+  # mapping miniupnpd had logged as added; the attempts are reported.
+  for attempt in 1 2 3; do
+    after=$(connect_json p1 0 3 "${nat_ip[u]}:7100")
+    [[ $(jq -r '.targets[0].result' <<<"$after") == ok ]] && break
+    echo "p1 -> ${nat_ip[u]}:7100 attempt $attempt: $after"
+  done
+  [[ $(jq -r '.targets[0].result' <<<"$after") == ok ]] ||
+    fail "p1 cannot reach the mapped port ${nat_ip[u]}:7100 in 3 tries: $after"
   grep -q '"accepted"' "$tmp/observe-hu.out" || fail "hu's listener saw no connection through the mapping"
-  upnp=$(jq -c --argjson before "$before" --argjson after "$after" \
-    '{installed: true, natpmp: ., before_mapping: $before.targets[0].result, after_mapping: $after.targets[0]}' <<<"$pmp")
+  upnp=$(jq -c --argjson before "$before" --argjson after "$after" --argjson tries "$attempt" \
+    '{installed: true, natpmp: ., before_mapping: $before.targets[0].result, after_mapping: $after.targets[0],
+      after_tries: $tries}' <<<"$pmp")
   ok "miniupnpd in router u: NAT-PMP says ${nat_ip[u]}, maps TCP 7100 -> ${nat_ip[hu]}:7100; p1 reaches hu through" \
     "it (before the mapping: $(jq -r '.targets[0].result' <<<"$before"))"
 else
