@@ -383,7 +383,7 @@ void state::start_check(const endpoint& e, instant now, std::vector<out::output>
   note_change(out);
 }
 
-void state::settle(const endpoint& e, bool deadline, instant now, std::vector<out::output>& out) {
+void state::settle(endpoint e, bool deadline, instant now, std::vector<out::output>& out) {
   auto it = candidates_.find(e);
   if (it == candidates_.end()) return;
   auto& c = it->second;

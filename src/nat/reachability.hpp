@@ -295,7 +295,7 @@ class state {
   // Starts a check round of `e` with the helpers available now.
   void start_check(const endpoint& e, instant now, std::vector<out::output>& out);
   // Re-evaluates `e` after an answer or a deadline.
-  void settle(const endpoint& e, bool deadline, instant now, std::vector<out::output>& out);
+  void settle(endpoint e, bool deadline, instant now, std::vector<out::output>& out);  // by value: callers pass a request's candidate, and settling erases requests
   std::size_t needed(const endpoint& e, const candidate& c) const;
   void schedule_start(instant now, std::vector<out::output>& out);
   // Emits out::changed if status() or advertised() differ from the last emitted.
