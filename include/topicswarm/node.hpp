@@ -247,7 +247,8 @@ struct node_config {
   // when they changed (a new network, a DHCP renewal) the node's records,
   // catalog entry and gossip messages carry the new ones (records at their
   // next refresh). Off by default: an interface address is not necessarily
-  // reachable from others (NAT; issue 16 checks reachability first).
+  // reachable from others; with it off, reachability checks (below) still
+  // find and advertise the public address peers reach us at.
   bool advertise_interfaces = false;
   std::chrono::milliseconds interface_check_interval{2'000};
   gossip_config gossip;

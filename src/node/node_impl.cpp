@@ -302,7 +302,8 @@ std::vector<endpoint> node_impl::record_addresses() const {
   // Only addresses we chose ourselves (advertised, else listened on) go into
   // our signed record: never one a third party told us. The DHT's view of
   // our external address is such a claim (any DHT node we talked to may have
-  // made it up), so it is not published until checked (issue 16).
+  // made it up), so it is published only once the reachability core
+  // confirmed it by dial-back (me_.addresses then holds it: PROTOCOL §19).
   std::vector<endpoint> a;
   for (const auto& e : me_.addresses)
     if (!unspecified(e)) a.push_back(e);
