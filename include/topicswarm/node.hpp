@@ -226,6 +226,14 @@ struct reachability_config {
   // and all peers together serve_per_minute (bursts of 8).
   std::chrono::milliseconds serve_interval{10'000};
   std::size_t serve_per_minute = 30;
+  // Connection reversal (docs/PROTOCOL.md §19.7): a peer we want but may
+  // not dial (it advertises no address we can reach, or every connect to it
+  // failed) is asked, through up to 3 connected peers that are connected to
+  // it, to dial us; the dial waits reversal_timeout for its connection.
+  // Off: such a dial fails at once. Also serves others' reversals (as a
+  // helper: forwarding, as a target: dialling, both rate-limited).
+  bool connection_reversal = true;
+  std::chrono::milliseconds reversal_timeout{10'000};
 };
 
 struct node_config {
@@ -539,6 +547,25 @@ struct reachability_stats {
   std::uint64_t probe_connections_received = 0, probe_connections_dropped = 0;
 };
 
+// Connection reversal (docs/PROTOCOL.md §19.7), by role.
+struct reversal_stats {
+  // Requester: reversals started (a helper was asked), and how they ended:
+  // the peer connected to us, every helper said it could not, no answer
+  // and no connection in time; wanted with no helper to ask.
+  std::uint64_t requested = 0, succeeded = 0, failed = 0, timeouts = 0, no_helper = 0;
+  std::uint64_t answers_unknown = 0, answers_refused = 0;  // helpers' answers other than forwarded
+  // Helper: requests forwarded to their target, not connected to it, refused
+  // (rate limits).
+  std::uint64_t forwarded = 0, forward_unknown = 0, forward_refused = 0;
+  // Target: dials made for a reverse frame and how they ended; skipped
+  // (connected or dialling already, or redialled too soon), refused (rate
+  // limits, address policy).
+  std::uint64_t dialled = 0, dial_connected = 0, dial_failed = 0, dial_skipped = 0, dial_refused = 0;
+  std::uint64_t unexpected = 0;  // answers to nothing we asked
+  // The transport's dials that waited for a reversed connection, and whether it came.
+  std::uint64_t dials_waited = 0, dials_reached = 0, dials_not_reached = 0;
+};
+
 // One address the node might be reached at, and what the checks found.
 struct address_check {
   endpoint address;
@@ -609,6 +636,7 @@ struct node_stats {
   auto_discovery_stats auto_discovery;
   admission_stats admission;
   reachability_stats reachability;
+  reversal_stats reversal;
   std::optional<dht::counters> dht;          // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected

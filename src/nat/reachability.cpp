@@ -119,9 +119,9 @@ void state::on_received(const in::received& r, instant now, std::vector<out::out
           on_request(r.peer, r.ends, m, now, out);
         } else if constexpr (std::is_same_v<T, wire::dialback_result>) {
           on_result(r.peer, m, now, out);
-        } else {
+        } else if constexpr (std::is_same_v<T, wire::dialback_proof>) {
           ++counters_.malformed;  // a proof belongs on a probe connection
-        }
+        }  // reversal messages go to the reversal core
       },
       r.msg);
 }

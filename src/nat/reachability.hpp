@@ -34,6 +34,7 @@
 #include "core/effects.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
+#include "nat/wire.hpp"
 
 #include <topicswarm/bytes.hpp>
 #include <topicswarm/endpoint.hpp>
@@ -54,55 +55,6 @@ namespace topicswarm::nat {
 using core::duration;
 using core::instant;
 
-using nonce = std::array<std::byte, 16>;
-
-// ------------------------------------------------------------------- wire --
-// Bodies of frame kind 7 (nat); docs/PROTOCOL.md §19.
-namespace wire {
-// "Your connection comes from this address, as I see it": type 0x01 ||
-// address (family u8, ip 4|16, port be16).
-struct observed {
-  endpoint address;
-  friend bool operator==(const observed&, const observed&) = default;
-};
-// "Dial me back at the IP you see me at, this port, and send the nonce":
-// type 0x02 || nonce (16) || port be16 (not 0).
-struct dialback_request {
-  nonce n{};
-  std::uint16_t port = 0;
-  friend bool operator==(const dialback_request&, const dialback_request&) = default;
-};
-enum class dialback_code : std::uint8_t {
-  delivered = 0,  // the probe connection reached the node and carried the nonce
-  refused = 1,    // not served: rate limit, or an address we do not dial
-  failed = 2,     // connect, TLS (not the requester) or the write failed
-};
-// The helper's answer, on the requester's connection: type 0x03 || nonce
-// (16) || code u8.
-struct dialback_result {
-  nonce n{};
-  dialback_code code = dialback_code::delivered;
-  friend bool operator==(const dialback_result&, const dialback_result&) = default;
-};
-// On a probe connection only: type 0x04 || nonce (16).
-struct dialback_proof {
-  nonce n{};
-  friend bool operator==(const dialback_proof&, const dialback_proof&) = default;
-};
-using message = std::variant<observed, dialback_request, dialback_result, dialback_proof>;
-
-inline constexpr std::uint8_t observed_type = 0x01;
-inline constexpr std::uint8_t request_type = 0x02;
-inline constexpr std::uint8_t result_type = 0x03;
-inline constexpr std::uint8_t proof_type = 0x04;
-
-bytes encode(const message& m);
-void encode_to(bytes& out, const message& m);
-// errc::malformed_message for an unknown type, a wrong length, a bad
-// address (family, unspecified ip, port 0), a request for port 0 or an
-// unknown result code.
-result<message> decode(byte_span body);
-}  // namespace wire
 
 // ------------------------------------------------------------------ state --
 

@@ -1,7 +1,7 @@
 // The nat frame bodies (frame kind 7, docs/PROTOCOL.md §19).
 #include "core/codec.hpp"
 #include "discovery/address_codec.hpp"
-#include "nat/reachability.hpp"
+#include "nat/wire.hpp"
 
 namespace topicswarm::nat::wire {
 
@@ -11,6 +11,11 @@ nonce get_nonce(core::byte_reader& r) {
   nonce n{};
   r.get(std::span<std::byte>(n.data(), n.size()));
   return n;
+}
+node_id get_id(core::byte_reader& r) {
+  node_id id;
+  r.get(id.writable());
+  return id;
 }
 }  // namespace
 
@@ -30,9 +35,21 @@ void encode_to(bytes& out, const message& m) {
           w.put_u8(result_type);
           put_nonce(w, v.n);
           w.put_u8(static_cast<std::uint8_t>(v.code));
-        } else {
+        } else if constexpr (std::is_same_v<T, dialback_proof>) {
           w.put_u8(proof_type);
           put_nonce(w, v.n);
+        } else if constexpr (std::is_same_v<T, reverse_request>) {
+          w.put_u8(reverse_request_type);
+          w.put(v.target.span());
+          w.put_u16(v.port);
+        } else if constexpr (std::is_same_v<T, reverse_answer>) {
+          w.put_u8(reverse_answer_type);
+          w.put(v.target.span());
+          w.put_u8(static_cast<std::uint8_t>(v.code));
+        } else {
+          w.put_u8(reverse_type);
+          w.put(v.from.span());
+          discovery::encode_endpoint(w, v.address);
         }
       },
       m);
@@ -76,6 +93,32 @@ result<message> decode(byte_span body) {
     case proof_type:
       m = dialback_proof{get_nonce(r)};
       break;
+    case reverse_request_type: {
+      reverse_request q;
+      q.target = get_id(r);
+      q.port = r.get_u16();
+      if (r.ok() && q.port == 0) return bad("nat reverse request for port 0");
+      m = q;
+      break;
+    }
+    case reverse_answer_type: {
+      reverse_answer a;
+      a.target = get_id(r);
+      const auto code = r.get_u8();
+      if (r.ok() && code > static_cast<std::uint8_t>(reverse_code::refused)) return bad("nat reverse answer: unknown code");
+      a.code = static_cast<reverse_code>(code);
+      m = a;
+      break;
+    }
+    case reverse_type: {
+      reverse v;
+      v.from = get_id(r);
+      auto a = discovery::decode_endpoint(r);
+      if (!a) return bad("nat reverse: bad address");
+      v.address = *a;
+      m = v;
+      break;
+    }
     default:
       return bad("nat frame of an unknown type");
   }

@@ -50,6 +50,10 @@ struct config {
   std::size_t send_backpressure_bytes = 1u << 20;        // send_ready() is false above it
   std::chrono::milliseconds send_stall_timeout{5'000};   // one write without progress this long: close
   std::size_t max_dial_queue_bytes = 1u << 20;           // frames queued per peer while dialling
+  // How long a dial waits for the peer's own connection once a connection
+  // reversal was asked for (transport::on_reverse): the helpers' round trip
+  // and the peer's connect and handshake (docs/PROTOCOL.md §19.7).
+  std::chrono::milliseconds reverse_timeout{10'000};
   // Largest frame payload (kind byte + body) accepted or sent. The owner
   // derives it from what its layers send (the node: the largest gossip
   // encoding); peers must agree, since a larger frame closes the connection.
@@ -76,6 +80,9 @@ struct stats {
   // (connect, TLS, identity, write), received and handed over, received and
   // dropped (no frame in time, oversized, no handler).
   std::uint64_t probes_sent = 0, probes_failed = 0, probes_received = 0, probes_dropped = 0;
+  // Dials that waited for a connection reversal: the peer connected to us,
+  // or it did not (every helper said no, or reverse_timeout passed).
+  std::uint64_t reversals_waited = 0, reversals_connected = 0, reversals_failed = 0;
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

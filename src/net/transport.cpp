@@ -186,6 +186,15 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     probe_handler_ = std::move(h);
   }
 
+  void on_reverse(reverse_handler h) {
+    assert(!running_ && "on_reverse() after run()");
+    reverse_handler_ = std::move(h);
+  }
+
+  void reverse_failed(const node_id& peer) {
+    if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end()) w->second->cancel();
+  }
+
   void handle_kind(frame_kind kind, link_frame_handler h) {
     // Programming errors, not input: the hello is built once in run(), and
     // the transport's own kinds are answered here.
@@ -218,6 +227,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       close_connection(c, error{errc::node_stopped});
     dialling_.clear();
     queued_total_ = 0;
+    for (auto& [peer, t] : reverse_waits_) t->cancel();
+    reverse_waits_.clear();
   }
 
   std::vector<endpoint> local_endpoints() const {
@@ -252,9 +263,18 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
 
   void dial(const node_id& peer, std::vector<endpoint> addresses) {
     if (stopped_ || active_.contains(peer) || dialling_.contains(peer)) return;
+    bool reversing = false;
+    if (addresses.empty()) {
+      // Nothing to dial: only a connection reversal can bring the peer.
+      if (!reverse_handler_ || !reverse_handler_(peer)) return;
+      // (Asking the helpers wrote to their connections, which may have run
+      // handlers that dialled the peer meanwhile.)
+      if (stopped_ || active_.contains(peer) || dialling_.contains(peer)) return;
+      reversing = true;
+    }
     if (addresses.size() > transport::max_dial_addresses) addresses.resize(transport::max_dial_addresses);
     dialling_.emplace(peer, bytes{});
-    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses)), asio::detached);
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses), reversing), asio::detached);
   }
 
   void close_after_flush(const node_id& peer) {
@@ -440,7 +460,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       ++stats_.handshake_failures;
       co_return close_connection(c, peer ? error{errc::handshake_failed, "peer has our own id"} : peer.error());
     }
-    if (c->over_share && !handler_.known_peer(*peer)) {
+    // A peer we are dialling (or waiting for: a reversal) is no stranger.
+    if (c->over_share && !handler_.known_peer(*peer) && !dialling_.contains(*peer)) {
       ++stats_.refused_inbound_share;
       co_return close_connection(c, error{errc::connection_closed, "inbound connections are at their share of the "
                                                                     "table and the peer is not one we know"});
@@ -589,10 +610,16 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return ec;
   }
 
-  asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses) {
+  asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses,
+                                 bool reversing) {
     task_count live(tasks_);
     error last{errc::dial_failed, "no address known for " + peer.to_string()};
     bool give_up = false;
+    // Whether every address failed at the TCP connect (refused, timed out,
+    // unreachable): then the peer may well be behind a NAT, and a reversal
+    // can still reach it. Not after TLS or the hello failed (someone else
+    // answers there, or the peer itself refused us).
+    bool connect_failures_only = true;
     for (const auto& address : addresses) {
       if (give_up) break;
       // First from our listen port (a NAT that keeps one external port per
@@ -609,6 +636,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         if (all_.size() >= cfg_.max_connections) {
           ++stats_.refused_connection_cap;
           last = error{errc::dial_failed, "connection cap reached"};
+          connect_failures_only = false;
           give_up = true;
           break;
         }
@@ -648,6 +676,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         }
         if (hec) {
           ++stats_.handshake_failures;
+          connect_failures_only = false;
           last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
           close_connection(c, last);
           // Two nodes that dial each other at the same instant from their
@@ -662,6 +691,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
           break;
         }
         auto got = authenticated_peer(c->stream.native_handle());
+        connect_failures_only = false;
         if (!got) {
           ++stats_.handshake_failures;
           last = error{got.error().code, address.to_string() + ": " + got.error().detail};
@@ -693,6 +723,29 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       }
     }
     if (stopped_) co_return;
+    if (!active_.contains(peer)) {
+      if (!reversing && !addresses.empty() && connect_failures_only && reverse_handler_)
+        reversing = reverse_handler_(peer);
+      if (reversing && !active_.contains(peer) && !stopped_) {
+        // Frames keep queuing for the peer meanwhile; adopt() of its
+        // connection (or reverse_failed(), or stop()) ends the wait early.
+        ++stats_.reversals_waited;
+        asio::steady_timer wait(io_);
+        wait.expires_after(cfg_.reverse_timeout);
+        reverse_waits_[peer] = &wait;
+        co_await wait.async_wait(use_tuple);
+        if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && w->second == &wait) reverse_waits_.erase(w);
+        if (stopped_) co_return;
+        if (active_.contains(peer)) {
+          ++stats_.reversals_connected;
+        } else {
+          ++stats_.reversals_failed;
+          last = error{errc::dial_failed, (addresses.empty() ? "no address we may dial for " + peer.to_string()
+                                                             : last.detail) +
+                                              "; a connection reversal did not bring it either"};
+        }
+      }
+    }
     auto d = dialling_.find(peer);
     if (d != dialling_.end()) {
       if (!d->second.empty()) ++stats_.dial_queue_drops;
@@ -713,6 +766,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (it == active_.end()) {
       c->st = conn_state::active;
       active_.emplace(c->peer, c);
+      // A dial waiting for this peer's reversed connection: here it is.
+      if (auto w = reverse_waits_.find(c->peer); w != reverse_waits_.end()) w->second->cancel();
       if (auto d = dialling_.find(c->peer); d != dialling_.end() && !d->second.empty()) {
         // Behind our hello, if that is still queued.
         c->out.insert(c->out.end(), d->second.begin(), d->second.end());
@@ -1041,6 +1096,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   transport_handler& handler_;
   std::array<link_frame_handler, 256> handlers_;  // by kind byte; empty: not spoken here
   probe_handler probe_handler_;                   // empty: probes are read and dropped
+  reverse_handler reverse_handler_;               // empty: a dial with no address fails
+  // Dials waiting for a reversed connection: their timers (in the dial's
+  // coroutine frame), to cancel when the peer connects.
+  std::map<node_id, asio::steady_timer*> reverse_waits_;
   std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
@@ -1076,6 +1135,8 @@ bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return
 void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
 void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
 void transport::on_probe(probe_handler h) { impl_->on_probe(std::move(h)); }
+void transport::on_reverse(reverse_handler h) { impl_->on_reverse(std::move(h)); }
+void transport::reverse_failed(const node_id& peer) { impl_->reverse_failed(peer); }
 void transport::probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done) {
   impl_->probe(peer, address, std::move(frame), std::move(done));
 }

@@ -103,6 +103,10 @@ struct probe_info {
 using probe_handler = std::function<void(const probe_info& from, frame_kind kind, byte_span body)>;
 // How a probe we sent ended: delivered, or why not.
 using probe_done = std::function<void(result<void>)>;
+// Asked when a dial has no address left to try (none given, or every
+// connect failed): true if a connection reversal was started, i.e. the peer
+// was asked, through others, to dial us (docs/PROTOCOL.md §19.7).
+using reverse_handler = std::function<bool(const node_id& peer)>;
 // The largest probe frame body a node reads (kind byte included).
 inline constexpr std::size_t max_probe_payload = 256;
 
@@ -132,6 +136,15 @@ class transport {
   // handshake_timeout. The frame must fit max_probe_payload.
   void probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done);
 
+  // Connection reversal (before run(); none: a dial with no address fails).
+  // When a dial runs out of addresses and `h` says a reversal started, the
+  // dial stays pending (frames queue for the peer) until the peer's own
+  // connection arrives, reverse_failed() is called, or
+  // config::reverse_timeout passes; then it succeeds or fails as a dial.
+  void on_reverse(reverse_handler h);
+  // Nobody could carry the reversal to `peer`: its dial fails now.
+  void reverse_failed(const node_id& peer);
+
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();
   // Closes listeners and every connection at once. Running coroutines end
@@ -144,7 +157,9 @@ class transport {
   // Queues a whole frame for `peer`: on its connection (sent), or while it
   // is being dialled (queued). no_route: neither; call dial() first.
   send_status send(const node_id& peer, byte_span frame);
-  // Dials `peer` unless connected or dialling. Addresses are tried in order,
+  // Dials `peer` unless connected or dialling. With no address, the dial
+  // starts only if a connection reversal does (on_reverse); else nothing
+  // happens and dialling() stays false. Addresses are tried in order,
   // at most max_dial_addresses of them (the rest are ignored: no source of
   // hints carries more, and a longer list would only multiply the connect
   // timeouts one dial can cost). Failure is reported through on_disconnected.

@@ -41,10 +41,10 @@ admission_driver::route admission_driver::send(const node_id& peer, const topic_
   }
   const auto link = tr.link(peer);
   if (!link && !tr.dialling(peer)) {
-    auto addrs = sh_.book().find(peer);
-    if (addrs.empty()) return route::no_route;
-    tr.dial(peer, std::move(addrs));
-    if (!tr.dialling(peer) && !tr.connected(peer)) return route::no_route;  // refused at once (connection cap)
+    // With no address we may dial, only a connection reversal can start
+    // the dial (docs/PROTOCOL.md §19.7).
+    tr.dial(peer, sh_.book().find(peer));
+    if (!tr.dialling(peer) && !tr.connected(peer)) return route::no_route;  // nothing to dial, or refused at once
   }
   auto& h = held_[{peer, wire_topic}];
   if (h.frames.size() + frame.size() > max_held_bytes_) {

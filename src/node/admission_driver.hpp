@@ -45,8 +45,9 @@ class admission_driver final : public driver {
   // ---- topic frames
   enum class route { sent, held, no_route };
   // Sends (or holds) one whole frame for `wire_topic` to `peer`, dialling
-  // it from the address book when it has no connection. no_route: not
-  // connected, not being dialled, and no address known (nothing held).
+  // it from the address book when it has no connection (or, with no address
+  // to dial, asking for a connection reversal). no_route: not connected, not
+  // being dialled, and neither a dial nor a reversal could start (nothing held).
   route send(const node_id& peer, const topic_id& wire_topic, byte_span frame);
   // Whether a frame for `wire_topic` from `peer` is accepted.
   bool accepts(const node_id& peer, const topic_id& wire_topic) const { return core_.admitted(peer, wire_topic); }

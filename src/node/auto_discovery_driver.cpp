@@ -179,9 +179,10 @@ void auto_discovery_driver::dial(const topic_id& t, session& s, const core::peer
   if (tr.connected(peer.id)) return answer_later(true);
   // Addresses from a record are hints: only those the address policy allows
   // are dialled (TLS then proves the id), none if it allows none.
+  // With none, only a connection reversal can start the dial (a private
+  // peer's record lists addresses of its own network only).
   auto addresses = sh_.book().admit(peer.addresses);
-  if (addresses.empty()) return answer_later(false);
-  sh_.book().add(peer.id, addresses, address_source::hearsay);
+  if (!addresses.empty()) sh_.book().add(peer.id, addresses, address_source::hearsay);
   probes_[peer.id].insert(t);
   tr.dial(peer.id, std::move(addresses));
   if (!tr.dialling(peer.id) && !tr.connected(peer.id)) {

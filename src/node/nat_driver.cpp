@@ -14,10 +14,18 @@ nat::config to_core(const reachability_config& c) {
   out.serve_per_minute = c.serve_per_minute;
   return out;
 }
+nat::reversal::config to_reversal(const reachability_config& c) {
+  nat::reversal::config out;
+  out.timeout = c.reversal_timeout;
+  return out;
+}
 }  // namespace
 
 nat_driver::nat_driver(shell& sh, const reachability_config& cfg, std::uint64_t seed)
-    : sh_(sh), core_(to_core(cfg), seed) {}
+    : sh_(sh),
+      reversal_on_(cfg.connection_reversal),
+      core_(to_core(cfg), seed),
+      reversal_(to_reversal(cfg), core::mix_seed(seed)) {}
 
 void nat_driver::attach(net::transport& t) {
   t.handle_kind(net::frame_kind::nat,
@@ -25,23 +33,91 @@ void nat_driver::attach(net::transport& t) {
                   on_frame(p, l, b);
                 }));
   t.on_probe([this](const net::probe_info& from, net::frame_kind kind, byte_span body) { on_probe(from, kind, body); });
+  if (reversal_on_) t.on_reverse([this](const node_id& peer) { return want_reversal(peer); });
 }
 
 void nat_driver::set_local(const std::vector<endpoint>& addresses, const std::vector<endpoint>& listen) {
   feed(nat::in::local_addresses{addresses, listen});
+  feed(nat::reversal::in::listen{listen});
 }
 
 void nat_driver::on_link(const node_id& peer, const net::link_info& link) {
-  feed(nat::in::link_up{peer, nat::link_ends{link.local, link.remote},
-                        sh_.transport().peer_speaks(peer, net::frame_kind::nat)});
+  const bool speaks = sh_.transport().peer_speaks(peer, net::frame_kind::nat);
+  feed(nat::in::link_up{peer, nat::link_ends{link.local, link.remote}, speaks});
+  feed(nat::reversal::in::link_up{peer, link.remote, link.local, speaks});
+  feed(nat::reversal::in::dial_done{peer, true});  // if we dialled it for a reverse frame
 }
 
-void nat_driver::on_disconnected(const node_id& peer, const error&) { feed(nat::in::link_down{peer}); }
+void nat_driver::on_disconnected(const node_id& peer, const error&) {
+  feed(nat::in::link_down{peer});
+  feed(nat::reversal::in::link_down{peer});
+  // (A dial for a reverse frame that failed ends here too.)
+  if (!sh_.transport().connected(peer)) feed(nat::reversal::in::dial_done{peer, false});
+}
 
 void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_span body) {
   auto m = nat::wire::decode(body);
   if (!m) return feed(nat::in::malformed{peer});
+  if (std::holds_alternative<nat::wire::reverse_request>(*m) || std::holds_alternative<nat::wire::reverse_answer>(*m) ||
+      std::holds_alternative<nat::wire::reverse>(*m)) {
+    if (!reversal_on_) return;  // not served: the requester's wait ends at its deadline
+    bool busy = false;
+    if (const auto* r = std::get_if<nat::wire::reverse>(&*m))
+      busy = sh_.transport().connected(r->from) || sh_.transport().dialling(r->from);
+    return feed(nat::reversal::in::received{peer, std::move(*m), busy});
+  }
   feed(nat::in::received{peer, nat::link_ends{link.local, link.remote}, std::move(*m)});
+}
+
+bool nat_driver::want_reversal(const node_id& peer) {
+  if (sh_.stopped()) return false;
+  const bool asked = reversal_.want(peer, sh_.now(), reversal_out_);
+  process_reversal();
+  return asked;
+}
+
+void nat_driver::send(const node_id& to, const nat::wire::message& m) {
+  frame_.clear();
+  const auto start = net::begin_frame(frame_, net::frame_kind::nat);
+  nat::wire::encode_to(frame_, m);
+  net::end_frame(frame_, start);
+  // Only on a connection the peer has: the cores never dial.
+  if (sh_.transport().connected(to)) sh_.transport().send(to, frame_);
+}
+
+void nat_driver::feed(nat::reversal::in::input in) {
+  if (sh_.stopped()) return;
+  reversal_.handle(std::move(in), sh_.now(), reversal_out_);
+  process_reversal();
+}
+
+void nat_driver::process_reversal() {
+  if (reversal_processing_) return;  // the loop below picks up outputs added meanwhile
+  reversal_processing_ = true;
+  for (std::size_t i = 0; i < reversal_out_.size(); ++i) {
+    auto o = std::move(reversal_out_[i]);
+    std::visit(
+        [&](auto& e) {
+          using T = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<T, nat::reversal::out::send>) {
+            send(e.to, e.msg);
+          } else if constexpr (std::is_same_v<T, nat::reversal::out::dial>) {
+            auto& tr = sh_.transport();
+            tr.dial(e.peer, {e.address});
+            if (!tr.dialling(e.peer) && !tr.connected(e.peer))  // refused at once (connection cap)
+              reversal_.handle(nat::reversal::in::dial_done{e.peer, false}, sh_.now(), reversal_out_);
+          } else if constexpr (std::is_same_v<T, nat::reversal::out::failed>) {
+            sh_.transport().reverse_failed(e.target);
+          } else if constexpr (std::is_same_v<T, nat::reversal::out::schedule>) {
+            reversal_timers_.add(sh_.now() + e.after, std::move(e.t));
+          }
+        },
+        o);
+  }
+  reversal_out_.clear();
+  reversal_processing_ = false;
+  reversal_timers_.erase_if([this](const nat::reversal::timer& t) { return !reversal_.timer_applies(t); });
+  sh_.timers_changed();
 }
 
 void nat_driver::on_probe(const net::probe_info& from, net::frame_kind kind, byte_span body) {
@@ -67,12 +143,7 @@ void nat_driver::process() {
         [&](auto& e) {
           using T = std::decay_t<decltype(e)>;
           if constexpr (std::is_same_v<T, nat::out::send>) {
-            frame_.clear();
-            const auto start = net::begin_frame(frame_, net::frame_kind::nat);
-            nat::wire::encode_to(frame_, e.msg);
-            net::end_frame(frame_, start);
-            // Only on a connection the peer has: the core never dials.
-            if (sh_.transport().connected(e.to)) sh_.transport().send(e.to, frame_);
+            send(e.to, e.msg);
           } else if constexpr (std::is_same_v<T, nat::out::probe>) {
             bytes f;
             const auto start = net::begin_frame(f, net::frame_kind::nat);
@@ -99,9 +170,19 @@ void nat_driver::process() {
   if (changed && changed_) changed_();
 }
 
+std::optional<core::instant> nat_driver::next_timer() const {
+  const auto a = timers_.next(), b = reversal_timers_.next();
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
 void nat_driver::fire_timers(core::instant now) {
   for (auto& t : timers_.take_due(now)) core_.handle(nat::in::timer_fired{std::move(t)}, now, out_);
   process();
+  for (auto& t : reversal_timers_.take_due(now))
+    reversal_.handle(nat::reversal::in::timer_fired{std::move(t)}, now, reversal_out_);
+  process_reversal();
 }
 
 topicswarm::reachability nat_driver::status() const {
@@ -143,7 +224,28 @@ void nat_driver::add_stats(node_stats& s) const {
   r.probes_failed = c.probes_failed;
   r.malformed = c.malformed;
   r.candidates_evicted = c.candidates_evicted;
+  const auto& v = reversal_.stats();
+  auto& o = s.reversal;
+  o.requested = v.requested;
+  o.succeeded = v.succeeded;
+  o.failed = v.failed;
+  o.timeouts = v.timeouts;
+  o.no_helper = v.no_helper;
+  o.answers_unknown = v.answers_unknown;
+  o.answers_refused = v.answers_refused;
+  o.forwarded = v.forwarded;
+  o.forward_unknown = v.forward_unknown;
+  o.forward_refused = v.forward_refused;
+  o.dialled = v.dialled;
+  o.dial_connected = v.dial_connected;
+  o.dial_failed = v.dial_failed;
+  o.dial_skipped = v.dial_skipped;
+  o.dial_refused = v.dial_refused;
+  o.unexpected = v.unexpected;
   const auto t = sh_.transport().stats();
+  o.dials_waited = t.reversals_waited;
+  o.dials_reached = t.reversals_connected;
+  o.dials_not_reached = t.reversals_failed;
   r.probe_connections_sent = t.probes_sent;
   r.probe_connections_failed = t.probes_failed;
   r.probe_connections_received = t.probes_received;

@@ -64,8 +64,9 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
   // limit, or a full discovery frame (a fetch response of 16 entries).
   const std::size_t max_payload =
       1 + std::max(gossip::max_encoded_size(gcfg.max_message_size), discovery::wire::limits::max_frame_body);
-  auto t =
-      net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, to_net(n->cfg_.transport, max_payload), *n);
+  auto ncfg = to_net(n->cfg_.transport, max_payload);
+  ncfg.reverse_timeout = n->cfg_.reachability.reversal_timeout;
+  auto t = net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, ncfg, *n);
   if (!t) return t.error();
   n->transport_ = std::move(*t);
   n->listen_ = n->transport_->local_endpoints();

@@ -7,6 +7,7 @@ nlohmann::json stats_json(const node_stats& s) {
   const auto& g = s.gossip;
   const auto& a = s.admission;
   const auto& r = s.reachability;
+  const auto& v = s.reversal;
   const auto& d = s.auto_discovery;
   return {
       {"transport",
@@ -79,6 +80,26 @@ nlohmann::json stats_json(const node_stats& s) {
         {"malformed", r.malformed},
         {"probe_connections_received", r.probe_connections_received},
         {"probe_connections_dropped", r.probe_connections_dropped}}},
+      {"reversal",
+       {{"requested", v.requested},
+        {"succeeded", v.succeeded},
+        {"failed", v.failed},
+        {"timeouts", v.timeouts},
+        {"no_helper", v.no_helper},
+        {"answers_unknown", v.answers_unknown},
+        {"answers_refused", v.answers_refused},
+        {"forwarded", v.forwarded},
+        {"forward_unknown", v.forward_unknown},
+        {"forward_refused", v.forward_refused},
+        {"dialled", v.dialled},
+        {"dial_connected", v.dial_connected},
+        {"dial_failed", v.dial_failed},
+        {"dial_skipped", v.dial_skipped},
+        {"dial_refused", v.dial_refused},
+        {"unexpected", v.unexpected},
+        {"dials_waited", v.dials_waited},
+        {"dials_reached", v.dials_reached},
+        {"dials_not_reached", v.dials_not_reached}}},
       {"auto_discovery",
        {{"gets", d.gets},
         {"get_timeouts", d.get_timeouts},

@@ -1,0 +1,100 @@
+// The bodies of frame kind 7 (nat): reachability by dial-back and
+// connection reversal (docs/PROTOCOL.md §19). Every message starts with a
+// type byte; decode() checks lengths and values and never trusts a field.
+#pragma once
+
+#include <topicswarm/bytes.hpp>
+#include <topicswarm/endpoint.hpp>
+#include <topicswarm/error.hpp>
+#include <topicswarm/ids.hpp>
+
+#include <array>
+#include <cstdint>
+#include <variant>
+
+namespace topicswarm::nat {
+
+using nonce = std::array<std::byte, 16>;
+
+// ------------------------------------------------------------------- wire --
+// Bodies of frame kind 7 (nat); docs/PROTOCOL.md §19.
+namespace wire {
+// "Your connection comes from this address, as I see it": type 0x01 ||
+// address (family u8, ip 4|16, port be16).
+struct observed {
+  endpoint address;
+  friend bool operator==(const observed&, const observed&) = default;
+};
+// "Dial me back at the IP you see me at, this port, and send the nonce":
+// type 0x02 || nonce (16) || port be16 (not 0).
+struct dialback_request {
+  nonce n{};
+  std::uint16_t port = 0;
+  friend bool operator==(const dialback_request&, const dialback_request&) = default;
+};
+enum class dialback_code : std::uint8_t {
+  delivered = 0,  // the probe connection reached the node and carried the nonce
+  refused = 1,    // not served: rate limit, or an address we do not dial
+  failed = 2,     // connect, TLS (not the requester) or the write failed
+};
+// The helper's answer, on the requester's connection: type 0x03 || nonce
+// (16) || code u8.
+struct dialback_result {
+  nonce n{};
+  dialback_code code = dialback_code::delivered;
+  friend bool operator==(const dialback_result&, const dialback_result&) = default;
+};
+// On a probe connection only: type 0x04 || nonce (16).
+struct dialback_proof {
+  nonce n{};
+  friend bool operator==(const dialback_proof&, const dialback_proof&) = default;
+};
+
+// Connection reversal (§19.7). "Ask `target`, which you are connected to,
+// to dial me at the IP you see me at and this port": type 0x05 || target
+// node id (32) || port be16 (not 0).
+struct reverse_request {
+  node_id target;
+  std::uint16_t port = 0;
+  friend bool operator==(const reverse_request&, const reverse_request&) = default;
+};
+enum class reverse_code : std::uint8_t {
+  forwarded = 0,  // the target was asked
+  unknown = 1,    // not connected to the target (or it does not speak nat)
+  refused = 2,    // not served: rate limit, or the requester is the target
+};
+// The helper's answer to the requester: type 0x06 || target (32) || code u8.
+struct reverse_answer {
+  node_id target;
+  reverse_code code = reverse_code::forwarded;
+  friend bool operator==(const reverse_answer&, const reverse_answer&) = default;
+};
+// From the helper to the target: "`from` asks you to dial it at `address`"
+// (the address is the requester's IP as the helper's connection sees it and
+// the port it asked for): type 0x07 || from (32) || address.
+struct reverse {
+  node_id from;
+  endpoint address;
+  friend bool operator==(const reverse&, const reverse&) = default;
+};
+
+using message = std::variant<observed, dialback_request, dialback_result, dialback_proof, reverse_request,
+                             reverse_answer, reverse>;
+
+inline constexpr std::uint8_t observed_type = 0x01;
+inline constexpr std::uint8_t request_type = 0x02;
+inline constexpr std::uint8_t result_type = 0x03;
+inline constexpr std::uint8_t proof_type = 0x04;
+inline constexpr std::uint8_t reverse_request_type = 0x05;
+inline constexpr std::uint8_t reverse_answer_type = 0x06;
+inline constexpr std::uint8_t reverse_type = 0x07;
+
+bytes encode(const message& m);
+void encode_to(bytes& out, const message& m);
+// errc::malformed_message for an unknown type, a wrong length, a bad
+// address (family, unspecified ip, port 0), a request for port 0 or an
+// unknown result or answer code.
+result<message> decode(byte_span body);
+}  // namespace wire
+
+}  // namespace topicswarm::nat

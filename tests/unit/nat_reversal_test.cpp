@@ -1,0 +1,298 @@
+// The connection reversal core (src/nat/reversal, docs/PROTOCOL.md §19.7)
+// as a pure state machine, in its three roles: the requester that cannot
+// dial a peer, the helper connected to both, and the target that dials
+// back; and the limits on what a requester or a helper can make a node do.
+#include "nat/reversal.hpp"
+
+#include "endpoint_support.hpp"
+#include "outputs_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace topicswarm::nat::reversal {
+namespace {
+
+using namespace std::chrono_literals;
+using test_support::all;
+using test_support::ep;
+using test_support::eps;
+
+node_id id_of(std::uint8_t b) { return *node_id::from_span(bytes(32, std::byte{b})); }
+
+template <class M>
+std::vector<std::pair<node_id, M>> sent(const std::vector<out::output>& out) {
+  std::vector<std::pair<node_id, M>> r;
+  for (const auto& s : all<out::send>(out))
+    if (const auto* m = std::get_if<M>(&s.msg)) r.emplace_back(s.to, *m);
+  return r;
+}
+
+struct reversal_fixture : ::testing::Test {
+  state s{config{}, 11};
+  std::vector<out::output> out;
+  core::instant now{};
+  std::vector<std::pair<core::instant, timer>> timers;
+
+  void sweep() {
+    for (const auto& t : all<out::schedule>(out)) timers.emplace_back(now + t.after, t.t);
+    std::erase_if(out, [](const out::output& o) { return std::holds_alternative<out::schedule>(o); });
+  }
+  void feed(in::input i) {
+    s.handle(std::move(i), now, out);
+    sweep();
+  }
+  bool want(const node_id& target) {
+    const bool r = s.want(target, now, out);
+    sweep();
+    return r;
+  }
+  void advance(core::duration by) {
+    const auto to = now + by;
+    for (;;) {
+      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      if (next == timers.end() || next->first > to) break;
+      auto t = *next;
+      timers.erase(next);
+      now = std::max(now, t.first);
+      feed(in::timer_fired{t.second});
+    }
+    now = to;
+  }
+  // A connected peer at `its_end` (as our connection sees it), reached on our `our_end`.
+  void link(const node_id& id, const char* its_end, const char* our_end = "198.51.100.1:7000", bool speaks = true) {
+    feed(in::link_up{id, ep(its_end), ep(our_end), speaks});
+  }
+  void listen(std::initializer_list<const char*> l) { feed(in::listen{eps(l)}); }
+};
+
+// ------------------------------------------------------------------ wire --
+
+TEST(nat_reversal_wire, messages_round_trip_and_bad_bodies_are_refused) {
+  const auto t = id_of(0x42);
+  const std::vector<wire::message> msgs = {
+      wire::reverse_request{t, 7000},
+      wire::reverse_answer{t, wire::reverse_code::forwarded},
+      wire::reverse_answer{t, wire::reverse_code::unknown},
+      wire::reverse_answer{t, wire::reverse_code::refused},
+      wire::reverse{t, ep("203.0.113.10:7000")},
+      wire::reverse{t, ep("[2001:db8::1]:7000")},
+  };
+  for (const auto& m : msgs) {
+    auto d = wire::decode(wire::encode(m));
+    ASSERT_TRUE(d) << d.error().detail;
+    EXPECT_EQ(*d, m);
+  }
+  EXPECT_EQ(wire::encode(wire::reverse_request{t, 7000}).size(), 1u + 32 + 2);
+  const auto bad = [](bytes b) { return !wire::decode(b).has_value(); };
+  EXPECT_TRUE(bad(wire::encode(wire::reverse_request{t, 0})));  // port 0
+  auto shortq = wire::encode(wire::reverse_request{t, 7000});
+  shortq.pop_back();
+  EXPECT_TRUE(bad(shortq));
+  auto code = wire::encode(wire::reverse_answer{t, wire::reverse_code::refused});
+  code.back() = std::byte{3};
+  EXPECT_TRUE(bad(code));  // unknown code
+  auto longa = wire::encode(wire::reverse_answer{t, wire::reverse_code::refused});
+  longa.push_back(std::byte{0});
+  EXPECT_TRUE(bad(longa));
+  EXPECT_TRUE(bad(wire::encode(wire::reverse{t, ep("0.0.0.0:7000")})));  // unspecified
+  auto rev = wire::encode(wire::reverse{t, ep("203.0.113.10:7000")});
+  rev.resize(33);  // the id and no address
+  EXPECT_TRUE(bad(rev));
+}
+
+// ------------------------------------------------------------ requester --
+
+TEST_F(reversal_fixture, a_requester_asks_up_to_three_peers_that_speak_nat_with_its_listen_port) {
+  listen({"0.0.0.0:7000"});
+  link(id_of(1), "203.0.113.1:7000");
+  link(id_of(2), "203.0.113.2:7000");
+  link(id_of(3), "203.0.113.3:7000");
+  link(id_of(4), "203.0.113.4:7000");
+  link(id_of(5), "203.0.113.5:7000", "198.51.100.1:7000", false);  // does not speak nat
+  ASSERT_TRUE(want(id_of(9)));
+  const auto q = sent<wire::reverse_request>(out);
+  ASSERT_EQ(q.size(), 3u);
+  for (const auto& [to, r] : q) {
+    EXPECT_NE(to, id_of(5));
+    EXPECT_EQ(r.target, id_of(9));
+    EXPECT_EQ(r.port, 7000);
+  }
+  EXPECT_EQ(s.stats().requested, 1u);
+  out.clear();
+  EXPECT_TRUE(want(id_of(9)));  // the same reversal: nobody asked twice
+  EXPECT_TRUE(out.empty());
+  // The target connects: the reversal succeeded.
+  link(id_of(9), "192.0.2.9:40000");
+  EXPECT_EQ(s.stats().succeeded, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+  EXPECT_FALSE(want(id_of(9)));  // connected now: nothing to reverse
+}
+
+TEST_F(reversal_fixture, with_no_peer_to_ask_nothing_starts) {
+  listen({"0.0.0.0:7000"});
+  EXPECT_FALSE(want(id_of(9)));
+  link(id_of(1), "203.0.113.1:7000", "198.51.100.1:7000", false);
+  EXPECT_FALSE(want(id_of(9)));
+  EXPECT_EQ(s.stats().no_helper, 2u);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(reversal_fixture, when_every_helper_says_no_the_reversal_fails_at_once) {
+  listen({"0.0.0.0:7000"});
+  link(id_of(1), "203.0.113.1:7000");
+  link(id_of(2), "203.0.113.2:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  out.clear();
+  feed(in::received{id_of(1), wire::reverse_answer{id_of(9), wire::reverse_code::unknown}});
+  EXPECT_TRUE(all<out::failed>(out).empty());
+  feed(in::link_down{id_of(2)});  // the other helper went away
+  ASSERT_EQ(all<out::failed>(out).size(), 1u);
+  EXPECT_EQ(all<out::failed>(out)[0].target, id_of(9));
+  EXPECT_EQ(s.stats().failed, 1u);
+  EXPECT_EQ(s.stats().answers_unknown, 1u);
+  // An answer to nothing we asked is counted, not acted on.
+  feed(in::received{id_of(1), wire::reverse_answer{id_of(8), wire::reverse_code::forwarded}});
+  EXPECT_EQ(s.stats().unexpected, 1u);
+}
+
+TEST_F(reversal_fixture, a_forwarded_reversal_waits_for_the_target_until_its_deadline) {
+  listen({"0.0.0.0:7000"});
+  link(id_of(1), "203.0.113.1:7000");
+  link(id_of(2), "203.0.113.2:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  out.clear();
+  feed(in::received{id_of(1), wire::reverse_answer{id_of(9), wire::reverse_code::forwarded}});
+  feed(in::received{id_of(2), wire::reverse_answer{id_of(9), wire::reverse_code::refused}});
+  EXPECT_TRUE(all<out::failed>(out).empty());  // one helper reached it: wait
+  advance(config{}.timeout - 1ms);
+  EXPECT_EQ(s.pending(), 1u);
+  advance(2ms);
+  EXPECT_EQ(s.pending(), 0u);
+  EXPECT_EQ(s.stats().timeouts, 1u);
+  EXPECT_EQ(s.stats().answers_refused, 1u);
+}
+
+// --------------------------------------------------------------- helper --
+
+TEST_F(reversal_fixture, a_helper_forwards_the_requesters_observed_ip_and_asked_port_to_a_connected_target) {
+  link(id_of(1), "203.0.113.1:55555");  // the requester, as our connection sees it
+  link(id_of(9), "192.0.2.9:40000");    // the target
+  feed(in::received{id_of(1), wire::reverse_request{id_of(9), 7000}});
+  const auto fwd = sent<wire::reverse>(out);
+  ASSERT_EQ(fwd.size(), 1u);
+  EXPECT_EQ(fwd[0].first, id_of(9));
+  EXPECT_EQ(fwd[0].second.from, id_of(1));
+  EXPECT_EQ(fwd[0].second.address, ep("203.0.113.1:7000"));
+  const auto ans = sent<wire::reverse_answer>(out);
+  ASSERT_EQ(ans.size(), 1u);
+  EXPECT_EQ(ans[0].first, id_of(1));
+  EXPECT_EQ(ans[0].second.code, wire::reverse_code::forwarded);
+  EXPECT_EQ(s.stats().forwarded, 1u);
+}
+
+TEST_F(reversal_fixture, a_helper_not_connected_to_the_target_or_asked_for_the_requester_itself_says_so) {
+  link(id_of(1), "203.0.113.1:55555");
+  link(id_of(8), "192.0.2.8:40000", "198.51.100.1:7000", false);  // connected, but speaks no nat
+  feed(in::received{id_of(1), wire::reverse_request{id_of(9), 7000}});
+  feed(in::received{id_of(1), wire::reverse_request{id_of(8), 7000}});
+  feed(in::received{id_of(1), wire::reverse_request{id_of(1), 7000}});
+  EXPECT_TRUE(sent<wire::reverse>(out).empty());
+  const auto ans = sent<wire::reverse_answer>(out);
+  ASSERT_EQ(ans.size(), 3u);
+  EXPECT_EQ(ans[0].second.code, wire::reverse_code::unknown);
+  EXPECT_EQ(ans[1].second.code, wire::reverse_code::unknown);
+  EXPECT_EQ(ans[2].second.code, wire::reverse_code::refused);
+  EXPECT_EQ(s.stats().forward_unknown, 2u);
+  EXPECT_EQ(s.stats().forward_refused, 1u);
+}
+
+TEST_F(reversal_fixture, a_helper_forwards_at_most_the_per_requester_burst_then_the_refill_rate) {
+  link(id_of(1), "203.0.113.1:55555");
+  link(id_of(9), "192.0.2.9:40000");
+  const config c;
+  for (std::size_t i = 0; i < c.forward_burst + 5; ++i)
+    feed(in::received{id_of(1), wire::reverse_request{id_of(9), 7000}});
+  EXPECT_EQ(s.stats().forwarded, c.forward_burst);
+  EXPECT_EQ(s.stats().forward_refused, 5u);
+  advance(60s / c.forward_per_minute + 10ms);
+  feed(in::received{id_of(1), wire::reverse_request{id_of(9), 7000}});
+  EXPECT_EQ(s.stats().forwarded, c.forward_burst + 1);
+  // Another requester has a bucket of its own.
+  link(id_of(2), "203.0.113.2:55555");
+  feed(in::received{id_of(2), wire::reverse_request{id_of(9), 7000}});
+  EXPECT_EQ(s.stats().forwarded, c.forward_burst + 2);
+}
+
+// --------------------------------------------------------------- target --
+
+TEST_F(reversal_fixture, a_target_dials_the_requester_at_the_address_the_helper_gave) {
+  s.set_policy(core::address_policy(eps({"198.51.100.1:7000"}), {}));
+  link(id_of(5), "203.0.113.5:7000");  // the helper
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("203.0.113.1:7000")}});
+  const auto d = all<out::dial>(out);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].peer, id_of(1));
+  EXPECT_EQ(d[0].address, ep("203.0.113.1:7000"));
+  EXPECT_EQ(s.stats().dialled, 1u);
+  // A second reverse frame for the same requester while that dial runs, or
+  // right after it, is skipped.
+  out.clear();
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("203.0.113.1:7000")}});
+  feed(in::dial_done{id_of(1), false});
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("203.0.113.1:7000")}});
+  EXPECT_TRUE(all<out::dial>(out).empty());
+  EXPECT_EQ(s.stats().dial_skipped, 2u);
+  EXPECT_EQ(s.stats().dial_failed, 1u);
+  advance(config{}.redial_interval);
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("203.0.113.1:7000")}});
+  EXPECT_EQ(all<out::dial>(out).size(), 1u);
+}
+
+TEST_F(reversal_fixture, a_target_skips_peers_it_is_connected_to_or_dialling) {
+  link(id_of(5), "203.0.113.5:7000");
+  link(id_of(1), "203.0.113.1:7000");
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("203.0.113.1:7000")}});
+  feed(in::received{id_of(5), wire::reverse{id_of(2), ep("203.0.113.2:7000")}, true});  // the transport is dialling it
+  EXPECT_TRUE(all<out::dial>(out).empty());
+  EXPECT_EQ(s.stats().dial_skipped, 2u);
+}
+
+TEST_F(reversal_fixture, a_target_dials_no_address_its_policy_refuses) {
+  // Default policy: public addresses only.
+  link(id_of(5), "203.0.113.5:7000");
+  feed(in::received{id_of(5), wire::reverse{id_of(1), ep("127.0.0.1:22")}});
+  feed(in::received{id_of(5), wire::reverse{id_of(2), ep("192.168.1.1:80")}});
+  EXPECT_TRUE(all<out::dial>(out).empty());
+  EXPECT_EQ(s.stats().dial_refused, 2u);
+}
+
+TEST_F(reversal_fixture, a_helper_can_make_a_target_dial_only_its_burst_and_all_helpers_the_total) {
+  const config c;
+  link(id_of(5), "203.0.113.5:7000");
+  std::uint8_t next = 100;
+  const auto reverse_from = [&](const node_id& helper) {
+    const auto from = id_of(next++);
+    feed(in::received{helper, wire::reverse{from, ep("203.0.113.77:7000")}});
+    feed(in::dial_done{from, false});  // each ends at once: the in-flight cap plays no part
+  };
+  for (std::size_t i = 0; i < c.dial_burst + 3; ++i) reverse_from(id_of(5));
+  EXPECT_EQ(s.stats().dialled, c.dial_burst);
+  EXPECT_EQ(s.stats().dial_refused, 3u);
+  // Other helpers, each within its own burst, meet the total.
+  std::uint8_t h = 20;
+  while (s.stats().dialled < c.dial_total_burst) {
+    link(id_of(h), "203.0.113.20:7000");
+    for (std::size_t i = 0; i < c.dial_burst; ++i) reverse_from(id_of(h));
+    ++h;
+  }
+  const auto refused = s.stats().dial_refused;
+  link(id_of(h), "203.0.113.20:7000");
+  reverse_from(id_of(h));
+  EXPECT_EQ(s.stats().dialled, c.dial_total_burst);
+  EXPECT_EQ(s.stats().dial_refused, refused + 1);
+}
+
+}  // namespace
+}  // namespace topicswarm::nat::reversal
