@@ -4,8 +4,13 @@
 // exactly the input. Decoded messages are fed to a reachability state from
 // a connected peer and over a probe connection: whatever they say, no
 // candidate is confirmed (no request was made), and a probe is only ever
-// aimed at the peer's own IP as its connection shows it.
+// aimed at the peer's own IP as its connection shows it. The same messages
+// go to a connection-reversal state from a requester and from a helper:
+// whatever they say, a forwarded reverse frame carries the requester's IP as
+// its connection shows it, frames go only to connected peers, and dials stay
+// within the per-helper budget and the address policy.
 #include "nat/reachability.hpp"
+#include "nat/reversal.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -39,5 +44,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* p = std::get_if<nat::out::probe>(&o);
     if (p && (p->to != peer || p->address.ip != theirs.ip || p->address.fam != theirs.fam)) std::abort();
   }
+
+  // Connection reversal: `peer` (a requester, or a helper) and `other` (a
+  // target) are connected; the message arrives from each several times.
+  static const node_id other = *node_id::from_span(bytes(32, std::byte{3}));
+  static const endpoint other_remote = endpoint::v4({192, 0, 2, 20}, 7000);
+  const nat::reversal::config rcfg{};
+  nat::reversal::state rv(rcfg, 1);
+  const core::address_policy policy;  // public addresses only
+  rv.set_policy(policy);
+  std::vector<nat::reversal::out::output> rout;
+  rv.handle(nat::reversal::in::listen{{ours}}, now, rout);
+  rv.handle(nat::reversal::in::link_up{peer, theirs, ours, true}, now, rout);
+  rv.handle(nat::reversal::in::link_up{other, other_remote, ours, true}, now, rout);
+  for (int i = 0; i < 20; ++i) {
+    rv.handle(nat::reversal::in::received{peer, *m, (i % 3) == 2}, now, rout);
+    rv.handle(nat::reversal::in::received{other, *m, false}, now, rout);
+  }
+  std::size_t dials = 0;
+  for (const auto& o : rout) {
+    if (const auto* snd = std::get_if<nat::reversal::out::send>(&o)) {
+      if (snd->to != peer && snd->to != other) std::abort();
+      if (const auto* r = std::get_if<nat::wire::reverse>(&snd->msg)) {
+        // Forwarded to the target for the requester: the IP is the one the
+        // requester's connection shows, never one a frame named.
+        const endpoint& seen = r->from == peer ? theirs : other_remote;
+        if (r->address.ip != seen.ip || r->address.fam != seen.fam) std::abort();
+      }
+    } else if (const auto* d = std::get_if<nat::reversal::out::dial>(&o)) {
+      ++dials;
+      if (d->peer == peer || d->peer == other) std::abort();  // both are connected
+      if (!policy.allows(d->address)) std::abort();
+    }
+  }
+  // Two helpers, each at most dial_burst dials before a minute has passed.
+  if (dials > 2 * rcfg.dial_burst) std::abort();
   return 0;
 }

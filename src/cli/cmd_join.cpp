@@ -86,6 +86,8 @@ struct join_options {
   bool advertise_interfaces = false;
   bool no_port_mapping = false;
   bool no_reachability = false;
+  bool no_reversal = false;
+  std::size_t active_view = 0;  // 0: the default (gossip_config)
   // Auto-discovery.
   bool auto_discovery = false;
   // The topic key: from one of these (at most one), or open.
@@ -649,6 +651,8 @@ void run_join(const join_options& o) {
   cfg.advertise_interfaces = o.advertise_interfaces;
   cfg.reachability.enabled = !o.no_reachability;
   cfg.reachability.port_mapping = !o.no_port_mapping;
+  cfg.reachability.connection_reversal = !o.no_reversal;
+  if (o.active_view != 0) cfg.gossip.active_view_capacity = o.active_view;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
     auto pa = peer_addr::parse(p);
@@ -738,6 +742,13 @@ void register_join_command(CLI::App& app) {
                 "--auto-discovery off loopback)");
   cmd->add_flag("--no-reachability", o.no_reachability,
                 "Do not check our addresses by dial-back; advertise the listen (or interface) addresses unchecked");
+  cmd->add_flag("--no-reversal", o.no_reversal,
+                "Neither ask neighbours to have a peer we cannot dial dial us, nor carry or act on such requests "
+                "(connection reversal, docs/PROTOCOL.md section 19.7)");
+  cmd->add_option("--active-view", o.active_view,
+                  "Neighbours per topic (HyParView active view; default 5): a node with a full view asks no one "
+                  "else, but still accepts peers that must join it")
+      ->check(CLI::Range(1, 64));
   cmd->add_flag("--advertise-interfaces", o.advertise_interfaces,
                 "With --listen 0.0.0.0:PORT: advertise the addresses of this host's interfaces, and follow "
                 "them when they change (records and gossip carry the new ones)");

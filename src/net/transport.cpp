@@ -118,6 +118,10 @@ struct connection {
   node_id dialer;  // who dialled: decides which duplicate survives
   bool outbound = false;
   bool established = false;           // the peer's hello arrived and was accepted
+  // A dial's second round (addresses a reversal delivered): its flag, set
+  // once when a connection of that round is established (run_dial's frame
+  // outlives the connection's read loop, which clears this first).
+  bool* reversal_reached = nullptr;
   bool holds_handshake_slot = false;  // counted in inbound_handshakes_ (until established or closed)
   std::optional<source> src;          // inbound from a limited source: counted in the per-source tables
   bool holds_ip_handshake = false;    // counted in handshakes_by_ip_ (until established or closed)
@@ -229,6 +233,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     queued_total_ = 0;
     for (auto& [peer, t] : reverse_waits_) t->cancel();
     reverse_waits_.clear();
+    reverse_delivered_.clear();
   }
 
   std::vector<endpoint> local_endpoints() const {
@@ -262,7 +267,18 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   void dial(const node_id& peer, std::vector<endpoint> addresses) {
-    if (stopped_ || active_.contains(peer) || dialling_.contains(peer)) return;
+    if (stopped_ || active_.contains(peer)) return;
+    if (dialling_.contains(peer)) {
+      // A dial waiting for a reversal takes addresses it learns meanwhile
+      // (the peer's own reverse frame when both sides asked for one): the
+      // wait ends and they are tried (once per dial).
+      if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && !addresses.empty()) {
+        if (addresses.size() > transport::max_dial_addresses) addresses.resize(transport::max_dial_addresses);
+        reverse_delivered_[peer] = std::move(addresses);
+        w->second->cancel();
+      }
+      return;
+    }
     bool reversing = false;
     if (addresses.empty()) {
       // Nothing to dial: only a connection reversal can bring the peer.
@@ -313,6 +329,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return it != active_.end() && it->second->peer_kinds.contains(kind);
   }
   bool dialling(const node_id& peer) const { return dialling_.contains(peer); }
+  bool awaiting_reversal(const node_id& peer) const { return reverse_waits_.contains(peer); }
   std::vector<node_id> connected_peers() const {
     std::vector<node_id> out;
     for (const auto& [id, c] : active_) out.push_back(id);
@@ -620,130 +637,144 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     // can still reach it. Not after TLS or the hello failed (someone else
     // answers there, or the peer itself refused us).
     bool connect_failures_only = true;
-    for (const auto& address : addresses) {
-      if (give_up) break;
-      // First from our listen port (a NAT that keeps one external port per
-      // local port then shows peers a dialable address, docs/PROTOCOL.md
-      // §10.7), then, where that failed for a reason of its own, from an
-      // ephemeral port.
-      const bool port_first = cfg_.dial_from_listen_port && listener_for(to_asio(address)).has_value();
-      for (int pass = port_first ? 0 : 1; pass < 2 && !give_up; ++pass) {
-        const bool from_port = pass == 0;
-        if (stopped_ || active_.contains(peer)) {  // e.g. the peer dialled us meanwhile
-          give_up = true;
-          break;
-        }
-        if (all_.size() >= cfg_.max_connections) {
-          ++stats_.refused_connection_cap;
-          last = error{errc::dial_failed, "connection cap reached"};
+    bool waited = false;  // at most one reversal wait per dial
+    bool reversal_reached = false;
+    for (;;) {
+      for (const auto& address : addresses) {
+        if (give_up) break;
+        // First from our listen port (a NAT that keeps one external port per
+        // local port then shows peers a dialable address, docs/PROTOCOL.md
+        // §10.7), then, where that failed for a reason of its own, from an
+        // ephemeral port.
+        const bool port_first = cfg_.dial_from_listen_port && listener_for(to_asio(address)).has_value();
+        for (int pass = port_first ? 0 : 1; pass < 2 && !give_up; ++pass) {
+          const bool from_port = pass == 0;
+          if (stopped_ || active_.contains(peer)) {  // e.g. the peer dialled us meanwhile
+            give_up = true;
+            break;
+          }
+          if (all_.size() >= cfg_.max_connections) {
+            ++stats_.refused_connection_cap;
+            last = error{errc::dial_failed, "connection cap reached"};
+            connect_failures_only = false;
+            give_up = true;
+            break;
+          }
+          auto c = make_connection();
+          all_.insert(c);
+          c->outbound = true;
+          if (from_port) {
+            if (auto ec = bind_to_listen_port(c, to_asio(address))) {
+              ++stats_.listen_port_fallbacks;
+              close_connection(c, error{errc::dial_failed, "binding the listen port: " + ec.message()});
+              continue;  // an ephemeral port
+            }
+          }
+          arm_deadline(c, cfg_.connect_timeout);
+          auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
+          c->deadline.cancel();
+          if (c->st == conn_state::closed || stopped_) {
+            close_connection(c, error{errc::node_stopped});
+            co_return;
+          }
+          if (ec) {
+            last = error{errc::dial_failed, address.to_string() + ": " + ec.message()};
+            close_connection(c, last);
+            if (from_port && tuple_taken(ec)) {
+              ++stats_.listen_port_fallbacks;
+              continue;
+            }
+            break;  // the next address
+          }
+          tune_socket(c);
+          arm_deadline(c, cfg_.handshake_timeout);
+          auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+          c->deadline.cancel();
+          if (c->st == conn_state::closed || stopped_) {
+            close_connection(c, error{errc::node_stopped});
+            co_return;
+          }
+          if (hec) {
+            ++stats_.handshake_failures;
+            connect_failures_only = false;
+            last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
+            close_connection(c, last);
+            // Two nodes that dial each other at the same instant from their
+            // listen ports get one TCP connection (simultaneous open) on which
+            // both speak as TLS client: each tries again from an ephemeral
+            // port, and the duplicate rule keeps one of the two connections.
+            // (A refusal ends as EOF or a reset, not as a TLS protocol error.)
+            if (from_port && hec.category() == asio::error::get_ssl_category()) {
+              ++stats_.listen_port_fallbacks;
+              continue;
+            }
+            break;
+          }
+          auto got = authenticated_peer(c->stream.native_handle());
           connect_failures_only = false;
-          give_up = true;
-          break;
-        }
-        auto c = make_connection();
-        all_.insert(c);
-        c->outbound = true;
-        if (from_port) {
-          if (auto ec = bind_to_listen_port(c, to_asio(address))) {
-            ++stats_.listen_port_fallbacks;
-            close_connection(c, error{errc::dial_failed, "binding the listen port: " + ec.message()});
-            continue;  // an ephemeral port
+          if (!got) {
+            ++stats_.handshake_failures;
+            last = error{got.error().code, address.to_string() + ": " + got.error().detail};
+            close_connection(c, last);
+            break;
           }
-        }
-        arm_deadline(c, cfg_.connect_timeout);
-        auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
-        c->deadline.cancel();
-        if (c->st == conn_state::closed || stopped_) {
-          close_connection(c, error{errc::node_stopped});
-          co_return;
-        }
-        if (ec) {
-          last = error{errc::dial_failed, address.to_string() + ": " + ec.message()};
-          close_connection(c, last);
-          if (from_port && tuple_taken(ec)) {
-            ++stats_.listen_port_fallbacks;
-            continue;
+          if (*got != peer) {
+            ++stats_.identity_mismatches;
+            last = error{errc::peer_identity_mismatch,
+                         address.to_string() + " is " + got->to_string() + ", not the dialled " + peer.to_string()};
+            close_connection(c, last);
+            break;
           }
-          break;  // the next address
-        }
-        tune_socket(c);
-        arm_deadline(c, cfg_.handshake_timeout);
-        auto [hec] = co_await c->stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
-        c->deadline.cancel();
-        if (c->st == conn_state::closed || stopped_) {
-          close_connection(c, error{errc::node_stopped});
-          co_return;
-        }
-        if (hec) {
-          ++stats_.handshake_failures;
-          connect_failures_only = false;
-          last = error{errc::handshake_failed, address.to_string() + ": " + hec.message()};
-          close_connection(c, last);
-          // Two nodes that dial each other at the same instant from their
-          // listen ports get one TCP connection (simultaneous open) on which
-          // both speak as TLS client: each tries again from an ephemeral
-          // port, and the duplicate rule keeps one of the two connections.
-          // (A refusal ends as EOF or a reset, not as a TLS protocol error.)
-          if (from_port && hec.category() == asio::error::get_ssl_category()) {
-            ++stats_.listen_port_fallbacks;
-            continue;
+          c->peer = peer;
+          c->dialer = me_;
+          c->link.dialled = address;
+          if (!set_link(c)) {
+            last = c->close_reason;
+            break;
           }
-          break;
-        }
-        auto got = authenticated_peer(c->stream.native_handle());
-        connect_failures_only = false;
-        if (!got) {
-          ++stats_.handshake_failures;
-          last = error{got.error().code, address.to_string() + ": " + got.error().detail};
-          close_connection(c, last);
-          break;
-        }
-        if (*got != peer) {
-          ++stats_.identity_mismatches;
-          last = error{errc::peer_identity_mismatch,
-                       address.to_string() + " is " + got->to_string() + ", not the dialled " + peer.to_string()};
-          close_connection(c, last);
-          break;
-        }
-        c->peer = peer;
-        c->dialer = me_;
-        c->link.dialled = address;
-        if (!set_link(c)) {
+          begin_greeting(c);
+          if (waited) c->reversal_reached = &reversal_reached;
+          co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
+          c->reversal_reached = nullptr;
+          if (c->established || stopped_) co_return;
+          // The peer is who we dialled but the hello exchange failed (another
+          // major version, a bad hello, none in time): its other addresses lead
+          // to the same node, so the dial fails here.
           last = c->close_reason;
-          break;
+          give_up = true;
         }
-        begin_greeting(c);
-        co_await read_loop(c);  // on the peer's hello: adopt(), which takes the frames queued while dialling
-        if (c->established || stopped_) co_return;
-        // The peer is who we dialled but the hello exchange failed (another
-        // major version, a bad hello, none in time): its other addresses lead
-        // to the same node, so the dial fails here.
-        last = c->close_reason;
-        give_up = true;
       }
-    }
-    if (stopped_) co_return;
-    if (!active_.contains(peer)) {
+      if (stopped_) co_return;
+      if (active_.contains(peer) || waited) break;
       if (!reversing && !addresses.empty() && connect_failures_only && reverse_handler_)
         reversing = reverse_handler_(peer);
-      if (reversing && !active_.contains(peer) && !stopped_) {
-        // Frames keep queuing for the peer meanwhile; adopt() of its
-        // connection (or reverse_failed(), or stop()) ends the wait early.
-        ++stats_.reversals_waited;
-        asio::steady_timer wait(io_);
-        wait.expires_after(cfg_.reverse_timeout);
-        reverse_waits_[peer] = &wait;
-        co_await wait.async_wait(use_tuple);
-        if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && w->second == &wait) reverse_waits_.erase(w);
-        if (stopped_) co_return;
-        if (active_.contains(peer)) {
-          ++stats_.reversals_connected;
-        } else {
-          ++stats_.reversals_failed;
-          last = error{errc::dial_failed, (addresses.empty() ? "no address we may dial for " + peer.to_string()
-                                                             : last.detail) +
-                                              "; a connection reversal did not bring it either"};
-        }
+      if (!reversing || active_.contains(peer) || stopped_) break;
+      // Frames keep queuing for the peer meanwhile; adopt() of its
+      // connection (or reverse_failed(), dial() with new addresses, or
+      // stop()) ends the wait early.
+      ++stats_.reversals_waited;
+      waited = true;
+      asio::steady_timer wait(io_);
+      wait.expires_after(cfg_.reverse_timeout);
+      reverse_waits_[peer] = &wait;
+      co_await wait.async_wait(use_tuple);
+      if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && w->second == &wait) reverse_waits_.erase(w);
+      if (stopped_) co_return;
+      auto delivered = reverse_delivered_.extract(peer);
+      if (active_.contains(peer) || !delivered) break;
+      // The peer asked for a reversal too and a helper told us where it saw
+      // it: dial that address (our dials to it end up where its own would).
+      addresses = std::move(delivered.mapped());
+      give_up = false;
+    }
+    if (waited && !reversal_reached) {
+      if (active_.contains(peer)) {
+        ++stats_.reversals_connected;
+      } else {
+        ++stats_.reversals_failed;
+        last = error{errc::dial_failed, (addresses.empty() ? "no address we may dial for " + peer.to_string()
+                                                           : last.detail) +
+                                            "; a connection reversal did not bring it either"};
       }
     }
     auto d = dialling_.find(peer);
@@ -851,6 +882,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     release_handshake_slot(c);
     if (c->outbound) {
       ++stats_.dialled;
+      if (c->reversal_reached && !*c->reversal_reached) {
+        *c->reversal_reached = true;
+        ++stats_.reversals_connected;
+      }
       adopt(c);  // takes the frames queued while dialling
       if (auto d = dialling_.find(c->peer); d != dialling_.end()) {
         queued_total_ -= d->second.size();  // not taken (a duplicate won): dropped
@@ -1100,6 +1135,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   // Dials waiting for a reversed connection: their timers (in the dial's
   // coroutine frame), to cancel when the peer connects.
   std::map<node_id, asio::steady_timer*> reverse_waits_;
+  std::map<node_id, std::vector<endpoint>> reverse_delivered_;  // for a waiting dial (dial())
   std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
@@ -1142,6 +1178,7 @@ void transport::probe(const node_id& peer, const endpoint& address, bytes frame,
 }
 std::optional<link_info> transport::link(const node_id& peer) const { return impl_->link(peer); }
 bool transport::dialling(const node_id& peer) const { return impl_->dialling(peer); }
+bool transport::awaiting_reversal(const node_id& peer) const { return impl_->awaiting_reversal(peer); }
 std::vector<node_id> transport::connected_peers() const { return impl_->connected_peers(); }
 bool transport::send_ready() const { return impl_->send_ready(); }
 net::stats transport::stats() const { return impl_->stats(); }

@@ -180,6 +180,9 @@ class transport {
   // can skip sending what the peer would drop.
   bool peer_speaks(const node_id& peer, frame_kind kind) const;
   bool dialling(const node_id& peer) const;
+  // Whether a dial to `peer` is waiting for a connection reversal (then
+  // dial() with addresses ends the wait and tries them).
+  bool awaiting_reversal(const node_id& peer) const;
   std::vector<node_id> connected_peers() const;
   // Whether every connection is below the backpressure level.
   bool send_ready() const;

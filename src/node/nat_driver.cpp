@@ -62,8 +62,12 @@ void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_
       std::holds_alternative<nat::wire::reverse>(*m)) {
     if (!reversal_on_) return;  // not served: the requester's wait ends at its deadline
     bool busy = false;
+    // Busy: connected, or dialling it at addresses of its own. A dial that
+    // waits for its own reversal is not: both asked, and this frame says
+    // where to dial (the transport's waiting dial takes the address).
     if (const auto* r = std::get_if<nat::wire::reverse>(&*m))
-      busy = sh_.transport().connected(r->from) || sh_.transport().dialling(r->from);
+      busy = sh_.transport().connected(r->from) ||
+             (sh_.transport().dialling(r->from) && !sh_.transport().awaiting_reversal(r->from));
     return feed(nat::reversal::in::received{peer, std::move(*m), busy});
   }
   feed(nat::in::received{peer, nat::link_ends{link.local, link.remote}, std::move(*m)});

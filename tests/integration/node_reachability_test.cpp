@@ -1,6 +1,8 @@
 // Reachability by dial-back (docs/PROTOCOL.md §19) on real nodes, TLS on
 // loopback: each side tells the other where it sees it, asks it to dial
 // back, and the probe connection through its listener confirms the address.
+// Connection reversal: a peer that advertises no address we may dial is
+// asked, through a neighbour of both, to dial us.
 // (Behind a real NAT, and what is then not advertised: tests/nat.)
 #include "node_support.hpp"
 
@@ -100,6 +102,121 @@ TEST(node_reachability, a_node_with_checks_off_is_told_nothing_and_the_topic_sti
   EXPECT_EQ(b.network_status_blocking().reachability, reachability::unknown);
   EXPECT_TRUE(b.network_status_blocking().candidates.empty());
   EXPECT_EQ(b.network_status_blocking().advertised, b.address().addresses);
+}
+
+// a, then b through a, then c through b. b forwards c's join to a, whose
+// active view holds only b, so a takes c as a neighbour (HyParView's forward
+// join) and must connect to it. c advertises only an address of a network a
+// is not on (a's policy refuses it), so a has nothing to dial: it asks b,
+// which is connected to c, and c dials a at the address b sees a at. c
+// learns a's address from b's join reply too, but with room for one
+// neighbour only (which it has: b) it does not ask a itself.
+TEST(node_reachability, a_peer_with_no_address_we_may_dial_is_reached_by_connection_reversal) {
+  asio::io_context io;
+  const topic_id t = topic_id_from_name("reversal");
+  auto cc = loopback_config(7);
+  cc.advertise = {*endpoint::parse("10.255.0.1:0")};
+  cc.gossip.active_view_capacity = 1;
+  auto a = start_node(loopback_config(5));
+  auto b = start_node(loopback_config(6));
+  auto c = start_node(cc);
+  auto [tx_a, rx_a] = subscribed(a, t, {});
+  auto [tx_b, rx_b] = subscribed(b, t, {a.address()});
+  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+  auto [tx_c, rx_c] = subscribed(c, t, {b.address()});
+  ASSERT_TRUE(run_on(io, rx_c.joined(5s), 10s));
+
+  const auto has = [](const std::vector<node_id>& v, const node_id& id) {
+    return std::find(v.begin(), v.end(), id) != v.end();
+  };
+  ASSERT_TRUE(wait_until([&] { return has(rx_a.neighbors(), c.id()) && has(rx_c.neighbors(), a.id()); }, 15s))
+      << "a and c never became neighbours";
+
+  const auto sa = a.stats_blocking(), sb = b.stats_blocking(), sc = c.stats_blocking();
+  EXPECT_GE(sa.reversal.requested, 1u);
+  EXPECT_GE(sa.reversal.succeeded, 1u);
+  EXPECT_GE(sa.reversal.dials_reached, 1u);
+  EXPECT_EQ(sa.reversal.dials_not_reached, 0u);
+  EXPECT_GE(sb.reversal.forwarded, 1u);
+  EXPECT_GE(sc.reversal.dialled, 1u);
+  EXPECT_GE(sc.reversal.dial_connected, 1u);
+  // a never dialled c: c's connection is the one it accepted.
+  EXPECT_EQ(sa.transport.dialled, 0u);
+  EXPECT_GE(sa.transport.accepted, 2u);
+  // Messages cross the reversed connection both ways.
+  ASSERT_TRUE(run_on(io, tx_c.broadcast(to_bytes("from c")), 10s));
+  EXPECT_EQ(run_on(io, collect(rx_a, 1, 10s), 15s), std::vector<std::string>{"from c"});
+  ASSERT_TRUE(run_on(io, tx_a.broadcast(to_bytes("from a")), 10s));
+  EXPECT_EQ(run_on(io, collect(rx_c, 1, 10s), 15s), std::vector<std::string>{"from a"});
+}
+
+// With reversal off on a, the same dial fails at once: nobody is asked to
+// carry a reversal and c is never asked to dial a.
+TEST(node_reachability, with_reversal_off_a_peer_with_no_address_we_may_dial_is_not_reached) {
+  asio::io_context io;
+  const topic_id t = topic_id_from_name("reversal-off");
+  auto ca = loopback_config(8);
+  ca.reachability.connection_reversal = false;
+  auto cc = loopback_config(10);
+  cc.advertise = {*endpoint::parse("10.255.0.1:0")};
+  cc.gossip.active_view_capacity = 1;
+  auto a = start_node(ca);
+  auto b = start_node(loopback_config(9));
+  auto c = start_node(cc);
+  auto [tx_a, rx_a] = subscribed(a, t, {});
+  auto [tx_b, rx_b] = subscribed(b, t, {a.address()});
+  ASSERT_TRUE(run_on(io, rx_b.joined(5s), 10s));
+  auto [tx_c, rx_c] = subscribed(c, t, {b.address()});
+  ASSERT_TRUE(run_on(io, rx_c.joined(5s), 10s));
+  std::this_thread::sleep_for(2s);
+  // (c may still dial a on its own later: it learns a's address from b.)
+  const auto sa = a.stats_blocking();
+  EXPECT_EQ(sa.reversal.requested, 0u);
+  EXPECT_EQ(sa.reversal.dials_waited, 0u);
+  EXPECT_EQ(b.stats_blocking().reversal.forwarded, 0u);
+  EXPECT_EQ(c.stats_blocking().reversal.dialled, 0u);
+}
+
+// Both a and c advertise only addresses the other may not dial, and both
+// want the link (a from b's forwarded join, c from b's join reply filling
+// its view). Each asks b for a reversal and waits; each then gets the
+// other's reverse frame, whose address (where b sees the other, here the
+// listen port it dials from) its waiting dial takes. They connect, once.
+TEST(node_reachability, two_peers_that_both_wait_for_a_reversal_dial_the_addresses_their_helper_saw) {
+  asio::io_context io;
+  const topic_id t = topic_id_from_name("reversal-both");
+  auto ca = loopback_config(11);
+  ca.advertise = {*endpoint::parse("10.255.0.2:0")};
+  auto cc = loopback_config(13);
+  cc.advertise = {*endpoint::parse("10.255.0.1:0")};
+  auto a = start_node(ca);
+  auto b = start_node(loopback_config(12));
+  auto c = start_node(cc);
+  // a and c both join b: b knows each only by the address it advertises.
+  auto [tx_b, rx_b] = subscribed(b, t, {});
+  auto [tx_a, rx_a] = subscribed(a, t, {b.address()});
+  ASSERT_TRUE(run_on(io, rx_a.joined(5s), 10s));
+  auto [tx_c, rx_c] = subscribed(c, t, {b.address()});
+  ASSERT_TRUE(run_on(io, rx_c.joined(5s), 10s));
+
+  const auto has = [](const std::vector<node_id>& v, const node_id& id) {
+    return std::find(v.begin(), v.end(), id) != v.end();
+  };
+  ASSERT_TRUE(wait_until([&] { return has(rx_a.neighbors(), c.id()) && has(rx_c.neighbors(), a.id()); }, 15s))
+      << "a and c never became neighbours";
+  // Both dialled: the duplicate rule keeps one connection (the other is
+  // closed after a grace period).
+  EXPECT_TRUE(wait_until(
+      [&] { return a.stats_blocking().transport.connections == 2 && c.stats_blocking().transport.connections == 2; },
+      10s));
+  const auto sa = a.stats_blocking(), sb = b.stats_blocking(), sc = c.stats_blocking();
+  EXPECT_GE(sa.reversal.requested + sc.reversal.requested, 1u);
+  EXPECT_GE(sb.reversal.forwarded, 1u);
+  EXPECT_GE(sa.reversal.dialled + sc.reversal.dialled, 1u);
+  EXPECT_GE(sa.reversal.dials_reached + sc.reversal.dials_reached, 1u);
+  EXPECT_EQ(sa.reversal.dials_not_reached + sc.reversal.dials_not_reached, 0u);
+  ASSERT_TRUE(run_on(io, tx_c.broadcast(to_bytes("from c")), 10s));
+  EXPECT_EQ(run_on(io, collect(rx_a, 1, 10s), 15s), std::vector<std::string>{"from c"});
 }
 
 }  // namespace

@@ -168,9 +168,11 @@ join_start() {
   exec {fd}<>"$tmp/$log.in"
   (
     for f in "${join_fds[@]}" "$fd"; do eval "exec $f>&-"; done
-    exec ip netns exec "$ns" "$tsbin" join --json --topic "$topic" --secret "$secret" --auto-discovery \
-      --listen "$listen" --dht-listen "$dht_listen" "${bootstrap_args[@]}" "$@" \
-      <"$tmp/$log.in" >>"$tmp/$log.out" 2>>"$tmp/$log.err"
+    # join_no_dht=1: no DHT at all (peers join through --peer only).
+    local discovery=(--auto-discovery --dht-listen "$dht_listen" "${bootstrap_args[@]}")
+    [[ ${join_no_dht:-0} == 1 ]] && discovery=()
+    exec ip netns exec "$ns" "$tsbin" join --json --topic "$topic" --secret "$secret" --listen "$listen" \
+      "${discovery[@]}" "$@" <"$tmp/$log.in" >>"$tmp/$log.out" 2>>"$tmp/$log.err"
   ) &
   join_fd=$fd
   join_pid=$!
