@@ -92,7 +92,15 @@ if [[ -x $(command -v miniupnpd 2>/dev/null || echo /usr/sbin/miniupnpd) ]]; the
     fail "hu reported no port mapping (router u runs miniupnpd): $(grep -F port_mapping "$tmp/peer3.out")"
   mapping=$(grep -F '"event":"port_mapping"' "$tmp/peer3.out" | jq -c 'select(.ok)' | head -n 1)
   [[ $(jq -r .external <<<"$mapping") == "$mapped_at" ]] || fail "hu's mapping is not $mapped_at: $mapping"
-  in_host u nft list table inet miniupnpd | grep -q 'dport 7000' || fail "router u has no rule for port 7000"
+  # (The rule list is read whole before grep: with pipefail, grep -q quitting
+  # early could fail the pipeline on nft's SIGPIPE. NAT-PMP and UPnP both
+  # map the port, and miniupnpd may replace the rule: look for 5 s.)
+  upnp_rules() { in_host u nft list table inet miniupnpd 2>/dev/null || true; }
+  deadline=$((SECONDS + 5))
+  until grep -q 'dport 7000' <<<"$(upnp_rules)"; do
+    ((SECONDS < deadline)) || fail "router u has no rule for port 7000: $(upnp_rules)"
+    sleep 0.2
+  done
   ok "hu's listen port is mapped by router u: $(jq -c '{via, external}' <<<"$mapping")"
   wait_for "$tmp/peer3.out" '"reachability":"public"' 40 || fail "hu never said public (last: '$(reach 3)')"
   hu_advertised=$(grep -F '"event":"reachability"' "$tmp/peer3.out" | tail -n 1 | jq -c .advertised)
@@ -103,7 +111,7 @@ if [[ -x $(command -v miniupnpd 2>/dev/null || echo /usr/sbin/miniupnpd) ]]; the
   kill -TERM "${peer_pid[3]}" 2>/dev/null
   wait "${peer_pid[3]}" 2>/dev/null
   deadline=$((SECONDS + 15))
-  while in_host u nft list table inet miniupnpd | grep -q 'dport 7000'; do
+  while grep -q 'dport 7000' <<<"$(upnp_rules)"; do
     ((SECONDS < deadline)) || fail "router u still maps port 7000 15 s after hu stopped"
     sleep 0.5
   done

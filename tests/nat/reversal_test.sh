@@ -44,7 +44,7 @@ ok "p1 alone, p2 joined p1, ha joined p2"
 
 # --- 2. p1 and ha become neighbours through a reversed connection ---
 deadline=$((SECONDS + 30))
-until join_neighbours peer1 | grep -qx "${peer_id[3]}" && join_neighbours peer3 | grep -qx "${peer_id[1]}"; do
+until grep -qx "${peer_id[3]}" <<<"$(join_neighbours peer1)" && grep -qx "${peer_id[1]}" <<<"$(join_neighbours peer3)"; do
   ((SECONDS < deadline)) || fail "p1 and ha never became neighbours (p1: $(join_neighbours peer1 | tr '\n' ' '))"
   sleep 0.2
 done
