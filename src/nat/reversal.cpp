@@ -77,7 +77,9 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
   for (const auto& [id, p] : peers_) {
     if (!p.speaks || id == target) continue;
     // Our listen port in the family of the connection the helper sees us on.
-    if (std::none_of(listen_.begin(), listen_.end(), [&](const endpoint& l) { return l.fam == p.local.fam; })) continue;
+    // (The family is copied: clang 14 cannot capture a structured binding.)
+    const auto fam = p.local.fam;
+    if (std::none_of(listen_.begin(), listen_.end(), [fam](const endpoint& l) { return l.fam == fam; })) continue;
     helpers.push_back(id);
   }
   if (helpers.empty() || pending_.size() >= cfg_.max_pending) {
