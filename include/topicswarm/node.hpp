@@ -234,6 +234,14 @@ struct reachability_config {
   // helper: forwarding, as a target: dialling, both rate-limited).
   bool connection_reversal = true;
   std::chrono::milliseconds reversal_timeout{10'000};
+  // TCP hole punching (docs/PROTOCOL.md §19.8), part of connection reversal
+  // (off with it): while this node is not known to be reachable it asks for
+  // a punch instead of a reversal: both sides dial each other from their
+  // listen ports at the same moment, timed through the helper, and keep
+  // trying for punch_window. Off: reversals only (which cannot reach a peer
+  // from behind a NAT), and no punches answered.
+  bool hole_punching = true;
+  std::chrono::milliseconds punch_window{5'000};
 };
 
 struct node_config {
@@ -566,6 +574,30 @@ struct reversal_stats {
   std::uint64_t dials_waited = 0, dials_reached = 0, dials_not_reached = 0;
 };
 
+// TCP hole punching (docs/PROTOCOL.md §19.8): two nodes that cannot dial
+// each other (both behind NATs) dial each other at once through a helper's
+// coordination.
+struct punch_stats {
+  // Requester: punches asked for (a helper was sent a connect), the target
+  // agreed (we synced), no reply in time, every helper said it could not
+  // pass the connect on.
+  std::uint64_t requested = 0, replies = 0, no_reply = 0, failed_helpers = 0;
+  // Target: connects agreed to; declined (busy, the other side's punch wins,
+  // a budget or the address policy); agreed but never synced.
+  std::uint64_t agreed = 0, declined = 0, unsynced = 0;
+  // Punch dials (both sides) and how they ended.
+  std::uint64_t dials = 0, connected = 0, failed = 0;
+  // The transport's side: punches run, TCP connects tried and failed (each
+  // redone within the window), how the connect was answered (the peer's own
+  // punch socket: a simultaneous open; or its listener), and how punches
+  // ended (connected; no TCP connection in the window; the preamble, TLS or
+  // identity failed). As listener: connects that were another node's punch.
+  std::uint64_t runs = 0, connects = 0, connects_failed = 0;
+  std::uint64_t simultaneous_opens = 0, listener_answers = 0;
+  std::uint64_t runs_connected = 0, runs_timed_out = 0, runs_failed_handshake = 0;
+  std::uint64_t accepted = 0;
+};
+
 // One address the node might be reached at, and what the checks found.
 struct address_check {
   endpoint address;
@@ -637,6 +669,7 @@ struct node_stats {
   admission_stats admission;
   reachability_stats reachability;
   reversal_stats reversal;
+  punch_stats punch;
   std::optional<dht::counters> dht;          // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected

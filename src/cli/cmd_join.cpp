@@ -87,6 +87,7 @@ struct join_options {
   bool no_port_mapping = false;
   bool no_reachability = false;
   bool no_reversal = false;
+  bool no_punching = false;
   std::size_t active_view = 0;  // 0: the default (gossip_config)
   // Auto-discovery.
   bool auto_discovery = false;
@@ -652,6 +653,7 @@ void run_join(const join_options& o) {
   cfg.reachability.enabled = !o.no_reachability;
   cfg.reachability.port_mapping = !o.no_port_mapping;
   cfg.reachability.connection_reversal = !o.no_reversal;
+  cfg.reachability.hole_punching = !o.no_punching;
   if (o.active_view != 0) cfg.gossip.active_view_capacity = o.active_view;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
@@ -744,7 +746,10 @@ void register_join_command(CLI::App& app) {
                 "Do not check our addresses by dial-back; advertise the listen (or interface) addresses unchecked");
   cmd->add_flag("--no-reversal", o.no_reversal,
                 "Neither ask neighbours to have a peer we cannot dial dial us, nor carry or act on such requests "
-                "(connection reversal, docs/PROTOCOL.md section 19.7)");
+                "(connection reversal, docs/PROTOCOL.md section 19.7); implies --no-punching");
+  cmd->add_flag("--no-punching", o.no_punching,
+                "Ask for connection reversals only, even when this node is not known to be reachable, and answer "
+                "no TCP hole punches (docs/PROTOCOL.md section 19.8)");
   cmd->add_option("--active-view", o.active_view,
                   "Neighbours per topic (HyParView active view; default 5): a node with a full view asks no one "
                   "else, but still accepts peers that must join it")

@@ -26,9 +26,10 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         if constexpr (std::is_same_v<T, in::link_up>) {
           peers_[v.peer] = peer{v.remote, v.local, v.speaks};
           if (auto p = pending_.find(v.peer); p != pending_.end()) {
-            ++counters_.succeeded;
-            pending_.erase(p);
+            if (!p->second.punch) ++counters_.succeeded;  // (a punch counts at its dial_done)
+            if (!p->second.dialling) pending_.erase(p);
           }
+          agreed_.erase(v.peer);  // connected some other way: the punch is moot
         } else if constexpr (std::is_same_v<T, in::link_down>) {
           peers_.erase(v.peer);
           forward_buckets_.erase(v.peer);
@@ -45,32 +46,70 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
             on_answer(v.peer, *a, out);
           } else if (const auto* r = std::get_if<wire::reverse>(&v.msg)) {
             on_reverse(v.peer, *r, v.busy, now, out);
+          } else if (const auto* pq = std::get_if<wire::punch_request>(&v.msg)) {
+            on_punch_request(v.peer, *pq, now, out);
+          } else if (const auto* pm = std::get_if<wire::punch>(&v.msg)) {
+            on_punch(v.peer, *pm, v.busy, now, out);
+          } else if (const auto* pa = std::get_if<wire::punch_answer>(&v.msg)) {
+            on_punch_answer(v.peer, *pa, out);
           }
         } else if constexpr (std::is_same_v<T, in::dial_done>) {
+          if (punching_.erase(v.peer) != 0) {
+            ++(v.connected ? counters_.punch_connected : counters_.punch_failed);
+            if (auto p = pending_.find(v.peer); p != pending_.end() && p->second.dialling) pending_.erase(p);
+            return;
+          }
           if (dials_in_flight_.erase(v.peer) == 0) return;
           ++(v.connected ? counters_.dial_connected : counters_.dial_failed);
         } else if constexpr (std::is_same_v<T, in::listen>) {
           listen_ = v.endpoints;
         } else if constexpr (std::is_same_v<T, in::timer_fired>) {
-          auto p = pending_.find(v.t.target);
-          if (p == pending_.end() || p->second.serial != v.t.serial) return;
-          ++counters_.timeouts;
-          pending_.erase(p);
-          // The transport's own wait ends at the same time.
+          on_timer(v.t, out);
         }
       },
       input);
 }
 
 bool state::timer_applies(const timer& t) const {
+  if (t.what == timer::kind::agreed_expires) {
+    auto a = agreed_.find(t.target);
+    return a != agreed_.end() && a->second.serial == t.serial;
+  }
   auto p = pending_.find(t.target);
-  return p != pending_.end() && p->second.serial == t.serial;
+  if (p == pending_.end() || p->second.serial != t.serial || p->second.dialling) return false;
+  return t.what == timer::kind::deadline || (p->second.punch && p->second.synced);
+}
+
+void state::on_timer(const timer& t, std::vector<out::output>& out) {
+  if (!timer_applies(t)) return;
+  if (t.what == timer::kind::agreed_expires) {
+    ++counters_.punch_unsynced;
+    agreed_.erase(t.target);
+    return;
+  }
+  auto p = pending_.find(t.target);
+  if (t.what == timer::kind::punch_go) {
+    // Half a round trip after the sync left: the target is dialling about now.
+    p->second.dialling = true;
+    punching_.insert(t.target);
+    ++counters_.punch_dials;
+    out.push_back(out::punch{t.target, p->second.address, cfg_.punch_window});
+    return;
+  }
+  ++(p->second.punch ? counters_.punch_no_reply : counters_.timeouts);
+  pending_.erase(p);
+  // The transport's own wait ends at the same time.
+}
+
+std::uint16_t state::listen_port(endpoint::family fam) const {
+  for (const auto& l : listen_)
+    if (l.fam == fam) return l.port;
+  return 0;
 }
 
 // ------------------------------------------------------------ requester ---
 
 bool state::want(const node_id& target, instant now, std::vector<out::output>& out) {
-  (void)now;
   if (pending_.contains(target)) return true;  // already asked: the transport waits for that one
   if (peers_.contains(target)) return false;   // connected: nothing to reverse
   std::vector<node_id> helpers;
@@ -88,20 +127,26 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
   }
   auto& p = pending_[target];
   p.serial = ++serial_;
+  p.punch = cfg_.punching && !public_;
+  p.sent = now;
   for (const auto& h : rng_.sample(std::move(helpers), cfg_.helpers)) {
-    const auto& hp = peers_.at(h);
-    const auto l = std::find_if(listen_.begin(), listen_.end(), [&](const endpoint& e) { return e.fam == hp.local.fam; });
+    const auto port = listen_port(peers_.at(h).local.fam);
     p.asked.insert(h);
-    out.push_back(out::send{h, wire::reverse_request{target, l->port}});
+    if (p.punch) {
+      out.push_back(out::send{h, wire::punch_request{target, port, wire::punch_phase::connect,
+                                                     static_cast<std::uint32_t>(p.serial)}});
+    } else {
+      out.push_back(out::send{h, wire::reverse_request{target, port}});
+    }
   }
-  ++counters_.requested;
-  out.push_back(out::schedule{cfg_.timeout, timer{target, p.serial}});
+  ++(p.punch ? counters_.punches_requested : counters_.requested);
+  out.push_back(out::schedule{cfg_.timeout, timer{target, p.serial, timer::kind::deadline}});
   return true;
 }
 
 void state::on_answer(const node_id& from, const wire::reverse_answer& a, std::vector<out::output>& out) {
   auto p = pending_.find(a.target);
-  if (p == pending_.end() || !p->second.asked.contains(from)) {
+  if (p == pending_.end() || p->second.punch || !p->second.asked.contains(from)) {
     ++counters_.unexpected;
     return;
   }
@@ -116,10 +161,10 @@ void state::on_answer(const node_id& from, const wire::reverse_answer& a, std::v
 
 void state::helper_gone(const node_id& target, const node_id& helper, std::vector<out::output>& out) {
   auto p = pending_.find(target);
-  if (p == pending_.end()) return;
+  if (p == pending_.end() || p->second.synced) return;  // a synced punch needs no helper any more
   p->second.asked.erase(helper);
   if (!p->second.asked.empty() || p->second.forwarded) return;
-  ++counters_.failed;
+  ++(p->second.punch ? counters_.punch_failed_helpers : counters_.failed);
   pending_.erase(p);
   out.push_back(out::failed{target});
 }
@@ -175,6 +220,133 @@ void state::on_reverse(const node_id& helper, const wire::reverse& r, bool busy,
   dials_in_flight_.insert(r.from);
   ++counters_.dialled;
   out.push_back(out::dial{r.from, r.address});
+}
+
+// ------------------------------------------------------------- punching ---
+
+// As helper: pass a punch message on, under the forward budgets, with the
+// sender's IP as our connection sees it.
+void state::on_punch_request(const node_id& from, const wire::punch_request& q, instant now,
+                             std::vector<out::output>& out) {
+  const auto answer = [&](wire::reverse_code c) {
+    out.push_back(out::send{from, wire::punch_answer{q.target, q.round, c}});
+  };
+  if (q.target == from) {
+    ++counters_.forward_refused;
+    return answer(wire::reverse_code::refused);
+  }
+  auto t = peers_.find(q.target);
+  if (t == peers_.end() || !t->second.speaks) {
+    ++counters_.forward_unknown;
+    return answer(wire::reverse_code::unknown);
+  }
+  if (!forward_buckets_[from].take(now, cfg_.forward_burst, cfg_.forward_per_minute) ||
+      !forward_total_.take(now, cfg_.forward_total_burst, cfg_.forward_total_per_minute)) {
+    ++counters_.forward_refused;
+    return answer(wire::reverse_code::refused);
+  }
+  endpoint at = peers_.at(from).remote;
+  at.port = q.port;
+  ++counters_.forwarded;
+  out.push_back(out::send{q.target, wire::punch{from, at, q.phase, q.round}});
+}
+
+// A helper's answer that it could not pass our connect on.
+void state::on_punch_answer(const node_id& from, const wire::punch_answer& a, std::vector<out::output>& out) {
+  auto p = pending_.find(a.target);
+  if (p == pending_.end() || !p->second.punch || static_cast<std::uint32_t>(p->second.serial) != a.round ||
+      !p->second.asked.contains(from)) {
+    ++counters_.unexpected;
+    return;
+  }
+  ++(a.code == wire::reverse_code::unknown ? counters_.answers_unknown : counters_.answers_refused);
+  helper_gone(a.target, from, out);
+}
+
+void state::on_punch(const node_id& helper, const wire::punch& m, bool busy, instant now,
+                     std::vector<out::output>& out) {
+  switch (m.phase) {
+    case wire::punch_phase::connect: {
+      // As target: agree (answer with where we are) or decline silently
+      // (the requester's deadline ends it).
+      if (!cfg_.punching || m.from == self_) {
+        ++counters_.punch_declined;
+        return;
+      }
+      if (auto a = agreed_.find(m.from); a != agreed_.end()) {
+        if (a->second.round != m.round) ++counters_.punch_declined;  // one punch per peer at a time
+        return;  // (the same connect through another helper: already answered)
+      }
+      if (busy || peers_.contains(m.from) || punching_.contains(m.from)) {
+        ++counters_.punch_declined;
+        return;
+      }
+      // Both sides asked for a punch at once: the larger id's goes on, the
+      // other side answers it (its own transport dial then takes the punch).
+      if (auto own = pending_.find(m.from); own != pending_.end()) {
+        if (own->second.punch && (own->second.synced || self_ > m.from)) {
+          ++counters_.punch_declined;
+          return;
+        }
+        pending_.erase(own);
+      }
+      const auto port = listen_port(peers_.at(helper).local.fam);
+      if (port == 0 || !policy_.allows(m.address) || dial_load() >= cfg_.max_dials_in_flight ||
+          !dial_buckets_[helper].take(now, cfg_.dial_burst, cfg_.dial_per_minute) ||
+          !dial_total_.take(now, cfg_.dial_total_burst, cfg_.dial_total_per_minute)) {
+        ++counters_.punch_declined;
+        return;
+      }
+      auto& a = agreed_[m.from];
+      a.serial = ++serial_;
+      a.round = m.round;
+      a.address = m.address;
+      ++counters_.punch_agreed;
+      out.push_back(out::send{helper, wire::punch_request{m.from, port, wire::punch_phase::reply, m.round}});
+      out.push_back(out::schedule{cfg_.timeout, timer{m.from, a.serial, timer::kind::agreed_expires}});
+      return;
+    }
+    case wire::punch_phase::reply: {
+      // As requester: the target agreed. The round trip through the helper
+      // is now measured; sync, and dial half of it later.
+      auto p = pending_.find(m.from);
+      if (p == pending_.end() || !p->second.punch || static_cast<std::uint32_t>(p->second.serial) != m.round ||
+          !p->second.asked.contains(helper)) {
+        ++counters_.unexpected;
+        return;
+      }
+      if (p->second.synced) return;  // the same reply through another helper
+      if (!policy_.allows(m.address)) {
+        ++counters_.punch_declined;
+        return;  // (the deadline ends the wait)
+      }
+      p->second.synced = true;
+      p->second.address = m.address;
+      ++counters_.punch_replies;
+      const auto port = listen_port(peers_.at(helper).local.fam);
+      out.push_back(out::send{helper, wire::punch_request{m.from, port == 0 ? std::uint16_t{1} : port,
+                                                          wire::punch_phase::sync, m.round}});
+      const auto half = std::min<duration>((now - p->second.sent) / 2, cfg_.max_punch_delay);
+      out.push_back(out::schedule{half, timer{m.from, p->second.serial, timer::kind::punch_go}});
+      return;
+    }
+    case wire::punch_phase::sync: {
+      // As target: dial now (the requester dials half a round trip later,
+      // which is when this sync's way here took).
+      auto a = agreed_.find(m.from);
+      if (a == agreed_.end() || a->second.round != m.round) {
+        ++counters_.unexpected;
+        return;
+      }
+      const auto address = a->second.address;
+      agreed_.erase(a);
+      if (busy || peers_.contains(m.from)) return;  // connected meanwhile
+      punching_.insert(m.from);
+      ++counters_.punch_dials;
+      out.push_back(out::punch{m.from, address, cfg_.punch_window});
+      return;
+    }
+  }
 }
 
 }  // namespace topicswarm::nat::reversal

@@ -1,6 +1,16 @@
-// Connection reversal: the sans-IO core that gets a peer we cannot dial to
-// dial us instead, through a member connected to both of us
-// (docs/PROTOCOL.md §19.7, issue 16).
+// Connection reversal and TCP hole punching: the sans-IO core that connects
+// us to a peer we cannot dial, through a member connected to both of us
+// (docs/PROTOCOL.md §19.7, §19.8, issue 16).
+//
+// Which one: when we are reachable (a checked public address) the peer
+// dials us (reversal); otherwise (behind a NAT, or not known yet) both
+// sides dial each other at the same moment from their listen ports (a
+// punch): requester and target exchange, through the helper, the addresses
+// the helper sees them at (connect, reply), the requester times that round
+// trip, says "sync" and dials half a round trip later, when the target gets
+// the sync and dials too. Each NAT then holds a mapping for the other's SYN
+// (TCP simultaneous open). The transport does the dialling (punch()); which
+// side speaks TLS as client is fixed by the node ids there.
 //
 // Three roles, every node plays all of them:
 // - requester: we want a connection to `target` and hold no address we may
@@ -72,11 +82,22 @@ struct config {
   std::size_t dial_total_per_minute = 60;
   std::size_t max_dials_in_flight = 8;
   duration redial_interval = std::chrono::seconds(5);  // per `from`
+  // Hole punching (§19.8): off, a node that is not public asks for
+  // reversals like a public one (and answers no punches).
+  bool punching = true;
+  duration punch_window = std::chrono::seconds(5);   // both sides keep dialling this long
+  duration max_punch_delay = std::chrono::seconds(2);  // cap on the requester's half round trip
 };
 
 struct timer {
+  enum class kind : std::uint8_t {
+    deadline,        // our reversal or punch of `target` gives up
+    punch_go,        // half a round trip after our sync: dial
+    agreed_expires,  // a punch we agreed to (as target) was never synced
+  };
   node_id target;
-  std::uint64_t serial = 0;  // which reversal of the target it was set for
+  std::uint64_t serial = 0;  // which reversal or punch of the target it was set for
+  kind what = kind::deadline;
 };
 
 namespace in {
@@ -88,7 +109,7 @@ struct link_down { node_id peer; };
 // for a reverse frame, whether we are connected to its `from` or dialling it
 // (the transport knows; such a frame is skipped).
 struct received { node_id peer; wire::message msg; bool busy = false; };
-// The dial we made for a reverse frame ended.
+// The dial we made for a reverse frame, or a punch dial, ended.
 struct dial_done { node_id peer; bool connected = false; };
 // Our listen endpoints (the port of each family).
 struct listen { std::vector<endpoint> endpoints; };
@@ -102,8 +123,12 @@ using send = core::effect::send<wire::message>;
 struct dial { node_id peer; endpoint address; };
 // Nobody could carry the reversal to `target`: stop waiting for it.
 struct failed { node_id target; };
+// Punch: dial `peer` at `address` from our listen port, again and again
+// until `window` has passed (answer with in::dial_done). The requester's
+// own dial for `peer` is waiting; it takes this.
+struct punch { node_id peer; endpoint address; duration window{}; };
 using schedule = core::effect::schedule<timer>;
-using output = std::variant<send, dial, failed, schedule>;
+using output = std::variant<send, dial, failed, punch, schedule>;
 }  // namespace out
 
 struct counters {
@@ -124,6 +149,17 @@ struct counters {
   std::uint64_t dial_skipped = 0;     // already connected or dialling, or redialled too soon
   std::uint64_t dial_refused = 0;     // rate limits, in-flight cap, or an address the policy refuses
   std::uint64_t unexpected = 0;       // answers to nothing we asked
+  // punching, as requester
+  std::uint64_t punches_requested = 0;  // connects sent (to at least one helper)
+  std::uint64_t punch_replies = 0;      // the target agreed; we synced
+  std::uint64_t punch_no_reply = 0;     // neither a reply nor all helpers' "could not" in time
+  std::uint64_t punch_failed_helpers = 0;  // every helper answered it could not pass the connect
+  // punching, as target
+  std::uint64_t punch_agreed = 0;       // connects answered
+  std::uint64_t punch_declined = 0;     // busy, the other side's punch wins, or a budget / the policy said no
+  std::uint64_t punch_unsynced = 0;     // agreed, but no sync came
+  // punch dials, both sides
+  std::uint64_t punch_dials = 0, punch_connected = 0, punch_failed = 0;
 };
 
 class state {
@@ -131,6 +167,10 @@ class state {
   state(config cfg, std::uint64_t seed);
 
   void set_policy(core::address_policy p) { policy_ = p; }
+  // Our node id (which of two punches that cross wins) and whether we are
+  // reachable (then we ask for reversals, not punches).
+  void set_self(const node_id& self) { self_ = self; }
+  void set_public(bool reachable) { public_ = reachable; }
   void handle(in::input input, instant now, std::vector<out::output>& out);
   // We want a connection to `target` and cannot dial it: ask helpers. True
   // when at least one was asked (the transport then waits for the target).
@@ -153,6 +193,18 @@ class state {
     std::uint64_t serial = 0;
     std::set<node_id> asked;  // helpers still to answer
     bool forwarded = false;   // one of them reached the target
+    // A punch instead of a reversal:
+    bool punch = false;
+    instant sent{};           // when the connects went out (the round trip's start)
+    bool synced = false;      // the target replied; the sync went out
+    bool dialling = false;    // the punch dial runs (the transport's wait ended)
+    endpoint address;         // where the helper sees the target
+  };
+  // A punch we agreed to as target, waiting for the requester's sync.
+  struct agreed {
+    std::uint64_t serial = 0;
+    std::uint32_t round = 0;
+    endpoint address;  // where the helper sees the requester
   };
 
   void on_request(const node_id& from, const wire::reverse_request& q, instant now, std::vector<out::output>& out);
@@ -160,6 +212,14 @@ class state {
   void on_reverse(const node_id& helper, const wire::reverse& r, bool busy, instant now, std::vector<out::output>& out);
   // `helper` will not answer for `target` (answered no, or went away).
   void helper_gone(const node_id& target, const node_id& helper, std::vector<out::output>& out);
+  void on_punch_request(const node_id& from, const wire::punch_request& q, instant now, std::vector<out::output>& out);
+  void on_punch(const node_id& helper, const wire::punch& p, bool busy, instant now, std::vector<out::output>& out);
+  void on_punch_answer(const node_id& from, const wire::punch_answer& a, std::vector<out::output>& out);
+  void on_timer(const timer& t, std::vector<out::output>& out);
+  // Our listen port in `fam` (0: none).
+  std::uint16_t listen_port(endpoint::family fam) const;
+  // Reverse dials, agreed punches and punch dials in flight together.
+  std::size_t dial_load() const { return dials_in_flight_.size() + agreed_.size() + punching_.size(); }
 
   config cfg_;
   core::rng rng_;
@@ -171,6 +231,10 @@ class state {
   bucket forward_total_, dial_total_;
   std::map<node_id, instant> last_dialled_;  // per `from`, pruned as it ages
   std::set<node_id> dials_in_flight_;
+  std::map<node_id, agreed> agreed_;  // as target, by requester
+  std::set<node_id> punching_;        // punch dials in flight (either side)
+  node_id self_;
+  bool public_ = false;
   std::uint64_t serial_ = 0;
   counters counters_;
 };

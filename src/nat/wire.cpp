@@ -3,6 +3,8 @@
 #include "discovery/address_codec.hpp"
 #include "nat/wire.hpp"
 
+#include <optional>
+
 namespace topicswarm::nat::wire {
 
 namespace {
@@ -16,6 +18,13 @@ node_id get_id(core::byte_reader& r) {
   node_id id;
   r.get(id.writable());
   return id;
+}
+// A punch phase, or nothing for a byte that names none.
+std::optional<punch_phase> get_phase(core::byte_reader& r) {
+  const auto v = r.get_u8();
+  if (v < static_cast<std::uint8_t>(punch_phase::connect) || v > static_cast<std::uint8_t>(punch_phase::sync))
+    return std::nullopt;
+  return static_cast<punch_phase>(v);
 }
 }  // namespace
 
@@ -46,10 +55,27 @@ void encode_to(bytes& out, const message& m) {
           w.put_u8(reverse_answer_type);
           w.put(v.target.span());
           w.put_u8(static_cast<std::uint8_t>(v.code));
-        } else {
+        } else if constexpr (std::is_same_v<T, reverse>) {
           w.put_u8(reverse_type);
           w.put(v.from.span());
           discovery::encode_endpoint(w, v.address);
+        } else if constexpr (std::is_same_v<T, punch_request>) {
+          w.put_u8(punch_request_type);
+          w.put(v.target.span());
+          w.put_u16(v.port);
+          w.put_u8(static_cast<std::uint8_t>(v.phase));
+          w.put_u32(v.round);
+        } else if constexpr (std::is_same_v<T, punch>) {
+          w.put_u8(punch_type);
+          w.put(v.from.span());
+          discovery::encode_endpoint(w, v.address);
+          w.put_u8(static_cast<std::uint8_t>(v.phase));
+          w.put_u32(v.round);
+        } else {
+          w.put_u8(punch_answer_type);
+          w.put(v.target.span());
+          w.put_u32(v.round);
+          w.put_u8(static_cast<std::uint8_t>(v.code));
         }
       },
       m);
@@ -117,6 +143,43 @@ result<message> decode(byte_span body) {
       if (!a) return bad("nat reverse: bad address");
       v.address = *a;
       m = v;
+      break;
+    }
+    case punch_request_type: {
+      punch_request q;
+      q.target = get_id(r);
+      q.port = r.get_u16();
+      const auto phase = get_phase(r);
+      q.round = r.get_u32();
+      if (r.ok() && q.port == 0) return bad("nat punch request for port 0");
+      if (r.ok() && !phase) return bad("nat punch request: unknown phase");
+      if (phase) q.phase = *phase;
+      m = q;
+      break;
+    }
+    case punch_type: {
+      punch v;
+      v.from = get_id(r);
+      auto a = discovery::decode_endpoint(r);
+      if (!a) return bad("nat punch: bad address");
+      v.address = *a;
+      const auto phase = get_phase(r);
+      v.round = r.get_u32();
+      if (r.ok() && !phase) return bad("nat punch: unknown phase");
+      if (phase) v.phase = *phase;
+      m = v;
+      break;
+    }
+    case punch_answer_type: {
+      punch_answer a;
+      a.target = get_id(r);
+      a.round = r.get_u32();
+      const auto code = r.get_u8();
+      if (r.ok() && (code == static_cast<std::uint8_t>(reverse_code::forwarded) ||
+                     code > static_cast<std::uint8_t>(reverse_code::refused)))
+        return bad("nat punch answer: unknown code");
+      a.code = static_cast<reverse_code>(code);
+      m = a;
       break;
     }
     default:

@@ -78,8 +78,46 @@ struct reverse {
   friend bool operator==(const reverse&, const reverse&) = default;
 };
 
+// TCP hole punching (§19.8): the two sides of a punch talk through a helper
+// connected to both. Each message names its phase and the punch's round (the
+// requester's number for it, echoed by both sides).
+enum class punch_phase : std::uint8_t {
+  connect = 1,  // requester -> target: "let us punch; dial me here"
+  reply = 2,    // target -> requester: "agreed; dial me here" (the requester times the round trip)
+  sync = 3,     // requester -> target: "dial now" (the requester dials half a round trip later)
+};
+// To a helper: "pass this to `target`, with the IP you see me at and this
+// port": type 0x08 || target (32) || port be16 (not 0) || phase u8 ||
+// round be32.
+struct punch_request {
+  node_id target;
+  std::uint16_t port = 0;
+  punch_phase phase = punch_phase::connect;
+  std::uint32_t round = 0;
+  friend bool operator==(const punch_request&, const punch_request&) = default;
+};
+// From the helper: "`from` says this; it is at `address`" (the sender's IP
+// as the helper's connection sees it, the port it asked for): type 0x09 ||
+// from (32) || address || phase u8 || round be32.
+struct punch {
+  node_id from;
+  endpoint address;
+  punch_phase phase = punch_phase::connect;
+  std::uint32_t round = 0;
+  friend bool operator==(const punch&, const punch&) = default;
+};
+// The helper could not pass a punch_request on (only then is there an
+// answer): type 0x0A || target (32) || round be32 || code u8 (unknown or
+// refused; never forwarded).
+struct punch_answer {
+  node_id target;
+  std::uint32_t round = 0;
+  reverse_code code = reverse_code::unknown;
+  friend bool operator==(const punch_answer&, const punch_answer&) = default;
+};
+
 using message = std::variant<observed, dialback_request, dialback_result, dialback_proof, reverse_request,
-                             reverse_answer, reverse>;
+                             reverse_answer, reverse, punch_request, punch, punch_answer>;
 
 inline constexpr std::uint8_t observed_type = 0x01;
 inline constexpr std::uint8_t request_type = 0x02;
@@ -88,12 +126,16 @@ inline constexpr std::uint8_t proof_type = 0x04;
 inline constexpr std::uint8_t reverse_request_type = 0x05;
 inline constexpr std::uint8_t reverse_answer_type = 0x06;
 inline constexpr std::uint8_t reverse_type = 0x07;
+inline constexpr std::uint8_t punch_request_type = 0x08;
+inline constexpr std::uint8_t punch_type = 0x09;
+inline constexpr std::uint8_t punch_answer_type = 0x0A;
 
 bytes encode(const message& m);
 void encode_to(bytes& out, const message& m);
 // errc::malformed_message for an unknown type, a wrong length, a bad
-// address (family, unspecified ip, port 0), a request for port 0 or an
-// unknown result or answer code.
+// address (family, unspecified ip, port 0), a request for port 0, an
+// unknown result or answer code, an unknown punch phase or a punch answer
+// that says "forwarded".
 result<message> decode(byte_span body);
 }  // namespace wire
 

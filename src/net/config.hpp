@@ -83,6 +83,16 @@ struct stats {
   // Dials that waited for a connection reversal: the peer connected to us,
   // or it did not (every helper said no, or reverse_timeout passed).
   std::uint64_t reversals_waited = 0, reversals_connected = 0, reversals_failed = 0;
+  // Hole punching (transport::punch, docs/PROTOCOL.md §19.8): punches run;
+  // TCP connects tried (refused ones are redone within the window); how a
+  // connect was answered: the peer's own punch socket (simultaneous open) or
+  // its listener; a punch's end: connected, the window passed without a TCP
+  // connection, or the preamble, TLS or identity check failed. And as
+  // listener, connects that were another node's punch.
+  std::uint64_t punches = 0, punch_connects = 0, punch_connects_failed = 0;
+  std::uint64_t punch_simultaneous_opens = 0, punch_listener_answers = 0;
+  std::uint64_t punches_connected = 0, punches_timed_out = 0, punches_failed_handshake = 0;
+  std::uint64_t punches_accepted = 0;
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

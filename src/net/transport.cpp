@@ -9,6 +9,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/v6_only.hpp>
+#include <asio/read.hpp>
 #include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -24,6 +25,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 namespace topicswarm::net {
 namespace {
@@ -68,6 +70,15 @@ std::error_code set_reuse_port(int fd) {
 // A connect from the listen port that fails for a reason an ephemeral port
 // would not have: the four-tuple is taken (a connection to the same peer
 // address exists, or lingers in TIME_WAIT).
+// The one-byte preambles of a punch connection (docs/PROTOCOL.md §19.8):
+// each punch socket sends punch_preamble first; a listener that accepted one
+// answers listener_preamble. Neither can start a TLS record (content types
+// 20-24), which is all a listener otherwise reads first.
+constexpr std::uint8_t punch_preamble = 0x50;     // 'P'
+constexpr std::uint8_t listener_preamble = 0x4c;  // 'L'
+// A punch redoes a failed connect after this (bounded by its window).
+constexpr std::chrono::milliseconds punch_retry_gap{50};
+
 bool tuple_taken(const std::error_code& ec) {
   return ec.category() == asio::error::get_system_category() && (ec.value() == EADDRNOTAVAIL || ec.value() == EADDRINUSE);
 }
@@ -199,6 +210,24 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end()) w->second->cancel();
   }
 
+  bool punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window) {
+    if (stopped_ || active_.contains(peer) || peer == me_ || !listener_for(to_asio(address))) return false;
+    const auto until = steady::now() + window;
+    if (dialling_.contains(peer)) {
+      // Our own dial waits for the peer (it asked for this punch, or asked
+      // for one that crossed the peer's): it takes the punch.
+      auto w = reverse_waits_.find(peer);
+      if (w == reverse_waits_.end()) return false;  // dialling addresses of its own
+      reverse_delivered_[peer] = {address};
+      punch_delivered_[peer] = until;
+      w->second->cancel();
+      return true;
+    }
+    dialling_.emplace(peer, bytes{});
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, {address}, false, until), asio::detached);
+    return true;
+  }
+
   void handle_kind(frame_kind kind, link_frame_handler h) {
     // Programming errors, not input: the hello is built once in run(), and
     // the transport's own kinds are answered here.
@@ -234,6 +263,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     for (auto& [peer, t] : reverse_waits_) t->cancel();
     reverse_waits_.clear();
     reverse_delivered_.clear();
+    punch_delivered_.clear();
   }
 
   std::vector<endpoint> local_endpoints() const {
@@ -290,7 +320,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     }
     if (addresses.size() > transport::max_dial_addresses) addresses.resize(transport::max_dial_addresses);
     dialling_.emplace(peer, bytes{});
-    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses), reversing), asio::detached);
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses), reversing, std::nullopt),
+                   asio::detached);
   }
 
   void close_after_flush(const node_id& peer) {
@@ -463,6 +494,29 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     ++inbound_handshakes_;
     c->holds_handshake_slot = true;
     arm_deadline(c, cfg_.handshake_timeout);
+    // Another node's punch that reached our listener (docs/PROTOCOL.md
+    // §19.8) starts with its preamble, not a TLS record: answer that we are
+    // a listener (so it speaks TLS as client) and go on as TLS server.
+    {
+      std::array<std::uint8_t, 1> first{0};
+      auto [pec, pn] = co_await c->stream.next_layer().async_receive(asio::buffer(first),
+                                                                       asio::socket_base::message_peek, use_tuple);
+      if (!pec && pn == 1 && first[0] == punch_preamble) {
+        auto [rec, rn] = co_await asio::async_read(c->stream.next_layer(), asio::buffer(first), use_tuple);
+        std::error_code wec;
+        if (!rec) {
+          first[0] = listener_preamble;
+          std::tie(wec, std::ignore) = co_await asio::async_write(c->stream.next_layer(), asio::buffer(first), use_tuple);
+        }
+        if (c->st == conn_state::closed) co_return;
+        if (stopped_) co_return close_connection(c, error{errc::node_stopped});
+        if (rec || wec) {
+          ++stats_.handshake_failures;
+          co_return close_connection(c, error{errc::handshake_failed, "punch preamble: " + (rec ? rec : wec).message()});
+        }
+        ++stats_.punches_accepted;
+      }
+    }
     auto [ec] = co_await c->stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
     c->deadline.cancel();
     if (c->st == conn_state::closed) co_return;
@@ -627,8 +681,111 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     return ec;
   }
 
+  // The TCP connect of a punch, redone on failure until `until`, then the
+  // preambles and TLS in the role they decide (docs/PROTOCOL.md §19.8). The
+  // connection, TLS-proved to be `peer`, or null (`last` says why).
+  asio::awaitable<conn_ptr> punch_connect(node_id peer, endpoint address, steady::time_point until, error& last) {
+    ++stats_.punches;
+    asio::steady_timer gap(io_);
+    for (;;) {
+      if (stopped_ || active_.contains(peer)) co_return nullptr;  // e.g. its connect reached our listener
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+      if (left.count() <= 0) {
+        ++stats_.punches_timed_out;
+        last = error{errc::dial_failed, "punching " + address.to_string() + ": no TCP connection within the window (" +
+                                            last.detail + ")"};
+        co_return nullptr;
+      }
+      if (all_.size() >= cfg_.max_connections) {
+        ++stats_.refused_connection_cap;
+        last = error{errc::dial_failed, "connection cap reached"};
+        co_return nullptr;
+      }
+      auto c = make_connection();
+      all_.insert(c);
+      c->outbound = true;
+      if (auto ec = bind_to_listen_port(c, to_asio(address))) {
+        last = error{errc::dial_failed, "punching needs the listen port: " + ec.message()};
+        close_connection(c, last);
+        ++stats_.punches_failed_handshake;
+        co_return nullptr;
+      }
+      ++stats_.punch_connects;
+      arm_deadline(c, left);
+      auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(address), use_tuple);
+      c->deadline.cancel();
+      if (c->st == conn_state::closed || stopped_) {
+        close_connection(c, error{errc::node_stopped});
+        co_return nullptr;
+      }
+      if (ec) {
+        // Refused (the other NAT had no mapping for us yet and answered with
+        // a reset), unreachable, or the tuple is taken (its connect reached
+        // our listener): try again shortly, while the window lasts.
+        ++stats_.punch_connects_failed;
+        last = error{errc::dial_failed, ec.message()};
+        close_connection(c, last);
+        gap.expires_after(std::min<std::chrono::milliseconds>(punch_retry_gap, left));
+        co_await gap.async_wait(use_tuple);
+        continue;
+      }
+      tune_socket(c);
+      // Preambles: who is TLS client.
+      arm_deadline(c, cfg_.handshake_timeout);
+      std::array<std::uint8_t, 1> mine{punch_preamble}, theirs{0};
+      auto [wec, wn] = co_await asio::async_write(c->stream.next_layer(), asio::buffer(mine), use_tuple);
+      std::error_code rec;
+      if (!wec) std::tie(rec, std::ignore) = co_await asio::async_read(c->stream.next_layer(), asio::buffer(theirs), use_tuple);
+      bool client = false;
+      if (!wec && !rec && theirs[0] == punch_preamble) {
+        ++stats_.punch_simultaneous_opens;
+        client = me_ < peer;  // the same rule on both ends
+      } else if (!wec && !rec && theirs[0] == listener_preamble) {
+        ++stats_.punch_listener_answers;
+        client = true;  // its listener took our connect: it is the TLS server
+      } else {
+        c->deadline.cancel();
+        if (c->st == conn_state::closed || stopped_) {
+          close_connection(c, error{errc::node_stopped});
+          co_return nullptr;
+        }
+        ++stats_.punches_failed_handshake;
+        last = error{errc::handshake_failed, "punching " + address.to_string() + ": " +
+                                                 (wec ? wec.message() : rec ? rec.message() : "no punch preamble")};
+        close_connection(c, last);
+        co_return nullptr;
+      }
+      auto [hec] = co_await c->stream.async_handshake(
+          client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server, use_tuple);
+      c->deadline.cancel();
+      if (c->st == conn_state::closed || stopped_) {
+        close_connection(c, error{errc::node_stopped});
+        co_return nullptr;
+      }
+      auto got = hec ? result<node_id>(error{errc::handshake_failed, hec.message()})
+                     : authenticated_peer(c->stream.native_handle());
+      if (!got || *got != peer) {
+        ++stats_.punches_failed_handshake;
+        if (!got) {
+          ++stats_.handshake_failures;
+          last = error{got.error().code, "punching " + address.to_string() + ": " + got.error().detail};
+        } else {
+          ++stats_.identity_mismatches;
+          last = error{errc::peer_identity_mismatch,
+                       address.to_string() + " is " + got->to_string() + ", not the punched " + peer.to_string()};
+        }
+        close_connection(c, last);
+        co_return nullptr;
+      }
+      c->peer = peer;
+      c->dialer = client ? me_ : peer;  // the duplicate rule's "dialled by": the TLS client, on both ends
+      c->link.dialled = address;
+      co_return c;
+    }
+  }
+
   asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses,
-                                 bool reversing) {
+                                 bool reversing, std::optional<steady::time_point> punch_until) {
     task_count live(tasks_);
     error last{errc::dial_failed, "no address known for " + peer.to_string()};
     bool give_up = false;
@@ -642,6 +799,28 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     for (;;) {
       for (const auto& address : addresses) {
         if (give_up) break;
+        if (punch_until) {
+          // A punch: only from the listen port, again until the window ends.
+          connect_failures_only = false;
+          if (stopped_ || active_.contains(peer)) break;
+          auto c = co_await punch_connect(peer, address, *punch_until, last);
+          if (stopped_) co_return;
+          if (!c) continue;
+          if (!set_link(c)) {
+            last = c->close_reason;
+            break;
+          }
+          begin_greeting(c);
+          if (waited) c->reversal_reached = &reversal_reached;
+          co_await read_loop(c);
+          c->reversal_reached = nullptr;
+          if (c->established || stopped_) {
+            if (c->established) ++stats_.punches_connected;
+            co_return;
+          }
+          last = c->close_reason;
+          break;
+        }
         // First from our listen port (a NAT that keeps one external port per
         // local port then shows peers a dialable address, docs/PROTOCOL.md
         // §10.7), then, where that failed for a reason of its own, from an
@@ -761,6 +940,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && w->second == &wait) reverse_waits_.erase(w);
       if (stopped_) co_return;
       auto delivered = reverse_delivered_.extract(peer);
+      if (auto p = punch_delivered_.extract(peer)) punch_until = p.mapped();
       if (active_.contains(peer) || !delivered) break;
       // The peer asked for a reversal too and a helper told us where it saw
       // it: dial that address (our dials to it end up where its own would).
@@ -1135,7 +1315,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   // Dials waiting for a reversed connection: their timers (in the dial's
   // coroutine frame), to cancel when the peer connects.
   std::map<node_id, asio::steady_timer*> reverse_waits_;
-  std::map<node_id, std::vector<endpoint>> reverse_delivered_;  // for a waiting dial (dial())
+  std::map<node_id, std::vector<endpoint>> reverse_delivered_;  // for a waiting dial (dial(), punch())
+  std::map<node_id, steady::time_point> punch_delivered_;       // ... to punch until then (punch())
   std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
@@ -1173,6 +1354,9 @@ void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->hand
 void transport::on_probe(probe_handler h) { impl_->on_probe(std::move(h)); }
 void transport::on_reverse(reverse_handler h) { impl_->on_reverse(std::move(h)); }
 void transport::reverse_failed(const node_id& peer) { impl_->reverse_failed(peer); }
+bool transport::punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window) {
+  return impl_->punch(peer, address, window);
+}
 void transport::probe(const node_id& peer, const endpoint& address, bytes frame, probe_done done) {
   impl_->probe(peer, address, std::move(frame), std::move(done));
 }

@@ -145,6 +145,20 @@ class transport {
   // Nobody could carry the reversal to `peer`: its dial fails now.
   void reverse_failed(const node_id& peer);
 
+  // TCP hole punching (docs/PROTOCOL.md §19.8): dials `peer` at `address`
+  // from our listen port and, when the connect fails (a NAT that had no
+  // mapping for us yet dropped or refused it), again, until `window` has
+  // passed; `peer` does the same towards us at about the same moment, so
+  // the two SYNs open a mapping in each NAT (simultaneous open). Each side
+  // then sends a one-byte preamble: on a simultaneous open both read the
+  // other's and the smaller node id speaks TLS as client; a listener that
+  // accepted the connect answers its own and is TLS server. TLS must prove
+  // `peer`. A dial of ours that waits for a reversal takes the punch; a dial
+  // at addresses of its own is left alone. False when nothing started
+  // (connected, dialling otherwise, stopped, no listener in that family).
+  // The end is reported like a dial's (on_connected / on_disconnected).
+  bool punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window);
+
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();
   // Closes listeners and every connection at once. Running coroutines end

@@ -17,6 +17,8 @@ nat::config to_core(const reachability_config& c) {
 nat::reversal::config to_reversal(const reachability_config& c) {
   nat::reversal::config out;
   out.timeout = c.reversal_timeout;
+  out.punching = c.hole_punching;
+  out.punch_window = c.punch_window;
   return out;
 }
 }  // namespace
@@ -34,6 +36,7 @@ void nat_driver::attach(net::transport& t) {
                 }));
   t.on_probe([this](const net::probe_info& from, net::frame_kind kind, byte_span body) { on_probe(from, kind, body); });
   if (reversal_on_) t.on_reverse([this](const node_id& peer) { return want_reversal(peer); });
+  reversal_.set_self(sh_.me().id);
 }
 
 void nat_driver::set_local(const std::vector<endpoint>& addresses, const std::vector<endpoint>& listen) {
@@ -59,15 +62,20 @@ void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_
   auto m = nat::wire::decode(body);
   if (!m) return feed(nat::in::malformed{peer});
   if (std::holds_alternative<nat::wire::reverse_request>(*m) || std::holds_alternative<nat::wire::reverse_answer>(*m) ||
-      std::holds_alternative<nat::wire::reverse>(*m)) {
+      std::holds_alternative<nat::wire::reverse>(*m) || std::holds_alternative<nat::wire::punch_request>(*m) ||
+      std::holds_alternative<nat::wire::punch>(*m) || std::holds_alternative<nat::wire::punch_answer>(*m)) {
     if (!reversal_on_) return;  // not served: the requester's wait ends at its deadline
     bool busy = false;
     // Busy: connected, or dialling it at addresses of its own. A dial that
     // waits for its own reversal is not: both asked, and this frame says
-    // where to dial (the transport's waiting dial takes the address).
-    if (const auto* r = std::get_if<nat::wire::reverse>(&*m))
-      busy = sh_.transport().connected(r->from) ||
-             (sh_.transport().dialling(r->from) && !sh_.transport().awaiting_reversal(r->from));
+    // where to dial (the transport's waiting dial takes the address or the
+    // punch).
+    const auto busy_with = [&](const node_id& from) {
+      return sh_.transport().connected(from) ||
+             (sh_.transport().dialling(from) && !sh_.transport().awaiting_reversal(from));
+    };
+    if (const auto* r = std::get_if<nat::wire::reverse>(&*m)) busy = busy_with(r->from);
+    if (const auto* p = std::get_if<nat::wire::punch>(&*m)) busy = busy_with(p->from);
     return feed(nat::reversal::in::received{peer, std::move(*m), busy});
   }
   feed(nat::in::received{peer, nat::link_ends{link.local, link.remote}, std::move(*m)});
@@ -110,6 +118,11 @@ void nat_driver::process_reversal() {
             tr.dial(e.peer, {e.address});
             if (!tr.dialling(e.peer) && !tr.connected(e.peer))  // refused at once (connection cap)
               reversal_.handle(nat::reversal::in::dial_done{e.peer, false}, sh_.now(), reversal_out_);
+          } else if constexpr (std::is_same_v<T, nat::reversal::out::punch>) {
+            auto& tr = sh_.transport();
+            const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(e.window);
+            if (!tr.punch(e.peer, e.address, window))  // connected, or dialling it otherwise
+              reversal_.handle(nat::reversal::in::dial_done{e.peer, tr.connected(e.peer)}, sh_.now(), reversal_out_);
           } else if constexpr (std::is_same_v<T, nat::reversal::out::failed>) {
             sh_.transport().reverse_failed(e.target);
           } else if constexpr (std::is_same_v<T, nat::reversal::out::schedule>) {
@@ -171,6 +184,7 @@ void nat_driver::process() {
   // them now, so a node with nothing in progress holds no timers.
   timers_.erase_if([this](const nat::timer& t) { return !core_.timer_applies(t); });
   sh_.timers_changed();
+  if (changed) reversal_.set_public(core_.status() == nat::reachability::reachable);
   if (changed && changed_) changed_();
 }
 
@@ -250,6 +264,26 @@ void nat_driver::add_stats(node_stats& s) const {
   o.dials_waited = t.reversals_waited;
   o.dials_reached = t.reversals_connected;
   o.dials_not_reached = t.reversals_failed;
+  auto& p = s.punch;
+  p.requested = v.punches_requested;
+  p.replies = v.punch_replies;
+  p.no_reply = v.punch_no_reply;
+  p.failed_helpers = v.punch_failed_helpers;
+  p.agreed = v.punch_agreed;
+  p.declined = v.punch_declined;
+  p.unsynced = v.punch_unsynced;
+  p.dials = v.punch_dials;
+  p.connected = v.punch_connected;
+  p.failed = v.punch_failed;
+  p.runs = t.punches;
+  p.connects = t.punch_connects;
+  p.connects_failed = t.punch_connects_failed;
+  p.simultaneous_opens = t.punch_simultaneous_opens;
+  p.listener_answers = t.punch_listener_answers;
+  p.runs_connected = t.punches_connected;
+  p.runs_timed_out = t.punches_timed_out;
+  p.runs_failed_handshake = t.punches_failed_handshake;
+  p.accepted = t.punches_accepted;
   r.probe_connections_sent = t.probes_sent;
   r.probe_connections_failed = t.probes_failed;
   r.probe_connections_received = t.probes_received;

@@ -1,7 +1,8 @@
-// The connection reversal core (src/nat/reversal, docs/PROTOCOL.md §19.7)
-// as a pure state machine, in its three roles: the requester that cannot
-// dial a peer, the helper connected to both, and the target that dials
-// back; and the limits on what a requester or a helper can make a node do.
+// The connection reversal core (src/nat/reversal, docs/PROTOCOL.md §19.7,
+// §19.8) as a pure state machine, in its three roles: the requester that
+// cannot dial a peer, the helper connected to both, and the target that
+// dials back (a reversal) or dials at the same moment (a hole punch); and the
+// limits on what a requester or a helper can make a node do.
 #include "nat/reversal.hpp"
 
 #include "endpoint_support.hpp"
@@ -31,6 +32,8 @@ std::vector<std::pair<node_id, M>> sent(const std::vector<out::output>& out) {
 
 struct reversal_fixture : ::testing::Test {
   state s{config{}, 11};
+  // A reachable node asks for reversals (the punch tests below say otherwise).
+  reversal_fixture() { s.set_public(true); }
   std::vector<out::output> out;
   core::instant now{};
   std::vector<std::pair<core::instant, timer>> timers;
@@ -292,6 +295,251 @@ TEST_F(reversal_fixture, a_helper_can_make_a_target_dial_only_its_burst_and_all_
   reverse_from(id_of(h));
   EXPECT_EQ(s.stats().dialled, c.dial_total_burst);
   EXPECT_EQ(s.stats().dial_refused, refused + 1);
+}
+
+// ------------------------------------------------------------- punching --
+
+TEST(nat_punch_wire, messages_round_trip_and_bad_bodies_are_refused) {
+  const auto t = id_of(0x42);
+  const std::vector<wire::message> msgs = {
+      wire::punch_request{t, 7000, wire::punch_phase::connect, 1},
+      wire::punch_request{t, 7001, wire::punch_phase::reply, 0xfffffffe},
+      wire::punch_request{t, 7002, wire::punch_phase::sync, 3},
+      wire::punch{t, ep("203.0.113.10:7000"), wire::punch_phase::connect, 9},
+      wire::punch{t, ep("[2001:db8::1]:7000"), wire::punch_phase::sync, 9},
+      wire::punch_answer{t, 9, wire::reverse_code::unknown},
+      wire::punch_answer{t, 9, wire::reverse_code::refused},
+  };
+  for (const auto& m : msgs) {
+    auto d = wire::decode(wire::encode(m));
+    ASSERT_TRUE(d) << d.error().detail;
+    EXPECT_EQ(*d, m);
+  }
+  EXPECT_EQ(wire::encode(msgs[0]).size(), 1u + 32 + 2 + 1 + 4);
+  const auto bad = [](bytes b) { return !wire::decode(b).has_value(); };
+  EXPECT_TRUE(bad(wire::encode(wire::punch_request{t, 0, wire::punch_phase::connect, 1})));  // port 0
+  auto phase = wire::encode(wire::punch_request{t, 7000, wire::punch_phase::connect, 1});
+  phase[1 + 32 + 2] = std::byte{0};
+  EXPECT_TRUE(bad(phase));  // no phase 0
+  phase[1 + 32 + 2] = std::byte{4};
+  EXPECT_TRUE(bad(phase));  // nor 4
+  auto shortp = wire::encode(msgs[3]);
+  shortp.pop_back();
+  EXPECT_TRUE(bad(shortp));
+  auto longp = wire::encode(msgs[3]);
+  longp.push_back(std::byte{0});
+  EXPECT_TRUE(bad(longp));
+  EXPECT_TRUE(bad(wire::encode(wire::punch{t, ep("0.0.0.0:7000"), wire::punch_phase::reply, 1})));
+  // A helper answers only when it did not pass the message on.
+  EXPECT_TRUE(bad(wire::encode(wire::punch_answer{t, 9, wire::reverse_code::forwarded})));
+  auto code = wire::encode(wire::punch_answer{t, 9, wire::reverse_code::refused});
+  code.back() = std::byte{3};
+  EXPECT_TRUE(bad(code));
+}
+
+struct punch_fixture : reversal_fixture {
+  punch_fixture() {
+    s.set_public(false);  // not known to be reachable: punch
+    s.set_policy(core::address_policy(eps({"198.51.100.1:7000"}), {}));
+    listen({"0.0.0.0:7000"});
+  }
+  template <class M>
+  std::vector<std::pair<node_id, M>> take() {
+    auto r = sent<M>(out);
+    out.clear();
+    return r;
+  }
+};
+
+// The requester's side, start to end: connect to the helpers, the target's
+// reply through one of them, a sync through that one, and the dial half a
+// round trip later.
+TEST_F(punch_fixture, a_requester_that_is_not_reachable_asks_for_a_punch_and_dials_half_a_round_trip_after_its_sync) {
+  link(id_of(1), "203.0.113.1:7000");
+  link(id_of(2), "203.0.113.2:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  const auto connects = take<wire::punch_request>();
+  ASSERT_EQ(connects.size(), 2u);
+  const auto round = connects[0].second.round;
+  for (const auto& [to, q] : connects) {
+    EXPECT_EQ(q.target, id_of(9));
+    EXPECT_EQ(q.port, 7000);
+    EXPECT_EQ(q.phase, wire::punch_phase::connect);
+    EXPECT_EQ(q.round, round);
+  }
+  EXPECT_TRUE(sent<wire::reverse_request>(out).empty());
+  EXPECT_EQ(s.stats().punches_requested, 1u);
+  EXPECT_EQ(s.stats().requested, 0u);
+
+  // The reply comes back through helper 2 after 80 ms.
+  advance(80ms);
+  feed(in::received{id_of(2), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply, round}});
+  const auto syncs = take<wire::punch_request>();
+  ASSERT_EQ(syncs.size(), 1u);
+  EXPECT_EQ(syncs[0].first, id_of(2));
+  EXPECT_EQ(syncs[0].second.phase, wire::punch_phase::sync);
+  EXPECT_EQ(syncs[0].second.round, round);
+  EXPECT_EQ(s.stats().punch_replies, 1u);
+  // The same reply through helper 1 changes nothing.
+  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply, round}});
+  EXPECT_TRUE(out.empty());
+
+  advance(39ms);
+  EXPECT_TRUE(all<out::punch>(out).empty());
+  advance(1ms);  // 40 ms: half of the 80 ms round trip
+  const auto p = all<out::punch>(out);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].peer, id_of(9));
+  EXPECT_EQ(p[0].address, ep("203.0.113.9:7000"));
+  EXPECT_EQ(p[0].window, config{}.punch_window);
+  EXPECT_EQ(s.stats().punch_dials, 1u);
+  // The deadline does not cut a punch dial short; its end is counted.
+  advance(config{}.timeout);
+  EXPECT_EQ(s.stats().punch_no_reply, 0u);
+  link(id_of(9), "203.0.113.9:7000");
+  feed(in::dial_done{id_of(9), true});
+  EXPECT_EQ(s.stats().punch_connected, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+}
+
+TEST_F(punch_fixture, a_punch_nobody_can_pass_on_fails_at_once_and_one_nobody_answers_at_its_deadline) {
+  link(id_of(1), "203.0.113.1:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  const auto round = take<wire::punch_request>().at(0).second.round;
+  feed(in::received{id_of(1), wire::punch_answer{id_of(9), round, wire::reverse_code::unknown}});
+  ASSERT_EQ(all<out::failed>(out).size(), 1u);
+  EXPECT_EQ(s.stats().punch_failed_helpers, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+  out.clear();
+  // An answer for another round, or a reply nobody asked for: counted only.
+  feed(in::received{id_of(1), wire::punch_answer{id_of(9), round, wire::reverse_code::refused}});
+  feed(in::received{id_of(1), wire::punch{id_of(8), ep("203.0.113.8:7000"), wire::punch_phase::reply, 5}});
+  EXPECT_EQ(s.stats().unexpected, 2u);
+  // Passed on but never answered: the deadline.
+  ASSERT_TRUE(want(id_of(7)));
+  out.clear();
+  advance(config{}.timeout);
+  EXPECT_EQ(s.stats().punch_no_reply, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+  EXPECT_TRUE(all<out::punch>(out).empty());
+}
+
+TEST_F(punch_fixture, a_helper_passes_punch_messages_on_with_the_senders_observed_ip_under_the_forward_budget) {
+  const config c;
+  link(id_of(1), "203.0.113.1:55555");  // the requester, as our connection sees it
+  link(id_of(9), "203.0.113.9:7000");   // the target
+  feed(in::received{id_of(1), wire::punch_request{id_of(9), 7000, wire::punch_phase::connect, 4}});
+  auto m = take<wire::punch>();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].first, id_of(9));
+  EXPECT_EQ(m[0].second, (wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 4}));
+  // Not connected to the target, or asked about the sender itself: said so.
+  feed(in::received{id_of(1), wire::punch_request{id_of(8), 7000, wire::punch_phase::connect, 5}});
+  feed(in::received{id_of(1), wire::punch_request{id_of(1), 7000, wire::punch_phase::connect, 6}});
+  const auto answers = take<wire::punch_answer>();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].second, (wire::punch_answer{id_of(8), 5, wire::reverse_code::unknown}));
+  EXPECT_EQ(answers[1].second, (wire::punch_answer{id_of(1), 6, wire::reverse_code::refused}));
+  // The per-sender burst is shared with reversals.
+  for (std::size_t i = 0; i < c.forward_burst + 2; ++i)
+    feed(in::received{id_of(1), wire::punch_request{id_of(9), 7000, wire::punch_phase::sync, 4}});
+  EXPECT_EQ(take<wire::punch>().size(), c.forward_burst - 1);
+  EXPECT_EQ(s.stats().forward_refused, 1u + 3u);
+}
+
+// The target's side: agree with its own address through the same helper,
+// dial at the sync, forget an agreement nobody syncs.
+TEST_F(punch_fixture, a_target_agrees_through_the_helper_and_dials_when_the_sync_arrives) {
+  link(id_of(5), "203.0.113.5:7000");  // the helper
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 4}});
+  auto r = take<wire::punch_request>();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].first, id_of(5));
+  EXPECT_EQ(r[0].second, (wire::punch_request{id_of(1), 7000, wire::punch_phase::reply, 4}));
+  EXPECT_EQ(s.stats().punch_agreed, 1u);
+  // The same connect through another helper is answered once.
+  link(id_of(6), "203.0.113.6:7000");
+  feed(in::received{id_of(6), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 4}});
+  EXPECT_TRUE(out.empty());
+  // A sync of another round is not ours; the right one dials at once.
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::sync, 3}});
+  EXPECT_TRUE(all<out::punch>(out).empty());
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::sync, 4}});
+  const auto p = all<out::punch>(out);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].peer, id_of(1));
+  EXPECT_EQ(p[0].address, ep("203.0.113.1:7000"));
+  feed(in::dial_done{id_of(1), false});
+  EXPECT_EQ(s.stats().punch_failed, 1u);
+  out.clear();
+  // Agreed, never synced: forgotten at the deadline.
+  feed(in::received{id_of(5), wire::punch{id_of(2), ep("203.0.113.2:7000"), wire::punch_phase::connect, 8}});
+  advance(config{}.timeout);
+  EXPECT_EQ(s.stats().punch_unsynced, 1u);
+  feed(in::received{id_of(5), wire::punch{id_of(2), ep("203.0.113.2:7000"), wire::punch_phase::sync, 8}});
+  EXPECT_TRUE(all<out::punch>(out).empty());
+}
+
+TEST_F(punch_fixture, a_target_declines_when_busy_when_its_policy_refuses_the_address_or_beyond_its_dial_budget) {
+  const config c;
+  link(id_of(5), "203.0.113.5:7000");
+  link(id_of(1), "203.0.113.1:7000");
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 1}});  // connected
+  feed(in::received{id_of(5), wire::punch{id_of(2), ep("203.0.113.2:7000"), wire::punch_phase::connect, 1}, true});
+  feed(in::received{id_of(5), wire::punch{id_of(3), ep("192.168.1.3:7000"), wire::punch_phase::connect, 1}});
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(s.stats().punch_declined, 3u);
+  // Agreements count against the target's dial budget (here the per-helper burst).
+  std::uint8_t next = 100;
+  for (std::size_t i = 0; i < c.dial_burst + 2; ++i)
+    feed(in::received{id_of(5), wire::punch{id_of(next++), ep("203.0.113.77:7000"), wire::punch_phase::connect, 1}});
+  EXPECT_EQ(s.stats().punch_agreed, c.dial_burst);
+  EXPECT_EQ(s.stats().punch_declined, 3u + 2u);
+}
+
+// Both sides asked for a punch at once: the larger id's punch goes on; the
+// smaller side answers it and drops its own.
+TEST_F(punch_fixture, when_two_punches_cross_the_larger_ids_goes_on) {
+  link(id_of(5), "203.0.113.5:7000");
+  s.set_self(id_of(0x20));
+  ASSERT_TRUE(want(id_of(0x10)));
+  out.clear();
+  feed(in::received{id_of(5), wire::punch{id_of(0x10), ep("203.0.113.16:7000"), wire::punch_phase::connect, 1}});
+  EXPECT_TRUE(out.empty());  // ours (the larger id's) wins
+  EXPECT_EQ(s.stats().punch_declined, 1u);
+  EXPECT_EQ(s.pending(), 1u);
+
+  state small{config{}, 12};
+  small.set_self(id_of(0x10));
+  small.set_policy(core::address_policy(eps({"198.51.100.1:7000"}), {}));
+  small.handle(in::listen{eps({"0.0.0.0:7000"})}, now, out);
+  small.handle(in::link_up{id_of(5), ep("203.0.113.5:7000"), ep("198.51.100.1:7000"), true}, now, out);
+  ASSERT_TRUE(small.want(id_of(0x20), now, out));
+  out.clear();
+  small.handle(in::received{id_of(5), wire::punch{id_of(0x20), ep("203.0.113.32:7000"), wire::punch_phase::connect, 7}},
+               now, out);
+  const auto r = sent<wire::punch_request>(out);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].second.phase, wire::punch_phase::reply);
+  EXPECT_EQ(r[0].second.round, 7u);
+  EXPECT_EQ(small.pending(), 0u);  // its own punch is dropped; its transport dial takes the other's
+  EXPECT_EQ(small.stats().punch_agreed, 1u);
+}
+
+TEST_F(punch_fixture, with_punching_off_a_node_asks_for_reversals_and_answers_no_punch) {
+  config c;
+  c.punching = false;
+  state off{c, 13};
+  off.handle(in::listen{eps({"0.0.0.0:7000"})}, now, out);
+  off.handle(in::link_up{id_of(5), ep("203.0.113.5:7000"), ep("198.51.100.1:7000"), true}, now, out);
+  ASSERT_TRUE(off.want(id_of(9), now, out));
+  EXPECT_EQ(sent<wire::reverse_request>(out).size(), 1u);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  out.clear();
+  off.handle(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 1}}, now,
+             out);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  EXPECT_EQ(off.stats().punch_declined, 1u);
 }
 
 }  // namespace
