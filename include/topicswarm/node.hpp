@@ -211,6 +211,9 @@ struct reachability_config {
   // node advertises what it did before (node_config::advertise, else its
   // listen or interface addresses) and answers no nat frames.
   bool enabled = true;
+  // From the first time a peer tells us where it sees us to the first
+  // checks (so that a node that joins several peers asks several).
+  std::chrono::milliseconds check_delay{500};
   // From the dial-back requests to giving up on the answers.
   std::chrono::milliseconds check_timeout{20'000};
   // A confirmed address is checked again this often; a failed one is tried

@@ -133,6 +133,7 @@ struct connection {
   // once when a connection of that round is established (run_dial's frame
   // outlives the connection's read loop, which clears this first).
   bool* reversal_reached = nullptr;
+  bool punched = false;  // made by punch_connect (counted as punches_connected when established)
   bool holds_handshake_slot = false;  // counted in inbound_handshakes_ (until established or closed)
   std::optional<source> src;          // inbound from a limited source: counted in the per-source tables
   bool holds_ip_handshake = false;    // counted in handshakes_by_ip_ (until established or closed)
@@ -780,6 +781,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       c->peer = peer;
       c->dialer = client ? me_ : peer;  // the duplicate rule's "dialled by": the TLS client, on both ends
       c->link.dialled = address;
+      c->punched = true;
       co_return c;
     }
   }
@@ -814,10 +816,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
           if (waited) c->reversal_reached = &reversal_reached;
           co_await read_loop(c);
           c->reversal_reached = nullptr;
-          if (c->established || stopped_) {
-            if (c->established) ++stats_.punches_connected;
-            co_return;
-          }
+          if (c->established || stopped_) co_return;
           last = c->close_reason;
           break;
         }
@@ -1062,6 +1061,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     release_handshake_slot(c);
     if (c->outbound) {
       ++stats_.dialled;
+      if (c->punched) ++stats_.punches_connected;
       if (c->reversal_reached && !*c->reversal_reached) {
         *c->reversal_reached = true;
         ++stats_.reversals_connected;

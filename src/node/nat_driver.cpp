@@ -7,6 +7,7 @@ namespace topicswarm::detail {
 namespace {
 nat::config to_core(const reachability_config& c) {
   nat::config out;
+  out.check_delay = c.check_delay;
   out.check_timeout = c.check_timeout;
   out.recheck_interval = c.recheck_interval;
   out.retry_after = c.retry_after;

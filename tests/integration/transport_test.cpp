@@ -308,6 +308,131 @@ TEST(transport, simultaneous_dials_from_both_listen_ports_leave_exactly_one_conn
   }
 }
 
+// ---- hole punching (docs/PROTOCOL.md §19.8): punch() on loopback, where
+// there is no NAT, so whichever connect comes first meets either the other's
+// punch socket (a simultaneous open) or its listener. The NAT case, with
+// real routers: tests/nat/punch_test.sh.
+
+// Two transports whose ids compare as asked (`a` larger when `a_larger`).
+void ordered_pair(endpoint_under_test& a, endpoint_under_test& b, bool a_larger) {
+  while ((a.id() > b.id()) != a_larger) a.keys = keypair::generate();
+}
+
+TEST(transport_punch, both_sides_punching_at_once_connect_once_and_carry_frames) {
+  for (int round = 0; round < 5; ++round) {
+    asio::io_context io;
+    endpoint_under_test a, b;
+    start(io, a, "127.0.0.1:0", listen_port_config());
+    start(io, b, "127.0.0.1:0", listen_port_config());
+    ASSERT_TRUE(a.t->punch(b.id(), b.t->local_endpoints().front(), 3s));
+    ASSERT_TRUE(b.t->punch(a.id(), a.t->local_endpoints().front(), 3s));
+    EXPECT_TRUE(a.t->dialling(b.id()));
+    ASSERT_TRUE(run_until(io, [&] {
+      return a.t->connected(b.id()) && b.t->connected(a.id()) && a.t->stats().connections == 1 &&
+             b.t->stats().connections == 1 && !a.t->dialling(b.id()) && !b.t->dialling(a.id());
+    })) << "round " << round;
+    EXPECT_TRUE(a.events.disconnected.empty());
+    EXPECT_TRUE(b.events.disconnected.empty());
+    const auto sa = a.t->stats(), sb = b.t->stats();
+    EXPECT_EQ(sa.punches + sb.punches, 2u);
+    // One TCP connection, answered either by the other's punch socket (both
+    // sides then read a punch preamble) or by its listener.
+    EXPECT_EQ(sa.punch_simultaneous_opens + sa.punch_listener_answers + sb.punch_simultaneous_opens +
+                  sb.punch_listener_answers,
+              sa.punch_simultaneous_opens == 1 ? 2u : 1u);
+    EXPECT_EQ(sa.punch_listener_answers, sb.punches_accepted);
+    EXPECT_EQ(sb.punch_listener_answers, sa.punches_accepted);
+    EXPECT_EQ(sa.duplicate_connections + sb.duplicate_connections, 0u);
+    a.t->send(b.id(), gossip_frame("a->b"));
+    b.t->send(a.id(), gossip_frame("b->a"));
+    ASSERT_TRUE(run_until(io, [&] { return !a.events.frames.empty() && !b.events.frames.empty(); }));
+  }
+}
+
+// A punch whose connect reaches the peer's listener: the listener answers
+// with its own preamble and speaks TLS as server, so the puncher is TLS
+// client even where the id rule would make it server.
+TEST(transport_punch, a_punch_that_reaches_a_listener_speaks_tls_as_client_whatever_the_ids) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  ordered_pair(a, b, true);
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  start(io, b, "127.0.0.1:0", listen_port_config());
+  ASSERT_TRUE(a.t->punch(b.id(), b.t->local_endpoints().front(), 3s));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_EQ(a.t->stats().punch_listener_answers, 1u);
+  EXPECT_EQ(a.t->stats().punches_connected, 1u);
+  EXPECT_EQ(b.t->stats().punches_accepted, 1u);
+  EXPECT_EQ(b.t->stats().accepted, 1u);
+  ASSERT_TRUE(b.t->link(a.id()));
+  EXPECT_EQ(b.t->link(a.id())->remote, a.t->local_endpoints().front());  // from the listen port
+  // An ordinary dial afterwards still works (the listener reads TLS as before).
+  endpoint_under_test c;
+  start(io, c);
+  c.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return c.t->connected(b.id()); }));
+}
+
+TEST(transport_punch, a_punch_where_nobody_listens_retries_within_its_window_then_fails) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  endpoint closed;
+  {
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed = *endpoint::parse("127.0.0.1:" + std::to_string(probe.local_endpoint().port()));
+  }
+  ASSERT_TRUE(a.t->punch(b.id(), closed, 600ms));
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.disconnected.empty(); }, 5s));
+  EXPECT_EQ(a.events.disconnected.front().first, b.id());
+  EXPECT_EQ(a.events.disconnected.front().second.code, make_error_code(errc::dial_failed));
+  EXPECT_NE(a.events.disconnected.front().second.message().find("within the window"), std::string::npos)
+      << a.events.disconnected.front().second.message();
+  const auto s = a.t->stats();
+  EXPECT_GE(s.punch_connects, 3u);  // refused, redone every 50 ms
+  EXPECT_EQ(s.punch_connects_failed, s.punch_connects);
+  EXPECT_EQ(s.punches_timed_out, 1u);
+  EXPECT_FALSE(a.t->dialling(b.id()));
+}
+
+TEST(transport_punch, a_punch_answered_by_another_node_fails_the_identity_check) {
+  asio::io_context io;
+  endpoint_under_test a, b, c;
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  start(io, b, "127.0.0.1:0", listen_port_config());
+  ASSERT_TRUE(a.t->punch(c.id(), b.t->local_endpoints().front(), 2s));
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.disconnected.empty(); }));
+  EXPECT_EQ(a.events.disconnected.front().second.code, make_error_code(errc::peer_identity_mismatch));
+  EXPECT_EQ(a.t->stats().punches_failed_handshake, 1u);
+  EXPECT_FALSE(a.t->connected(c.id()));
+  EXPECT_FALSE(a.t->connected(b.id()));
+}
+
+TEST(transport_punch, a_dial_waiting_for_a_reversal_takes_a_punch_and_one_with_addresses_does_not) {
+  asio::io_context io;
+  endpoint_under_test a, b, c;
+  auto cfg = listen_port_config();
+  cfg.reverse_timeout = 10s;
+  auto t = transport::create(io, a.keys, {*endpoint::parse("127.0.0.1:0")}, cfg, a.events);
+  ASSERT_TRUE(t);
+  a.t = std::move(*t);
+  a.t->on_reverse([](const node_id&) { return true; });  // "a helper was asked"
+  a.t->run();
+  start(io, b, "127.0.0.1:0", listen_port_config());
+  start(io, c, "127.0.0.1:0", listen_port_config());
+  a.t->dial(b.id(), {});
+  ASSERT_TRUE(run_until(io, [&] { return a.t->awaiting_reversal(b.id()); }));
+  ASSERT_TRUE(a.t->punch(b.id(), b.t->local_endpoints().front(), 3s));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_EQ(a.t->stats().punches, 1u);
+  EXPECT_EQ(a.t->stats().reversals_connected, 1u);
+  EXPECT_TRUE(a.events.disconnected.empty());
+  // Connected, or dialling at addresses of its own: no punch.
+  EXPECT_FALSE(a.t->punch(b.id(), b.t->local_endpoints().front(), 3s));
+  a.t->dial(c.id(), c.t->local_endpoints());
+  EXPECT_FALSE(a.t->punch(c.id(), c.t->local_endpoints().front(), 3s));
+}
+
 TEST(transport, frame_of_exactly_the_maximum_passes_and_one_more_closes) {
   asio::io_context io;
   endpoint_under_test a, b;

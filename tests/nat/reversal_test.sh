@@ -2,7 +2,9 @@
 # Connection reversal (docs/PROTOCOL.md §19.7, issue 16) with real
 # topicswarm processes, no DHT: public peers p1 and p2, private peer ha
 # behind the endpoint-independent NAT router a (no port mapping).
-#  1. p1 starts alone, p2 joins through p1, then ha joins through p2.
+#  1. p1 starts alone, p2 joins through p1 (and dials p1 back: p1 knows it
+#     is reachable, so it will ask for reversals, not punches), then ha
+#     joins through p2.
 #  2. p2 forwards ha's join to p1 (HyParView: p1's active view holds only
 #     p2, so p1 takes ha as a neighbour). ha advertises only its LAN address,
 #     which p1 may not dial, so p1 asks p2 for a reversal; p2 forwards it to
@@ -36,6 +38,9 @@ peer_wait_ready 1
 peer_start 2 p2 --peer "${peer_id[1]}@${nat_ip[p1]}:7000"
 peer_wait_ready 2
 wait_for "$tmp/peer2.out" '"event":"joined"' 30 || fail "p2 never joined p1"
+# A node asks for a reversal (not a punch) once it knows it is reachable:
+# p1's check (p2 dials it back) comes first.
+wait_for "$tmp/peer1.out" '"reachability":"public"' 30 || fail "p1 never found itself reachable"
 peer_start 3 ha --peer "${peer_id[2]}@${nat_ip[p2]}:7000" --active-view 1
 peer_wait_ready 3
 t_ha=$(now_ms)
