@@ -8,7 +8,10 @@
 // go to a connection-reversal state from a requester and from a helper:
 // whatever they say, a forwarded reverse frame carries the requester's IP as
 // its connection shows it, frames go only to connected peers, and dials stay
-// within the per-helper budget and the address policy.
+// within the per-helper budget and the address policy. Punch messages too: a
+// punch passed on as helper carries the sender's IP as its connection shows
+// it, and punch dials go only to peers not connected, within the policy and
+// the in-flight cap.
 #include "nat/reachability.hpp"
 #include "nat/reversal.hpp"
 
@@ -61,7 +64,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rv.handle(nat::reversal::in::received{peer, *m, (i % 3) == 2}, now, rout);
     rv.handle(nat::reversal::in::received{other, *m, false}, now, rout);
   }
-  std::size_t dials = 0;
+  // Punching: the same node also wants a peer of its own (so a reply has a
+  // punch to answer), and a sync is preceded by the connect it would follow.
+  static const node_id wanted = *node_id::from_span(bytes(32, std::byte{4}));
+  rv.set_self(*node_id::from_span(bytes(32, std::byte{5})));
+  rv.want(wanted, now, rout);
+  if (const auto* p = std::get_if<nat::wire::punch>(&*m); p && p->phase == nat::wire::punch_phase::sync) {
+    auto connect = *p;
+    connect.phase = nat::wire::punch_phase::connect;
+    rv.handle(nat::reversal::in::received{peer, connect, false}, now, rout);
+  }
+  for (int i = 0; i < 4; ++i) {
+    rv.handle(nat::reversal::in::received{peer, *m, false}, now, rout);
+    rv.handle(nat::reversal::in::timer_fired{nat::reversal::timer{wanted, 2, nat::reversal::timer::kind::punch_go}},
+              now + std::chrono::seconds(1), rout);
+  }
+  std::size_t dials = 0, punches = 0;
+  for (const auto& o : rout) {
+    if (const auto* pu = std::get_if<nat::reversal::out::punch>(&o)) {
+      ++punches;
+      if (pu->peer == peer || pu->peer == other) std::abort();  // both are connected
+      if (!policy.allows(pu->address)) std::abort();
+      if (pu->window != rcfg.punch_window) std::abort();
+    }
+    if (const auto* snd = std::get_if<nat::reversal::out::send>(&o)) {
+      if (const auto* f = std::get_if<nat::wire::punch>(&snd->msg)) {
+        // Passed on as helper: the sender's IP as its connection shows it.
+        const endpoint& seen = f->from == peer ? theirs : other_remote;
+        if (f->address.ip != seen.ip || f->address.fam != seen.fam) std::abort();
+      }
+    }
+  }
+  if (punches > rcfg.max_dials_in_flight + 1) std::abort();  // agreed ones, and our own
   for (const auto& o : rout) {
     if (const auto* snd = std::get_if<nat::reversal::out::send>(&o)) {
       if (snd->to != peer && snd->to != other) std::abort();

@@ -58,12 +58,16 @@ void state::handle(in::input input, instant /*now*/, std::vector<out::output>& o
             out.push_back(out::admitted{in.peer, in.topic});
             return;
           }
-          // The deadline runs from the first want; asking again while
-          // waiting neither extends it nor adds a timer.
+          // The deadline runs from the first want on a link; asking again
+          // while waiting neither extends it nor adds a timer. A want with
+          // no link yet (the peer is being dialled) gets its deadline when
+          // the link comes up (until then only dial_allowance bounds it; a
+          // failed dial ends it at once, link_down): a slow dial's
+          // connection must not arrive to a want that already gave up.
           if (auto [w, fresh] = p.wanted.try_emplace(in.topic, next_want_); fresh) {
             ++next_want_;
-            out.push_back(out::schedule{cfg_.admission_timeout,
-                                        timer{timer::kind::want_deadline, in.peer, 0, in.topic, w->second}});
+            const auto after = in.l || p.active ? cfg_.admission_timeout : cfg_.dial_allowance;
+            out.push_back(out::schedule{after, timer{timer::kind::want_deadline, in.peer, 0, in.topic, w->second}});
           }
           if (in.l) send_proof(in.peer, p, in.topic, *in.l, out);
         } else if constexpr (std::is_same_v<T, in::link_up>) {
@@ -72,7 +76,13 @@ void state::handle(in::input input, instant /*now*/, std::vector<out::output>& o
           // What a new connection owes: proofs for what we wait on, and for
           // what the peer proved (it may have restarted and forgotten us; it
           // is the same authenticated node, so its admissions stand).
-          for (const auto& [t, serial] : p.wanted) send_proof(in.peer, p, t, in.l, out);
+          for (auto& [t, serial] : p.wanted) {
+            send_proof(in.peer, p, t, in.l, out);
+            // What we wait on gets its time from this link (see want).
+            serial = next_want_++;
+            out.push_back(out::schedule{cfg_.admission_timeout,
+                                        timer{timer::kind::want_deadline, in.peer, 0, t, serial}});
+          }
           for (const auto& t : p.proven) send_proof(in.peer, p, t, in.l, out);
           out.push_back(out::schedule{cfg_.admission_timeout, timer{timer::kind::link_deadline, in.peer, in.l.id, {}}});
         } else if constexpr (std::is_same_v<T, in::link_down>) {

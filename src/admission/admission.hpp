@@ -97,8 +97,13 @@ result<message> decode(byte_span body);
 struct config {
   // A connection with no topic the peer proved this long after it came up
   // is closed; a topic we asked a peer for (want) and it has not proven by
-  // then is given up (out::refused, reason timeout).
+  // then is given up (out::refused, reason timeout), counted from the want
+  // or, when the peer was still being dialled, from its link coming up.
   duration admission_timeout = std::chrono::seconds(5);
+  // A want made while the peer is still being dialled waits at most this
+  // long for its link (the transport's own bounds end a dial sooner: connect
+  // timeouts, a reversal's wait of 10 s, a hole punch's window of 5 s).
+  duration dial_allowance = std::chrono::seconds(30);
   // Bad proofs, proofs for topics we are not in, and malformed admission
   // frames a peer may send before we close it. Counted per peer until its
   // last connection closes: a replacement link does not reset the count.

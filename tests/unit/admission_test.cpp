@@ -311,6 +311,34 @@ TEST_F(pair_fixture, an_old_want_deadline_does_not_end_a_later_want) {
   EXPECT_EQ(all<out::refused>(out_a)[0].why, refusal::timeout);
 }
 
+// A want made while the peer is still being dialled (a reversal or a hole
+// punch can take seconds) gets its deadline when the link comes up, so the
+// connection that finally arrives still carries the proofs.
+TEST_F(pair_fixture, a_want_made_while_dialling_runs_its_deadline_from_the_link) {
+  a.add_topic(t, key_of(5));
+  a.handle(in::want{b_id, t, std::nullopt}, now, out_a);
+  ASSERT_EQ(all<out::schedule>(out_a).size(), 1u);
+  EXPECT_EQ(all<out::schedule>(out_a)[0].after, config{}.dial_allowance);  // only a backstop
+  EXPECT_TRUE(all<out::send>(out_a).empty());  // nothing to prove it on yet
+  const auto backstop = all<out::schedule>(out_a)[0].t;
+  out_a.clear();
+  a.handle(in::link_up{b_id, l}, now + 8s, out_a);
+  EXPECT_EQ(all<out::send>(out_a).size(), 1u);  // the proof, on the new link
+  std::vector<timer> deadlines;
+  for (const auto& s : all<out::schedule>(out_a)) {
+    if (s.t.k != timer::kind::want_deadline) continue;
+    deadlines.push_back(s.t);
+    EXPECT_EQ(s.after, config{}.admission_timeout);
+  }
+  ASSERT_EQ(deadlines.size(), 1u);
+  out_a.clear();
+  a.handle(in::timer_fired{backstop}, now + 9s, out_a);  // the backstop no longer applies
+  EXPECT_TRUE(all<out::refused>(out_a).empty());
+  a.handle(in::timer_fired{deadlines[0]}, now + 13s, out_a);
+  ASSERT_EQ(all<out::refused>(out_a).size(), 1u);
+  EXPECT_EQ(a.stats().want_timeouts, 1u);
+}
+
 TEST_F(pair_fixture, a_peer_with_no_link_and_nothing_wanted_is_forgotten) {
   a.add_topic(t, key_of(5));
   a.add_topic(topic_of(10), key_of(5));
