@@ -611,12 +611,23 @@ struct address_check {
   std::size_t failures = 0;       // helpers that could not, in the last round
 };
 
-// node::network_status(): how others reach this node.
+// One connection the node holds, and how it was made.
+struct connection_status {
+  node_id peer;
+  endpoint remote;     // the peer's end as our TCP sees it
+  endpoint local;      // ours
+  std::string path;    // "direct" (dialled or accepted), "punched" (TCP hole punch, docs/PROTOCOL.md §19.8)
+  bool dialled = false;  // we were the TLS client (we dialled it, or the punch made us client)
+};
+
+// node::network_status(): how others reach this node, and how it reaches
+// its peers.
 struct network_status {
   topicswarm::reachability reachability = topicswarm::reachability::unknown;
   std::vector<endpoint> advertised;       // what records, catalog entries and gossip carry
   std::vector<address_check> candidates;  // the addresses checked or being checked
   std::vector<events::port_mapping> mappings;  // the gateway's last answer per protocol
+  std::vector<connection_status> connections;  // every established connection, by peer id
 };
 
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics

@@ -148,6 +148,17 @@ void state::fail(const node_id& peer, std::vector<out::output>& out) {
                                                               " failed admission proofs or malformed frames"}});
 }
 
+bool state::timer_applies(const timer& t) const {
+  auto it = peers_.find(t.peer);
+  if (it == peers_.end()) return false;
+  const auto& p = it->second;
+  if (t.k == timer::kind::want_deadline) {
+    auto w = p.wanted.find(t.topic);
+    return w != p.wanted.end() && w->second == t.want;
+  }
+  return p.active && p.active->id == t.link && p.proven.empty();
+}
+
 void state::on_timer(const timer& t, std::vector<out::output>& out) {
   auto it = peers_.find(t.peer);
   if (it == peers_.end()) return;  // the peer's connection is gone: nothing applies

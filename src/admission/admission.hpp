@@ -196,6 +196,9 @@ class state {
 
   const counters& stats() const noexcept { return counters_; }
   std::size_t peers() const noexcept { return peers_.size(); }
+  // Whether a timer would still do anything when it fires (a driver drops
+  // the others: a left topic or a closed link holds no timers).
+  bool timer_applies(const timer& t) const;
 
  private:
   struct peer_state {

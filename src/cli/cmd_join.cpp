@@ -382,11 +382,27 @@ class join_session {
     usr1_.cancel();
   }
 
-  // With --json, SIGUSR1 prints the node's counters as a "stats" event.
+  // With --json, SIGUSR1 prints the node's counters as a "stats" event and
+  // its network status (reachability, connections) as a "network" event.
   void wait_usr1() {
     usr1_.async_wait([this](std::error_code ec, int) {
       if (ec || stopping_) return;
       print_json(json{{"event", "stats"}, {"ts_ms", now_ms()}, {"stats", stats_json(node_.stats_blocking())}});
+      const auto st = node_.network_status_blocking();
+      json conns = json::array();
+      for (const auto& c : st.connections)
+        conns.push_back(json{{"peer", c.peer.to_string()},
+                             {"remote", c.remote.to_string()},
+                             {"local", c.local.to_string()},
+                             {"path", c.path},
+                             {"dialled", c.dialled}});
+      json advertised = json::array();
+      for (const auto& a : st.advertised) advertised.push_back(a.to_string());
+      print_json(json{{"event", "network"},
+                      {"ts_ms", now_ms()},
+                      {"reachability", std::string(to_string(st.reachability))},
+                      {"advertised", advertised},
+                      {"connections", conns}});
       wait_usr1();
     });
   }
@@ -766,7 +782,8 @@ void register_join_command(CLI::App& app) {
       "Each stdin line is broadcast to the whole topic; a line starting with \"/n \" is sent to direct\n"
       "neighbours only (without the prefix). Blank lines are ignored; a line above the maximum message\n"
       "size (4096 bytes) is reported as an error and not sent. With --json, SIGUSR1 prints the node's\n"
-      "counters as a \"stats\" event (also part of the \"stopped\" event).");
+      "counters as a \"stats\" event (also part of the \"stopped\" event) and its connections (peer,\n"
+      "addresses, \"direct\" or \"punched\") as a \"network\" event.");
   cmd->callback([] {
     if (!o.auto_discovery && (!o.bootstrap.empty() || !o.dht_listen.empty() || o.join_timeout_s > 0))
       fail("--bootstrap, --dht-listen and --join-timeout need --auto-discovery");

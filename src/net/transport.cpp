@@ -781,6 +781,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       c->peer = peer;
       c->dialer = client ? me_ : peer;  // the duplicate rule's "dialled by": the TLS client, on both ends
       c->link.dialled = address;
+      c->link.path = link_path::punched;
+      c->link.client = client;
       c->punched = true;
       co_return c;
     }
@@ -906,6 +908,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
           c->peer = peer;
           c->dialer = me_;
           c->link.dialled = address;
+          c->link.client = true;
           if (!set_link(c)) {
             last = c->close_reason;
             break;

@@ -50,6 +50,10 @@ namespace topicswarm::net {
 // value (RFC 8446 §7.5, label exporter_label, no context, 32 bytes), which
 // both ends compute and nobody else can: admission proofs are bound to it
 // (docs/PROTOCOL.md §12).
+// How a connection was made: an ordinary dial or accept, or a TCP hole
+// punch (docs/PROTOCOL.md §19.8).
+enum class link_path : std::uint8_t { direct, punched };
+
 struct link_info {
   std::uint64_t id = 0;
   std::array<std::byte, 32> exporter{};
@@ -61,6 +65,10 @@ struct link_info {
   endpoint remote;
   // Our end of it (which of our addresses and ports it uses).
   endpoint local;
+  link_path path = link_path::direct;
+  // Whether we were the TLS client (we dialled it; on a punched connection,
+  // the side the preamble made client).
+  bool client = false;
 };
 inline constexpr std::string_view exporter_label = "EXPORTER-topicswarm-admission-v2";
 

@@ -130,6 +130,10 @@ void admission_driver::process() {
   }
   out_.clear();
   processing_ = false;
+  // Deadlines that no longer apply (proven, refused, the link or the peer
+  // gone, a want re-armed by a new link) do nothing when they fire: forget
+  // them now, so a node with nothing pending holds no timers.
+  timers_.erase_if([this](const admission::timer& t) { return !core_.timer_applies(t); });
   sh_.timers_changed();
 }
 

@@ -284,6 +284,14 @@ topicswarm::network_status node_impl::network_status() const {
   if (nat_) s = nat_->network_status();
   s.advertised = me_.addresses;
   for (const auto& [via, m] : mappings_) s.mappings.push_back(m);
+  if (transport_) {
+    for (const auto& peer : transport_->connected_peers()) {
+      auto l = transport_->link(peer);
+      if (!l) continue;
+      s.connections.push_back(connection_status{peer, l->remote, l->local,
+                                                l->path == net::link_path::punched ? "punched" : "direct", l->client});
+    }
+  }
   return s;
 }
 

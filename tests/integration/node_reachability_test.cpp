@@ -145,6 +145,13 @@ trio star(asio::io_context& io, const topic_id& t, node_config ca, node_config c
               std::move(tx_b), std::move(tx_c), std::move(rx_a), std::move(rx_b), std::move(rx_c)};
 }
 
+// How a's connection to c was made ("direct", "punched"), as network_status says.
+std::string path_to(node& from, const node_id& to) {
+  for (const auto& c : from.network_status_blocking().connections)
+    if (c.peer == to) return c.path;
+  return "none";
+}
+
 bool a_and_c_neighbours(trio& n) {
   return wait_until([&] { return has(n.rx_a.neighbors(), n.c.id()) && has(n.rx_c.neighbors(), n.a.id()); }, 15s);
 }
@@ -184,6 +191,7 @@ TEST(node_reachability, a_peer_with_no_address_we_may_dial_is_reached_by_connect
   // a never dialled c: c's connection is the one it accepted.
   EXPECT_EQ(sa.transport.dialled, 0u);
   EXPECT_GE(sa.transport.accepted, 2u);
+  EXPECT_EQ(path_to(n.a, n.c.id()), "direct");
   a_and_c_exchange(io, n);
 }
 
@@ -220,6 +228,17 @@ TEST(node_reachability, a_node_not_known_to_be_reachable_reaches_such_a_peer_by_
             1u);
   EXPECT_EQ(sa.punch.listener_answers, sc.punch.accepted);
   EXPECT_EQ(sc.punch.listener_answers, sa.punch.accepted);
+  // Each side says so; exactly one of them was the TLS client.
+  EXPECT_EQ(path_to(n.a, n.c.id()), sa.punch.accepted ? "direct" : "punched");
+  EXPECT_EQ(path_to(n.c, n.a.id()), sc.punch.accepted ? "direct" : "punched");
+  const auto conns_a = n.a.network_status_blocking().connections;
+  const auto conns_c = n.c.network_status_blocking().connections;
+  const auto dialled = [](const std::vector<connection_status>& v, const node_id& p) {
+    for (const auto& c : v)
+      if (c.peer == p) return c.dialled;
+    return false;
+  };
+  EXPECT_NE(dialled(conns_a, n.c.id()), dialled(conns_c, n.a.id()));
   a_and_c_exchange(io, n);
 }
 

@@ -362,6 +362,11 @@ TEST(transport_punch, a_punch_that_reaches_a_listener_speaks_tls_as_client_whate
   ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
   EXPECT_EQ(a.t->stats().punch_listener_answers, 1u);
   EXPECT_EQ(a.t->stats().punches_connected, 1u);
+  ASSERT_TRUE(a.t->link(b.id()));
+  EXPECT_EQ(a.t->link(b.id())->path, link_path::punched);
+  EXPECT_TRUE(a.t->link(b.id())->client);
+  EXPECT_EQ(b.t->link(a.id())->path, link_path::direct);  // to b, an ordinary accepted connection
+  EXPECT_FALSE(b.t->link(a.id())->client);
   EXPECT_EQ(b.t->stats().punches_accepted, 1u);
   EXPECT_EQ(b.t->stats().accepted, 1u);
   ASSERT_TRUE(b.t->link(a.id()));

@@ -76,6 +76,18 @@ ct=$(nat_conntrack a)
 grep -E "src=${nat_ip[ha]} dst=${nat_ip[b]} sport=7000 dport=7000 .*src=${nat_ip[b]} dst=${nat_ip[a]} sport=7000 dport=7000" \
   <<<"$ct" | grep -q ESTABLISHED || fail "router a holds no established mapping ha:7000 -> router b:7000"$'\n'"$ct"
 ok "router a maps ha:7000 straight to router b:7000 (established): no third party carries the connection"
+# And each side says how it is connected (the "network" event on SIGUSR1).
+for k in 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
+for k in 2 3; do wait_for "$tmp/peer$k.out" '"event":"network"' 10 || fail "peer $k printed no network event"; done
+conn() { grep -F '"event":"network"' "$tmp/peer$1.out" | tail -n 1 | jq -c --arg p "$2" '.connections[] | select(.peer == $p)'; }
+c2=$(conn 2 "${peer_id[3]}") c3=$(conn 3 "${peer_id[2]}")
+jq -e --arg r "${nat_ip[b]}:7000" '.path == "punched" and .remote == $r' <<<"$c2" >/dev/null ||
+  fail "ha's connection to hb: $c2"
+jq -e --arg r "${nat_ip[a]}:7000" '.path == "punched" and .remote == $r' <<<"$c3" >/dev/null ||
+  fail "hb's connection to ha: $c3"
+[[ $(jq -n --argjson a "$c2" --argjson b "$c3" '$a.dialled != $b.dialled') == true ]] ||
+  fail "both or neither side of the punched connection is TLS client"
+ok "both say: punched, to the other's router address and port 7000, one of them TLS client"
 peers_exchange 2 3 p || fail "messages did not cross between ha and hb"
 ok "messages both ways between ha and hb"
 
