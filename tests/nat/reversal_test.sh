@@ -73,9 +73,11 @@ jq -e '.forwarded >= 1' <<<"$v2" >/dev/null || fail "p2's counters: expected a f
 jq -e '.dialled >= 1 and .dial_connected >= 1 and .dial_refused == 0' <<<"$v3" >/dev/null ||
   fail "ha's counters: expected a dial made for the reversal that connected"
 # p1 dialled nobody (p2 and ha dialled it; probes are counted apart); ha
-# dialled p2 and p1.
-jq -e '.dialled == 0 and .accepted == 2' <<<"$t1" >/dev/null || fail "p1 dialled someone or accepted more: $t1"
-jq -e '.dialled == 2' <<<"$t3" >/dev/null || fail "ha did not dial exactly p2 and p1: $t3"
+# dialled p2 and p1, and maybe p2 again: with room for one neighbour it
+# trades p2 for p1, and p2, refilling its own view, may ask (by a reversal
+# of its own) to have ha back.
+jq -e '.dialled == 0 and .accepted >= 2' <<<"$t1" >/dev/null || fail "p1 dialled someone, or did not accept p2 and ha: $t1"
+jq -e '.dialled >= 2' <<<"$t3" >/dev/null || fail "ha did not dial p2 and p1: $t3"
 ok "counters: p1 asked, p2 forwarded, ha dialled p1; p1 dialled nobody"
 
 jq -cn --argjson v1 "$v1" --argjson v2 "$v2" --argjson v3 "$v3" --argjson ms "$reversed_ms" \
