@@ -627,6 +627,11 @@ struct network_status {
   std::vector<endpoint> advertised;       // what records, catalog entries and gossip carry
   std::vector<address_check> candidates;  // the addresses checked or being checked
   std::vector<events::port_mapping> mappings;  // the gateway's last answer per protocol
+  // How our NAT maps the listen port, from what peers in two or more address
+  // ranges saw: "unknown", "none" (no NAT), "endpoint-independent" (one
+  // public port for every destination: hole punching works),
+  // "endpoint-dependent" ("symmetric": another port per destination).
+  std::string nat_mapping = "unknown";
   std::vector<connection_status> connections;  // every established connection, by peer id
 };
 

@@ -401,6 +401,7 @@ class join_session {
       print_json(json{{"event", "network"},
                       {"ts_ms", now_ms()},
                       {"reachability", std::string(to_string(st.reachability))},
+                      {"nat_mapping", st.nat_mapping},
                       {"advertised", advertised},
                       {"connections", conns}});
       wait_usr1();

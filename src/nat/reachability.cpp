@@ -126,6 +126,40 @@ void state::on_received(const in::received& r, instant now, std::vector<out::out
       r.msg);
 }
 
+std::string_view to_string(nat_mapping m) noexcept {
+  switch (m) {
+    case nat_mapping::none: return "none";
+    case nat_mapping::endpoint_independent: return "endpoint-independent";
+    case nat_mapping::endpoint_dependent: return "endpoint-dependent";
+    case nat_mapping::unknown: break;
+  }
+  return "unknown";
+}
+
+nat_mapping state::mapping() const {
+  // One observation per address range of the observers: many peers in one
+  // range (or one liar with many ids there) count once.
+  std::map<core::address_range, endpoint> seen;
+  for (const auto& [id, p] : peers_) {
+    if (!p.mapped) continue;
+    if (auto r = core::range_of(p.ends.remote, true)) seen.try_emplace(*r, *p.mapped);
+  }
+  if (seen.size() < 2) return nat_mapping::unknown;
+  const endpoint& first = seen.begin()->second;
+  bool same_ip = true, same_port = true;
+  for (const auto& [r, e] : seen) {
+    if (e.fam != first.fam || e.ip != first.ip) same_ip = false;
+    else if (e.port != first.port) same_port = false;
+  }
+  if (!same_port) return nat_mapping::endpoint_dependent;  // one public IP, another port per destination
+  if (!same_ip) return nat_mapping::unknown;               // several public IPs (a pool, or several families)
+  const bool ours = std::any_of(local_.begin(), local_.end(), [&](const endpoint& l) {
+    return l.fam == first.fam && l.ip == first.ip;
+  });
+  if (ours) return nat_mapping::none;
+  return nat_mapping::endpoint_independent;
+}
+
 void state::on_observed(const node_id& peer, const link_ends& ends, const endpoint& seen, instant now,
                         std::vector<out::output>& out) {
   ++counters_.observations;
@@ -143,6 +177,11 @@ void state::on_observed(const node_id& peer, const link_ends& ends, const endpoi
   if (ends.local.port != listen->port) cand.port = listen->port;
 
   auto& p = peers_[peer];
+  if (ends.local.port == listen->port) {
+    p.mapped = seen;
+  } else {
+    p.mapped.reset();
+  }
   if (p.candidate == cand) {
     schedule_start(now, out);  // a recheck may be due
     return;

@@ -62,6 +62,15 @@ enum class reachability : std::uint8_t { unknown, reachable, unreachable };
 // "unknown", "public", "private" (what the API and events print).
 std::string_view to_string(reachability r) noexcept;
 
+// How our NAT maps our listen port, from what peers in different address
+// ranges saw of connections that used it (RFC 4787 §4.1): no translation
+// (they saw our own address), the same public port to every destination
+// (hole punching can work), or another port per destination ("symmetric":
+// punching cannot; only a relay can connect two such peers).
+enum class nat_mapping : std::uint8_t { unknown, none, endpoint_independent, endpoint_dependent };
+// "unknown", "none", "endpoint-independent", "endpoint-dependent".
+std::string_view to_string(nat_mapping m) noexcept;
+
 // Where a candidate address came from (a bit set).
 enum source : std::uint8_t {
   from_interface = 1,  // bound on one of our interfaces
@@ -192,6 +201,11 @@ class state {
   // addresses until a check failed them, and confirmed candidates.
   std::vector<endpoint> advertised() const;
   std::vector<candidate_status> candidates() const;
+  // Needs observations from peers in two address ranges (/24, /48) on
+  // connections that used our listen port; one per range counts. A liar can
+  // make it say endpoint-dependent (a wrong port), which costs a punch that
+  // would have worked; agreeing liars in two ranges can make it say more.
+  nat_mapping mapping() const;
   const counters& stats() const noexcept { return counters_; }
 
  private:
@@ -222,6 +236,7 @@ class state {
     link_ends ends;
     bool speaks = true;
     std::optional<endpoint> candidate;  // what its latest observation made
+    std::optional<endpoint> mapped;     // its latest observation, if that connection used our listen port
     std::optional<instant> last_served;
   };
   struct serving {

@@ -211,6 +211,7 @@ topicswarm::reachability nat_driver::status() const {
 topicswarm::network_status nat_driver::network_status() const {
   topicswarm::network_status s;
   s.reachability = status();
+  s.nat_mapping = std::string(nat::to_string(core_.mapping()));
   for (const auto& c : core_.candidates()) {
     address_check a;
     a.address = c.address;

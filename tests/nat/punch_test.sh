@@ -19,7 +19,9 @@
 #     say how: ha asked for a punch (no reversal), hb agreed, both punch
 #     dials connected, p1 passed the three messages on. Router a's conntrack
 #     holds the connection from ha's listen port straight to router b's
-#     public address, established: no third party carries it.
+#     public address, established: no third party carries it; both sides
+#     report the connection as punched, and ha its NAT as
+#     endpoint-independent.
 # Prints one JSON line with what it measured.
 set -uo pipefail
 tsbin=${1:-}
@@ -88,6 +90,9 @@ jq -e --arg r "${nat_ip[a]}:7000" '.path == "punched" and .remote == $r' <<<"$c3
 [[ $(jq -n --argjson a "$c2" --argjson b "$c3" '$a.dialled != $b.dialled') == true ]] ||
   fail "both or neither side of the punched connection is TLS client"
 ok "both say: punched, to the other's router address and port 7000, one of them TLS client"
+jq -e '.nat_mapping == "endpoint-independent"' <<<"$(grep -F '"event":"network"' "$tmp/peer2.out" | tail -n 1)" \
+  >/dev/null || fail "ha does not know its NAT keeps one port for every destination"
+ok "ha: nat_mapping endpoint-independent (p1 and hb, two address ranges, saw it at the same port)"
 peers_exchange 2 3 p || fail "messages did not cross between ha and hb"
 ok "messages both ways between ha and hb"
 

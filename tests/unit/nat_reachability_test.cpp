@@ -107,7 +107,7 @@ TEST(nat_wire, bad_bodies_are_refused) {
   nonce n{};
   const auto bad = [](bytes b) { return !wire::decode(b).has_value(); };
   EXPECT_TRUE(bad({}));
-  EXPECT_TRUE(bad({std::byte{0x09}}));  // unknown type
+  EXPECT_TRUE(bad({std::byte{0x7f}}));  // unknown type
   auto req = wire::encode(wire::dialback_request{n, 7000});
   req.pop_back();
   EXPECT_TRUE(bad(req));  // short
@@ -364,6 +364,36 @@ TEST_F(node_fixture, a_peer_that_does_not_speak_nat_is_neither_told_nor_asked) {
                     wire::observed{ep("203.0.113.10:7000")}});
   advance(1s);
   EXPECT_TRUE(requests(out).empty());
+}
+
+// ------------------------------------------------------------- mapping --
+
+// What peers in different ranges saw of connections from our listen port
+// (7000) says how our NAT maps it.
+TEST_F(node_fixture, the_nat_mapping_needs_two_ranges_and_tells_independent_from_dependent) {
+  local({"192.168.1.10:7000"}, {"0.0.0.0:7000"});
+  EXPECT_EQ(s.mapping(), nat_mapping::unknown);
+  peer(id_of(1), "192.168.1.10:7000", "198.51.100.1:7000", "203.0.113.9:7000");
+  peer(id_of(2), "192.168.1.10:7000", "198.51.100.2:7000", "203.0.113.9:7000");  // the same /24: counts once
+  EXPECT_EQ(s.mapping(), nat_mapping::unknown);
+  peer(id_of(3), "192.168.1.10:7000", "192.0.2.3:7000", "203.0.113.9:7000");
+  EXPECT_EQ(s.mapping(), nat_mapping::endpoint_independent);
+  // Another range sees another port for the same local port: symmetric.
+  peer(id_of(4), "192.168.1.10:7000", "198.18.0.4:7000", "203.0.113.9:41234");
+  EXPECT_EQ(s.mapping(), nat_mapping::endpoint_dependent);
+  feed(in::link_down{id_of(4)});
+  EXPECT_EQ(s.mapping(), nat_mapping::endpoint_independent);
+  // A connection from an ephemeral port says nothing about the listen port's mapping.
+  peer(id_of(5), "192.168.1.10:51000", "198.18.5.5:7000", "203.0.113.9:60000");
+  EXPECT_EQ(s.mapping(), nat_mapping::endpoint_independent);
+  EXPECT_EQ(to_string(nat_mapping::endpoint_dependent), "endpoint-dependent");
+}
+
+TEST_F(node_fixture, a_node_seen_at_its_own_address_has_no_nat) {
+  local({"203.0.113.7:7000"}, {"0.0.0.0:7000"});
+  peer(id_of(1), "203.0.113.7:7000", "198.51.100.1:7000", "203.0.113.7:7000");
+  peer(id_of(2), "203.0.113.7:7000", "192.0.2.2:7000", "203.0.113.7:7000");
+  EXPECT_EQ(s.mapping(), nat_mapping::none);
 }
 
 }  // namespace
