@@ -202,17 +202,21 @@ pub_host() {
   nat_kind[$name]=public
 }
 
-# nat_router NAME TYPE [--reject] [--lan A.B.C]: a NAT router with its public
+# nat_router NAME TYPE [--reject] [--lan A.B.C] [--wan IP]: a NAT router with its public
 # leg wan0 at 203.0.113.(10+N) and a LAN bridge lan0 at A.B.C.1/24 (default
 # 192.168.(10+N)). TYPE: eim | symmetric (see the header). --reject: the
 # router answers unsolicited packets from wan0 (TCP reset, ICMP port
 # unreachable) instead of dropping them.
 nat_router() {
-  local name=$1 type=$2 inbound=drop lan="" ns ip masq
+  local name=$1 type=$2 inbound=drop lan="" ns ip="" masq wan_gw=203.0.113.1
   shift 2
   while (($#)); do
     case $1 in
       --reject) inbound=reject ;;
+      --wan)
+        ip=$2
+        shift
+        ;;
       --lan)
         lan=$2
         shift
@@ -228,7 +232,12 @@ nat_router() {
     *) fail "nat_router: TYPE is eim or symmetric, not '$type'" ;;
   esac
   ((router_count < 240)) || fail "too many routers"
-  ip="203.0.113.$((10 + router_count))"
+  # Routers share 203.0.113.0/24 unless --wan puts one elsewhere (the
+  # benchmarking range 198.18.0.0/15): peers limit neighbours per /24 (view
+  # diversity), so private peers behind routers of one /24 compete for those
+  # places at a public peer.
+  [[ -n $ip ]] || ip="203.0.113.$((10 + router_count))"
+  [[ $ip == 198.18.* || $ip == 198.19.* ]] && wan_gw=198.18.0.1
   [[ -n $lan ]] || lan="192.168.$((10 + router_count))"
   router_count=$((router_count + 1))
   ns=$(ns_of "$name")
@@ -237,7 +246,7 @@ nat_router() {
     net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.accept_redirects=0 \
     net.ipv4.conf.default.accept_redirects=0 >/dev/null || fail "router $name sysctls"
   nat_bridge_plain "$ns"
-  nat_public_leg "$ns" wan0 "$ip" 203.0.113.1
+  nat_public_leg "$ns" wan0 "$ip" "$wan_gw"
   ip -n "$ns" link add lan0 type bridge || fail "cannot create the LAN bridge of $name"
   ip -n "$ns" addr add "$lan.1/24" dev lan0
   ip -n "$ns" link set lan0 up

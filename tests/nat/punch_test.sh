@@ -22,6 +22,11 @@
 #     public address, established: no third party carries it; both sides
 #     report the connection as punched, and ha its NAT as
 #     endpoint-independent.
+#  4. hs behind a symmetric router (another public port per destination)
+#     joins p2 and reports its NAT as endpoint-dependent: the kind hole
+#     punching cannot get through.
+# PUNCH_ROUTER_OPTS=--reject makes routers a and b answer unsolicited SYNs
+# with a reset (not in CI; see docs/BENCHMARKS.md).
 # Prints one JSON line with what it measured.
 set -uo pipefail
 tsbin=${1:-}
@@ -34,9 +39,10 @@ join_no_dht=1
 
 nat_up
 pub_host p1
-nat_router a eim ${PUNCH_ROUTER_OPTS:-}
+read -ra router_opts <<<"${PUNCH_ROUTER_OPTS:-}"
+nat_router a eim "${router_opts[@]}"
 nat_host ha a
-nat_router b eim ${PUNCH_ROUTER_OPTS:-}
+nat_router b eim "${router_opts[@]}"
 nat_host hb b
 ok "topology up: public p1 ${nat_ip[p1]}; eim router a ${nat_ip[a]} with ha ${nat_ip[ha]}, eim router b ${nat_ip[b]} with hb ${nat_ip[hb]}"
 
@@ -116,6 +122,35 @@ opens=$(jq -n --argjson a "$p2" --argjson b "$p3" \
   '$a.simultaneous_opens + $b.simultaneous_opens + $a.listener_answers + $b.listener_answers')
 ((opens >= 1)) || fail "neither side's punch connect was answered"
 ok "counters: ha asked for a punch (no reversal), p1 passed it on, both punch dials connected"
+
+# --- 4. a peer behind a symmetric NAT knows it ---
+# hs behind router s (fully-random masquerade) joins p2, whose forwarded
+# join makes p1 want hs too (a reversal brings it): p1 and p2, in two
+# address ranges, each see hs's listen port come from another public port.
+# (Router s and p2 sit outside 203.0.113.0/24, the range of routers a and b:
+# p2 would otherwise refuse hs a place in its view, having ha and hb from
+# that /24 already.)
+pub_host p2 198.18.200.2
+nat_router s symmetric --wan 198.18.201.2
+nat_host hs s
+peer_start 4 p2 --peer "${peer_id[1]}@${nat_ip[p1]}:7000"
+peer_wait_ready 4
+wait_for "$tmp/peer4.out" '"event":"joined"' 30 || fail "p2 never joined p1"
+peer_start 5 hs --peer "${peer_id[4]}@${nat_ip[p2]}:7000"
+peer_wait_ready 5
+deadline=$((SECONDS + 20))
+mapping=""
+until [[ $mapping == endpoint-dependent ]]; do
+  ((SECONDS < deadline)) || {
+    echo "hs transport: $(stats 5 transport)"
+    fail "hs never found its NAT endpoint-dependent (last: ${mapping:-none})"
+  }
+  sleep 0.5
+  kill -USR1 "${peer_pid[5]}" 2>/dev/null
+  sleep 0.2
+  mapping=$(grep -F '"event":"network"' "$tmp/peer5.out" | tail -n 1 | jq -r '.nat_mapping // empty')
+done
+ok "hs behind a symmetric NAT: nat_mapping endpoint-dependent"
 
 jq -cn --argjson v1 "$v1" --argjson p2 "$p2" --argjson p3 "$p3" --argjson ms "$punched_ms" \
   --argjson total_ms "$(($(now_ms) - t_start))" \
