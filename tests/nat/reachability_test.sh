@@ -16,7 +16,9 @@
 #     (Debian's miniupnpd), peer hu gets its listen port mapped, reports the
 #     mapping as an event, has it dialled back and says public, advertising
 #     the router's address; when it stops, the mapping is gone from the
-#     router. Skipped (and said so) when miniupnpd is not installed.
+#     router; its record in the DHT names the mapped address soon after
+#     (the records follow an address change at once). Skipped (and said
+#     so) when miniupnpd is not installed.
 # Prints one JSON line with what it measured.
 set -uo pipefail
 tsbin=${1:-}
@@ -107,6 +109,19 @@ if [[ -x $(command -v miniupnpd 2>/dev/null || echo /usr/sbin/miniupnpd) ]]; the
   jq -e --arg a "$mapped_at" 'index($a) != null' <<<"$hu_advertised" >/dev/null ||
     fail "hu is public but does not advertise $mapped_at: $hu_advertised"
   ok "hu is public through the mapping (dialled back at $mapped_at); it advertises $hu_advertised"
+  # Its records follow at once (not at their next refresh): a reader on the
+  # public side finds a record of hu's that names the mapped address.
+  pub_host rd
+  reads=0
+  deadline=$((SECONDS + 40))
+  until grep -qF "\"$mapped_at\"" <<<"${hu_record:-}"; do
+    ((SECONDS < deadline)) || fail "no record of hu names $mapped_at (last: ${hu_record:-none})"
+    reads=$((reads + 1))
+    hu_record=$(in_host rd "$tsbin" records --json --topic "$topic" --secret "$secret" "${bootstrap_args[@]}" \
+      --dht-listen "${nat_ip[rd]}:$((6900 + reads))" --windows 1 --timeout 5 2>>"$tmp/records.err" |
+      jq -c --arg p "${peer_id[3]}" 'select(.event=="record" and .publisher==$p)' | tail -n 1)
+  done
+  ok "hu's record in the DHT names $mapped_at (read $reads time(s))"
   # A clean stop removes the mapping from the gateway.
   kill -TERM "${peer_pid[3]}" 2>/dev/null
   wait "${peer_pid[3]}" 2>/dev/null
