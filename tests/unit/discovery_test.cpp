@@ -428,6 +428,41 @@ TEST(discovery_core, ThroughTheChainAloneNodesFindEachOtherAndAnotherKeyStaysAlo
   for (std::size_t i = 0; i < 6; ++i) EXPECT_FALSE(p.nodes[i].core->peers().contains(p.nodes[6].id.id()));
 }
 
+// Issue 16 item 6: a node whose addresses change (a new network, a port
+// mapping confirmed) announces them at once, and rewrites its chain slot at
+// once instead of at the next round.
+TEST(discovery_core, ANodeWhoseAddressesChangeAnnouncesThemAndRewritesItsChainSlot) {
+  pump p;
+  config cfg;  // chain on
+  p.add("net", nullptr, cfg);
+  p.add("net", nullptr, cfg);
+  p.start(0);
+  p.advance(1s);
+  p.start(1);
+  p.connect(0, 1);
+  p.drain();
+  p.advance(2s);
+  ASSERT_EQ(p.nodes[0].core->stats().chain_claims, 1u);
+  const auto claims_before = p.nodes[0].core->stats().chain_claims;
+  const auto slots_before = p.dht;
+  const auto moved = ep("203.0.113.7:7000");
+  p.input(0, in::set_addresses{{moved}});
+  p.advance(100ms);  // the chain round is scheduled at once, not at the next poll
+  // b's catalog names the new address.
+  const auto* e = p.nodes[1].core->peers().find(p.nodes[0].id.id());
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->entry.addresses, std::vector<endpoint>{moved});
+  ASSERT_FALSE(p.nodes[1].updated.empty());
+  EXPECT_EQ(p.nodes[1].updated.back().entry.addresses, std::vector<endpoint>{moved});
+  // a's chain slot was written again, with another value.
+  EXPECT_EQ(p.nodes[0].core->stats().chain_claims, claims_before + 1);
+  EXPECT_NE(p.dht, slots_before);
+  // The same addresses again change nothing.
+  p.input(0, in::set_addresses{{moved}});
+  p.advance(100ms);
+  EXPECT_EQ(p.nodes[0].core->stats().chain_claims, claims_before + 1);
+}
+
 TEST(discovery_core, ADeadPeersSlotIsClaimedAgain) {
   pump p;
   config cfg;
