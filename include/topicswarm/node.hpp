@@ -245,6 +245,19 @@ struct reachability_config {
   // from behind a NAT), and no punches answered.
   bool hole_punching = true;
   std::chrono::milliseconds punch_window{5'000};
+  // Relaying (docs/PROTOCOL.md §19.9), part of connection reversal (off with
+  // it). A node that is not reachable asks a connected member to relay a
+  // connection to a peer when a punch to that peer failed in the last 10
+  // minutes, or at once when its own NAT maps endpoint-dependently; the
+  // relay copies bytes, and TLS runs end to end through it.
+  // relay_serve (opt-in): relay for others, at most relay_max_circuits at
+  // once, each within relay_max_bytes (both directions) and
+  // relay_max_duration; a circuit whose two ends do not both arrive within
+  // 10 s is dropped.
+  bool relay_serve = false;
+  std::size_t relay_max_circuits = 16;
+  std::uint64_t relay_max_bytes = 64u << 20;
+  std::chrono::milliseconds relay_max_duration{600'000};
 };
 
 struct node_config {
@@ -601,6 +614,24 @@ struct punch_stats {
   std::uint64_t accepted = 0;
 };
 
+// Relaying (docs/PROTOCOL.md §19.9), by role.
+struct relay_stats {
+  // Requester: circuits asked for, agreed by the relay, refused or unknown
+  // there. Target: offers taken, declined. Both ends: relay dials and how
+  // they ended.
+  std::uint64_t requested = 0, agreed = 0, unavailable = 0;
+  std::uint64_t offers_taken = 0, offers_declined = 0;
+  std::uint64_t dials = 0, connected = 0, failed = 0;
+  // Relay (reachability.relay_serve): circuits agreed, refused; circuit
+  // ends admitted, refused (unknown token, another address, a second time);
+  // circuits that ended with both ends, without; running now; bytes copied;
+  // circuits closed at their byte or time limit.
+  std::uint64_t circuits_agreed = 0, circuits_refused = 0, ends_admitted = 0, ends_refused = 0;
+  std::uint64_t circuits_done = 0, circuits_unpaired = 0;
+  std::size_t circuits_running = 0;
+  std::uint64_t relayed_bytes = 0, limit_closes = 0;
+};
+
 // One address the node might be reached at, and what the checks found.
 struct address_check {
   endpoint address;
@@ -616,7 +647,9 @@ struct connection_status {
   node_id peer;
   endpoint remote;     // the peer's end as our TCP sees it
   endpoint local;      // ours
-  std::string path;    // "direct" (dialled or accepted), "punched" (TCP hole punch, docs/PROTOCOL.md §19.8)
+  // "direct" (dialled or accepted), "punched" (TCP hole punch, docs/PROTOCOL.md
+  // §19.8), "relayed" (through a relay, §19.9: `remote` is the relay's address)
+  std::string path;
   bool dialled = false;  // we were the TLS client (we dialled it, or the punch made us client)
 };
 
@@ -689,6 +722,7 @@ struct node_stats {
   reachability_stats reachability;
   reversal_stats reversal;
   punch_stats punch;
+  relay_stats relay;
   std::optional<dht::counters> dht;          // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected

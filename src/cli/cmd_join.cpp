@@ -88,6 +88,7 @@ struct join_options {
   bool no_reachability = false;
   bool no_reversal = false;
   bool no_punching = false;
+  bool relay_serve = false;
   std::size_t active_view = 0;  // 0: the default (gossip_config)
   // Auto-discovery.
   bool auto_discovery = false;
@@ -671,6 +672,7 @@ void run_join(const join_options& o) {
   cfg.reachability.port_mapping = !o.no_port_mapping;
   cfg.reachability.connection_reversal = !o.no_reversal;
   cfg.reachability.hole_punching = !o.no_punching;
+  cfg.reachability.relay_serve = o.relay_serve;
   if (o.active_view != 0) cfg.gossip.active_view_capacity = o.active_view;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
@@ -767,6 +769,10 @@ void register_join_command(CLI::App& app) {
   cmd->add_flag("--no-punching", o.no_punching,
                 "Ask for connection reversals only, even when this node is not known to be reachable, and answer "
                 "no TCP hole punches (docs/PROTOCOL.md section 19.8)");
+  cmd->add_flag("--relay-serve", o.relay_serve,
+                "Relay connections between connected peers that cannot reach each other otherwise (up to 16 "
+                "circuits, 64 MiB and 10 minutes each; the relay copies bytes it cannot read: docs/PROTOCOL.md "
+                "section 19.9)");
   cmd->add_option("--active-view", o.active_view,
                   "Neighbours per topic (HyParView active view; default 5): a node with a full view asks no one "
                   "else, but still accepts peers that must join it")

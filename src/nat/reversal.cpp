@@ -26,7 +26,7 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         if constexpr (std::is_same_v<T, in::link_up>) {
           peers_[v.peer] = peer{v.remote, v.local, v.speaks};
           if (auto p = pending_.find(v.peer); p != pending_.end()) {
-            if (!p->second.punch) ++counters_.succeeded;  // (a punch counts at its dial_done)
+            if (!p->second.punch && !p->second.relay) ++counters_.succeeded;  // (punches, relays: at dial_done)
             if (!p->second.dialling) pending_.erase(p);
           }
           agreed_.erase(v.peer);  // connected some other way: the punch is moot
@@ -52,9 +52,27 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
             on_punch(v.peer, *pm, v.busy, now, out);
           } else if (const auto* pa = std::get_if<wire::punch_answer>(&v.msg)) {
             on_punch_answer(v.peer, *pa, out);
+          } else if (const auto* rq = std::get_if<wire::relay_request>(&v.msg)) {
+            on_relay_request(v.peer, *rq, now, out);
+          } else if (const auto* ro = std::get_if<wire::relay_offer>(&v.msg)) {
+            on_relay_offer(v.peer, *ro, v.busy, now, out);
+          } else if (const auto* ra = std::get_if<wire::relay_answer>(&v.msg)) {
+            on_relay_answer(v.peer, *ra, out);
           }
         } else if constexpr (std::is_same_v<T, in::dial_done>) {
+          if (relaying_.erase(v.peer) != 0) {
+            ++(v.connected ? counters_.relay_connected : counters_.relay_failed);
+            if (auto p = pending_.find(v.peer); p != pending_.end() && p->second.dialling) pending_.erase(p);
+            return;
+          }
           if (punching_.erase(v.peer) != 0) {
+            if (!v.connected) {
+              // Next time this peer is wanted, a relay (a punch that failed
+              // once will likely fail again: a NAT that maps per destination).
+              std::erase_if(punch_failed_at_,
+                            [&](const auto& kv) { return now - kv.second >= cfg_.relay_after_punch_failure; });
+              if (punch_failed_at_.size() < 1024) punch_failed_at_[v.peer] = now;
+            }
             ++(v.connected ? counters_.punch_connected : counters_.punch_failed);
             if (auto p = pending_.find(v.peer); p != pending_.end() && p->second.dialling) pending_.erase(p);
             return;
@@ -71,6 +89,10 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
 }
 
 bool state::timer_applies(const timer& t) const {
+  if (t.what == timer::kind::circuit_expires) {
+    return std::any_of(circuits_.begin(), circuits_.end(),
+                       [&](const auto& kv) { return kv.second.id == t.serial && !kv.second.running; });
+  }
   if (t.what == timer::kind::agreed_expires) {
     auto a = agreed_.find(t.target);
     return a != agreed_.end() && a->second.serial == t.serial;
@@ -82,6 +104,12 @@ bool state::timer_applies(const timer& t) const {
 
 void state::on_timer(const timer& t, std::vector<out::output>& out) {
   if (!timer_applies(t)) return;
+  if (t.what == timer::kind::circuit_expires) {
+    // Its ends did not both come (the transport closes a lone one itself).
+    std::erase_if(circuits_, [&](const auto& kv) { return kv.second.id == t.serial; });
+    ++counters_.circuits_unpaired;
+    return;
+  }
   if (t.what == timer::kind::agreed_expires) {
     ++counters_.punch_unsynced;
     agreed_.erase(t.target);
@@ -127,8 +155,21 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
   }
   auto& p = pending_[target];
   p.serial = ++serial_;
-  p.punch = cfg_.punching && !public_;
+  std::erase_if(punch_failed_at_, [&](const auto& kv) { return now - kv.second >= cfg_.relay_after_punch_failure; });
+  // Not reachable ourselves: a punch, unless one to this peer failed lately
+  // or our NAT maps per destination; then a relay (one is asked).
+  p.relay = !public_ && (symmetric_ || punch_failed_at_.contains(target));
+  p.punch = !p.relay && cfg_.punching && !public_;
   p.sent = now;
+  if (p.relay) {
+    for (auto& b : p.tok) b = static_cast<std::byte>(rng_.next() & 0xff);
+    const auto h = rng_.sample(std::move(helpers), 1).front();
+    p.asked.insert(h);
+    out.push_back(out::send{h, wire::relay_request{target, p.tok}});
+    ++counters_.relay_requested;
+    out.push_back(out::schedule{cfg_.timeout, timer{target, p.serial, timer::kind::deadline}});
+    return true;
+  }
   for (const auto& h : rng_.sample(std::move(helpers), cfg_.helpers)) {
     const auto port = listen_port(peers_.at(h).local.fam);
     p.asked.insert(h);
@@ -146,7 +187,7 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
 
 void state::on_answer(const node_id& from, const wire::reverse_answer& a, std::vector<out::output>& out) {
   auto p = pending_.find(a.target);
-  if (p == pending_.end() || p->second.punch || !p->second.asked.contains(from)) {
+  if (p == pending_.end() || p->second.punch || p->second.relay || !p->second.asked.contains(from)) {
     ++counters_.unexpected;
     return;
   }
@@ -164,7 +205,9 @@ void state::helper_gone(const node_id& target, const node_id& helper, std::vecto
   if (p == pending_.end() || p->second.synced) return;  // a synced punch needs no helper any more
   p->second.asked.erase(helper);
   if (!p->second.asked.empty() || p->second.forwarded) return;
-  ++(p->second.punch ? counters_.punch_failed_helpers : counters_.failed);
+  ++(p->second.relay   ? counters_.relay_unavailable
+     : p->second.punch ? counters_.punch_failed_helpers
+                       : counters_.failed);
   pending_.erase(p);
   out.push_back(out::failed{target});
 }
@@ -347,6 +390,118 @@ void state::on_punch(const node_id& helper, const wire::punch& m, bool busy, ins
       return;
     }
   }
+}
+
+// ------------------------------------------------------------- relaying ---
+
+// As relay: agree to a circuit between `from` and a connected target, if we
+// serve relays and have room.
+void state::on_relay_request(const node_id& from, const wire::relay_request& q, instant now,
+                             std::vector<out::output>& out) {
+  const auto answer = [&](wire::reverse_code c, std::uint16_t port) {
+    out.push_back(out::send{from, wire::relay_answer{q.target, q.tok, c, port}});
+  };
+  auto t = peers_.find(q.target);
+  if (!cfg_.relay_serve || q.target == from || circuits_.contains(q.tok)) {
+    ++counters_.circuits_refused;
+    return answer(wire::reverse_code::refused, 0);
+  }
+  if (t == peers_.end() || !t->second.speaks) {
+    ++counters_.circuits_refused;
+    return answer(wire::reverse_code::unknown, 0);
+  }
+  const auto& req = peers_.at(from);
+  const auto port_for_requester = listen_port(req.local.fam), port_for_target = listen_port(t->second.local.fam);
+  if (port_for_requester == 0 || port_for_target == 0 || circuits_.size() >= cfg_.relay_max_circuits ||
+      !forward_buckets_[from].take(now, cfg_.forward_burst, cfg_.forward_per_minute) ||
+      !forward_total_.take(now, cfg_.forward_total_burst, cfg_.forward_total_per_minute)) {
+    ++counters_.circuits_refused;
+    return answer(wire::reverse_code::refused, 0);
+  }
+  auto& c = circuits_[q.tok];
+  c.id = ++circuit_ids_;
+  c.requester = from;
+  c.target = q.target;
+  c.requester_at = req.remote;
+  c.target_at = t->second.remote;
+  ++counters_.circuits_agreed;
+  out.push_back(out::send{q.target, wire::relay_offer{from, q.tok, port_for_target}});
+  answer(wire::reverse_code::forwarded, port_for_requester);
+  out.push_back(out::schedule{cfg_.relay_wait, timer{from, c.id, timer::kind::circuit_expires}});
+}
+
+std::optional<std::uint64_t> state::admit(const wire::token& token, const endpoint& remote) {
+  auto it = circuits_.find(token);
+  if (it == circuits_.end()) {
+    ++counters_.circuit_ends_refused;
+    return std::nullopt;
+  }
+  auto& c = it->second;
+  const auto same_ip = [&](const endpoint& e) { return e.fam == remote.fam && e.ip == remote.ip; };
+  // Each end once, and only from the IP our connection to it shows (a NAT
+  // may change the port, not the address): a token seen by anyone else is
+  // of no use to them.
+  if (!c.requester_came && same_ip(c.requester_at)) {
+    c.requester_came = true;
+  } else if (!c.target_came && same_ip(c.target_at)) {
+    c.target_came = true;
+  } else {
+    ++counters_.circuit_ends_refused;
+    return std::nullopt;
+  }
+  c.running = c.requester_came && c.target_came;
+  ++counters_.circuit_ends_admitted;
+  return c.id;
+}
+
+void state::circuit_done(std::uint64_t id, std::uint64_t bytes, bool paired) {
+  const auto n = std::erase_if(circuits_, [&](const auto& kv) { return kv.second.id == id; });
+  if (n == 0) return;  // already forgotten (its wait expired)
+  ++(paired ? counters_.circuits_done : counters_.circuits_unpaired);
+  counters_.relayed_bytes += bytes;
+}
+
+// As target: a relay says `from` wants a circuit to us.
+void state::on_relay_offer(const node_id& relay, const wire::relay_offer& o, bool busy, instant now,
+                           std::vector<out::output>& out) {
+  if (o.from == self_ || busy || peers_.contains(o.from) || relaying_.contains(o.from) || punching_.contains(o.from)) {
+    ++counters_.relay_offers_declined;
+    return;
+  }
+  endpoint at = peers_.at(relay).remote;  // the relay, where our connection to it goes
+  at.port = o.port;
+  if (!policy_.allows(at) || dial_load() >= cfg_.max_dials_in_flight ||
+      !dial_buckets_[relay].take(now, cfg_.dial_burst, cfg_.dial_per_minute) ||
+      !dial_total_.take(now, cfg_.dial_total_burst, cfg_.dial_total_per_minute)) {
+    ++counters_.relay_offers_declined;
+    return;
+  }
+  if (auto own = pending_.find(o.from); own != pending_.end() && !own->second.dialling) pending_.erase(own);
+  relaying_.insert(o.from);
+  ++counters_.relay_offers_taken;
+  ++counters_.relay_dials;
+  out.push_back(out::relay{o.from, at, o.tok, cfg_.relay_wait});
+}
+
+// As requester: the relay's answer.
+void state::on_relay_answer(const node_id& from, const wire::relay_answer& a, std::vector<out::output>& out) {
+  auto p = pending_.find(a.target);
+  if (p == pending_.end() || !p->second.relay || p->second.tok != a.tok || !p->second.asked.contains(from) ||
+      p->second.dialling) {
+    ++counters_.unexpected;
+    return;
+  }
+  if (a.code != wire::reverse_code::forwarded) {
+    ++(a.code == wire::reverse_code::unknown ? counters_.answers_unknown : counters_.answers_refused);
+    return helper_gone(a.target, from, out);
+  }
+  endpoint at = peers_.at(from).remote;
+  at.port = a.port;
+  p->second.dialling = true;
+  relaying_.insert(a.target);
+  ++counters_.relay_agreed;
+  ++counters_.relay_dials;
+  out.push_back(out::relay{a.target, at, a.tok, cfg_.relay_wait});
 }
 
 }  // namespace topicswarm::nat::reversal

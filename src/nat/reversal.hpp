@@ -87,6 +87,15 @@ struct config {
   bool punching = true;
   duration punch_window = std::chrono::seconds(5);   // both sides keep dialling this long
   duration max_punch_delay = std::chrono::seconds(2);  // cap on the requester's half round trip
+  // Relaying (§19.9). As requester: a peer a punch to which failed is asked
+  // for through a relay for this long (also at once when our own NAT maps
+  // endpoint-dependently). As relay (serve, opt-in): circuits agreed or
+  // running at once; an agreed circuit whose ends do not both come within
+  // relay_wait is forgotten.
+  duration relay_after_punch_failure = std::chrono::minutes(10);
+  bool relay_serve = false;
+  std::size_t relay_max_circuits = 16;
+  duration relay_wait = std::chrono::seconds(10);
 };
 
 struct timer {
@@ -94,6 +103,7 @@ struct timer {
     deadline,        // our reversal or punch of `target` gives up
     punch_go,        // half a round trip after our sync: dial
     agreed_expires,  // a punch we agreed to (as target) was never synced
+    circuit_expires, // a relay circuit we agreed to serve: its ends had their time (serial: circuit id)
   };
   node_id target;
   std::uint64_t serial = 0;  // which reversal or punch of the target it was set for
@@ -127,8 +137,12 @@ struct failed { node_id target; };
 // until `window` has passed (answer with in::dial_done). The requester's
 // own dial for `peer` is waiting; it takes this.
 struct punch { node_id peer; endpoint address; duration window{}; };
+// Relay: connect to `peer` through the relay at `relay` with `token` (the
+// other end does the same), waiting up to `window` for it (answer with
+// in::dial_done).
+struct relay { node_id peer; endpoint relay; wire::token tok{}; duration window{}; };
 using schedule = core::effect::schedule<timer>;
-using output = std::variant<send, dial, failed, punch, schedule>;
+using output = std::variant<send, dial, failed, punch, relay, schedule>;
 }  // namespace out
 
 struct counters {
@@ -160,6 +174,15 @@ struct counters {
   std::uint64_t punch_unsynced = 0;     // agreed, but no sync came
   // punch dials, both sides
   std::uint64_t punch_dials = 0, punch_connected = 0, punch_failed = 0;
+  // relaying: as requester (asked, the relay agreed, it could not); as
+  // target (offers taken, declined); relay dials both sides; as relay
+  // (circuits agreed, refused, ends admitted, ends refused, circuits that
+  // ended paired / unpaired, bytes they carried).
+  std::uint64_t relay_requested = 0, relay_agreed = 0, relay_unavailable = 0;
+  std::uint64_t relay_offers_taken = 0, relay_offers_declined = 0;
+  std::uint64_t relay_dials = 0, relay_connected = 0, relay_failed = 0;
+  std::uint64_t circuits_agreed = 0, circuits_refused = 0, circuit_ends_admitted = 0, circuit_ends_refused = 0;
+  std::uint64_t circuits_done = 0, circuits_unpaired = 0, relayed_bytes = 0;
 };
 
 class state {
@@ -171,6 +194,16 @@ class state {
   // reachable (then we ask for reversals, not punches).
   void set_self(const node_id& self) { self_ = self; }
   void set_public(bool reachable) { public_ = reachable; }
+  // Whether our NAT maps endpoint-dependently: then a punch cannot work and
+  // a peer we cannot dial is asked for through a relay at once.
+  void set_symmetric(bool symmetric) { symmetric_ = symmetric; }
+  // As relay: the transport asks for each circuit end that arrives. The
+  // circuit's id if `token` is a circuit we agreed to and `remote` has the
+  // IP of one of its two ends that has not come yet.
+  std::optional<std::uint64_t> admit(const wire::token& token, const endpoint& remote);
+  // A circuit admit() returned ended, with the bytes it carried.
+  void circuit_done(std::uint64_t circuit, std::uint64_t bytes, bool paired);
+  std::size_t circuits() const noexcept { return circuits_.size(); }
   void handle(in::input input, instant now, std::vector<out::output>& out);
   // We want a connection to `target` and cannot dial it: ask helpers. True
   // when at least one was asked (the transport then waits for the target).
@@ -199,6 +232,16 @@ class state {
     bool synced = false;      // the target replied; the sync went out
     bool dialling = false;    // the punch dial runs (the transport's wait ended)
     endpoint address;         // where the helper sees the target
+    // A relay circuit instead: its token, asked of one relay.
+    bool relay = false;
+    wire::token tok{};
+  };
+  // A circuit we serve as relay.
+  struct circuit {
+    std::uint64_t id = 0;
+    node_id requester, target;
+    endpoint requester_at, target_at;  // their IPs as our connections see them
+    bool requester_came = false, target_came = false, running = false;
   };
   // A punch we agreed to as target, waiting for the requester's sync.
   struct agreed {
@@ -216,10 +259,16 @@ class state {
   void on_punch(const node_id& helper, const wire::punch& p, bool busy, instant now, std::vector<out::output>& out);
   void on_punch_answer(const node_id& from, const wire::punch_answer& a, std::vector<out::output>& out);
   void on_timer(const timer& t, std::vector<out::output>& out);
+  void on_relay_request(const node_id& from, const wire::relay_request& q, instant now, std::vector<out::output>& out);
+  void on_relay_offer(const node_id& relay, const wire::relay_offer& o, bool busy, instant now,
+                      std::vector<out::output>& out);
+  void on_relay_answer(const node_id& from, const wire::relay_answer& a, std::vector<out::output>& out);
   // Our listen port in `fam` (0: none).
   std::uint16_t listen_port(endpoint::family fam) const;
   // Reverse dials, agreed punches and punch dials in flight together.
-  std::size_t dial_load() const { return dials_in_flight_.size() + agreed_.size() + punching_.size(); }
+  std::size_t dial_load() const {
+    return dials_in_flight_.size() + agreed_.size() + punching_.size() + relaying_.size();
+  }
 
   config cfg_;
   core::rng rng_;
@@ -233,6 +282,11 @@ class state {
   std::set<node_id> dials_in_flight_;
   std::map<node_id, agreed> agreed_;  // as target, by requester
   std::set<node_id> punching_;        // punch dials in flight (either side)
+  std::set<node_id> relaying_;        // relay dials in flight (either end)
+  std::map<node_id, instant> punch_failed_at_;  // as requester: recent punch failures, by target
+  std::map<wire::token, circuit> circuits_;     // as relay
+  std::uint64_t circuit_ids_ = 0;
+  bool symmetric_ = false;
   node_id self_;
   bool public_ = false;
   std::uint64_t serial_ = 0;

@@ -19,6 +19,11 @@ node_id get_id(core::byte_reader& r) {
   r.get(id.writable());
   return id;
 }
+token get_token(core::byte_reader& r) {
+  token t{};
+  r.get(std::span<std::byte>(t.data(), t.size()));
+  return t;
+}
 // A punch phase, or nothing for a byte that names none.
 std::optional<punch_phase> get_phase(core::byte_reader& r) {
   const auto v = r.get_u8();
@@ -71,11 +76,26 @@ void encode_to(bytes& out, const message& m) {
           discovery::encode_endpoint(w, v.address);
           w.put_u8(static_cast<std::uint8_t>(v.phase));
           w.put_u32(v.round);
-        } else {
+        } else if constexpr (std::is_same_v<T, punch_answer>) {
           w.put_u8(punch_answer_type);
           w.put(v.target.span());
           w.put_u32(v.round);
           w.put_u8(static_cast<std::uint8_t>(v.code));
+        } else if constexpr (std::is_same_v<T, relay_request>) {
+          w.put_u8(relay_request_type);
+          w.put(v.target.span());
+          w.put(byte_span(v.tok.data(), v.tok.size()));
+        } else if constexpr (std::is_same_v<T, relay_offer>) {
+          w.put_u8(relay_offer_type);
+          w.put(v.from.span());
+          w.put(byte_span(v.tok.data(), v.tok.size()));
+          w.put_u16(v.port);
+        } else {
+          w.put_u8(relay_answer_type);
+          w.put(v.target.span());
+          w.put(byte_span(v.tok.data(), v.tok.size()));
+          w.put_u8(static_cast<std::uint8_t>(v.code));
+          w.put_u16(v.port);
         }
       },
       m);
@@ -179,6 +199,35 @@ result<message> decode(byte_span body) {
                      code > static_cast<std::uint8_t>(reverse_code::refused)))
         return bad("nat punch answer: unknown code");
       a.code = static_cast<reverse_code>(code);
+      m = a;
+      break;
+    }
+    case relay_request_type: {
+      relay_request q;
+      q.target = get_id(r);
+      q.tok = get_token(r);
+      m = q;
+      break;
+    }
+    case relay_offer_type: {
+      relay_offer o;
+      o.from = get_id(r);
+      o.tok = get_token(r);
+      o.port = r.get_u16();
+      if (r.ok() && o.port == 0) return bad("nat relay offer for port 0");
+      m = o;
+      break;
+    }
+    case relay_answer_type: {
+      relay_answer a;
+      a.target = get_id(r);
+      a.tok = get_token(r);
+      const auto code = r.get_u8();
+      a.port = r.get_u16();
+      if (r.ok() && code > static_cast<std::uint8_t>(reverse_code::refused)) return bad("nat relay answer: unknown code");
+      a.code = static_cast<reverse_code>(code);
+      if (r.ok() && (a.code == reverse_code::forwarded) != (a.port != 0))
+        return bad("nat relay answer: a port goes with code 0 only");
       m = a;
       break;
     }

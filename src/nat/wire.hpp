@@ -116,8 +116,38 @@ struct punch_answer {
   friend bool operator==(const punch_answer&, const punch_answer&) = default;
 };
 
+// Relaying (§19.9). A circuit's token: random, chosen by the requester.
+using token = std::array<std::byte, 16>;
+// To a member that may relay: "carry a circuit to `target` under this
+// token": type 0x0B || target (32) || token (16).
+struct relay_request {
+  node_id target;
+  wire::token tok{};
+  friend bool operator==(const relay_request&, const relay_request&) = default;
+};
+// From the relay to the target: "`from` wants a circuit to you: connect to
+// me at my listen port with this token": type 0x0C || from (32) || token
+// (16) || port be16 (not 0).
+struct relay_offer {
+  node_id from;
+  wire::token tok{};
+  std::uint16_t port = 0;
+  friend bool operator==(const relay_offer&, const relay_offer&) = default;
+};
+// The relay's answer to the requester: type 0x0D || target (32) || token
+// (16) || code u8 (0 the target was told, 1 unknown, 2 refused) || port be16
+// (the relay's listen port; 0 unless the code is 0).
+struct relay_answer {
+  node_id target;
+  wire::token tok{};
+  reverse_code code = reverse_code::forwarded;
+  std::uint16_t port = 0;
+  friend bool operator==(const relay_answer&, const relay_answer&) = default;
+};
+
 using message = std::variant<observed, dialback_request, dialback_result, dialback_proof, reverse_request,
-                             reverse_answer, reverse, punch_request, punch, punch_answer>;
+                             reverse_answer, reverse, punch_request, punch, punch_answer, relay_request, relay_offer,
+                             relay_answer>;
 
 inline constexpr std::uint8_t observed_type = 0x01;
 inline constexpr std::uint8_t request_type = 0x02;
@@ -129,13 +159,17 @@ inline constexpr std::uint8_t reverse_type = 0x07;
 inline constexpr std::uint8_t punch_request_type = 0x08;
 inline constexpr std::uint8_t punch_type = 0x09;
 inline constexpr std::uint8_t punch_answer_type = 0x0A;
+inline constexpr std::uint8_t relay_request_type = 0x0B;
+inline constexpr std::uint8_t relay_offer_type = 0x0C;
+inline constexpr std::uint8_t relay_answer_type = 0x0D;
 
 bytes encode(const message& m);
 void encode_to(bytes& out, const message& m);
 // errc::malformed_message for an unknown type, a wrong length, a bad
 // address (family, unspecified ip, port 0), a request for port 0, an
-// unknown result or answer code, an unknown punch phase or a punch answer
-// that says "forwarded".
+// unknown result or answer code, an unknown punch phase, a punch answer
+// that says "forwarded", a relay offer for port 0, or a relay answer whose
+// port does not go with its code.
 result<message> decode(byte_span body);
 }  // namespace wire
 

@@ -54,6 +54,14 @@ struct config {
   // reversal was asked for (transport::on_reverse): the helpers' round trip
   // and the peer's connect and handshake (docs/PROTOCOL.md §19.7).
   std::chrono::milliseconds reverse_timeout{10'000};
+  // Relay circuits we serve (transport::on_relay, docs/PROTOCOL.md §19.9):
+  // how long the first end waits for the second, and per circuit the bytes
+  // copied (both directions together) and its lifetime; beyond either the
+  // circuit is closed. Both ends then look for another way (a direct
+  // connection replaces a relayed one).
+  std::chrono::milliseconds relay_pair_timeout{10'000};
+  std::uint64_t relay_max_bytes = 64u << 20;
+  std::chrono::milliseconds relay_max_duration{600'000};
   // Largest frame payload (kind byte + body) accepted or sent. The owner
   // derives it from what its layers send (the node: the largest gossip
   // encoding); peers must agree, since a larger frame closes the connection.
@@ -93,6 +101,14 @@ struct stats {
   std::uint64_t punch_simultaneous_opens = 0, punch_listener_answers = 0;
   std::uint64_t punches_connected = 0, punches_timed_out = 0, punches_failed_handshake = 0;
   std::uint64_t punches_accepted = 0;
+  // Relaying (docs/PROTOCOL.md §19.9). As relay: circuits whose two ends
+  // met, ends refused (no circuit for their token, or from another
+  // address), ends whose partner never came, circuits closed at their byte
+  // or time limit, bytes copied. As an end: relay dials made, connected
+  // (TLS through the relay proved the peer), failed.
+  std::uint64_t relay_circuits = 0, relay_refused = 0, relay_unpaired = 0, relay_limit_closes = 0;
+  std::uint64_t relay_bytes = 0;
+  std::uint64_t relay_dials = 0, relay_dials_connected = 0, relay_dials_failed = 0;
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

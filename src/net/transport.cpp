@@ -22,6 +22,7 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -76,6 +77,15 @@ std::error_code set_reuse_port(int fd) {
 // 20-24), which is all a listener otherwise reads first.
 constexpr std::uint8_t punch_preamble = 0x50;     // 'P'
 constexpr std::uint8_t listener_preamble = 0x4c;  // 'L'
+// A relay end starts with this and its 16-byte token; the relay answers it
+// (once both ends came) before copying (docs/PROTOCOL.md §19.9).
+constexpr std::uint8_t relay_preamble = 0x52;  // 'R'
+// How a dial connects: ordinarily, by a hole punch, or through a relay.
+struct dial_mode {
+  enum class kind : std::uint8_t { normal, punch, relay } k = kind::normal;
+  steady::time_point until{};  // punch: the window; relay: the wait for the other end
+  relay_token token{};
+};
 // A punch redoes a failed connect after this (bounded by its window).
 constexpr std::chrono::milliseconds punch_retry_gap{50};
 
@@ -118,7 +128,14 @@ struct task_count {
 // queued, the peer's has not arrived; nothing else is read or sent yet.
 // active: the peer's connection, written and read. retired / flushing: read,
 // no longer written (a losing duplicate; a connection being closed).
-enum class conn_state { handshaking, greeting, active, retired, flushing, closed };
+enum class conn_state { handshaking, greeting, active, retired, flushing, relaying, closed };
+
+// A relay circuit we serve: two accepted ends copied into each other.
+struct relay_circuit {
+  std::uint64_t id = 0;
+  std::uint64_t bytes = 0;
+  bool ended = false;
+};
 
 struct connection {
   ssl_stream stream;
@@ -134,6 +151,12 @@ struct connection {
   // outlives the connection's read loop, which clears this first).
   bool* reversal_reached = nullptr;
   bool punched = false;  // made by punch_connect (counted as punches_connected when established)
+  bool relayed = false;  // made by relay_connect (counted as relay_dials_connected when established)
+  // A relay end we serve: the wait for its partner (first end only), the
+  // partner, and the circuit.
+  asio::steady_timer* relay_wait = nullptr;
+  std::weak_ptr<connection> relay_partner;
+  std::shared_ptr<relay_circuit> relay;
   bool holds_handshake_slot = false;  // counted in inbound_handshakes_ (until established or closed)
   std::optional<source> src;          // inbound from a limited source: counted in the per-source tables
   bool holds_ip_handshake = false;    // counted in handshakes_by_ip_ (until established or closed)
@@ -220,12 +243,36 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       auto w = reverse_waits_.find(peer);
       if (w == reverse_waits_.end()) return false;  // dialling addresses of its own
       reverse_delivered_[peer] = {address};
-      punch_delivered_[peer] = until;
+      mode_delivered_[peer] = dial_mode{dial_mode::kind::punch, until, {}};
       w->second->cancel();
       return true;
     }
     dialling_.emplace(peer, bytes{});
-    asio::co_spawn(io_, run_dial(shared_from_this(), peer, {address}, false, until), asio::detached);
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, {address}, false, dial_mode{dial_mode::kind::punch, until, {}}),
+                   asio::detached);
+    return true;
+  }
+
+  void on_relay(relay_admit admit, relay_done done) {
+    assert(!running_ && "on_relay() after run()");
+    relay_admit_ = std::move(admit);
+    relay_done_ = std::move(done);
+  }
+
+  bool relay_dial(const node_id& peer, const endpoint& relay, const relay_token& token,
+                  std::chrono::milliseconds window) {
+    if (stopped_ || active_.contains(peer) || peer == me_) return false;
+    const dial_mode mode{dial_mode::kind::relay, steady::now() + window, token};
+    if (dialling_.contains(peer)) {
+      auto w = reverse_waits_.find(peer);
+      if (w == reverse_waits_.end()) return false;  // dialling addresses of its own
+      reverse_delivered_[peer] = {relay};
+      mode_delivered_[peer] = mode;
+      w->second->cancel();
+      return true;
+    }
+    dialling_.emplace(peer, bytes{});
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, {relay}, false, mode), asio::detached);
     return true;
   }
 
@@ -264,7 +311,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     for (auto& [peer, t] : reverse_waits_) t->cancel();
     reverse_waits_.clear();
     reverse_delivered_.clear();
-    punch_delivered_.clear();
+    mode_delivered_.clear();
+    for (auto& [tok, c] : relay_waiting_)
+      if (c->relay_wait) c->relay_wait->cancel();
+    relay_waiting_.clear();
   }
 
   std::vector<endpoint> local_endpoints() const {
@@ -321,7 +371,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     }
     if (addresses.size() > transport::max_dial_addresses) addresses.resize(transport::max_dial_addresses);
     dialling_.emplace(peer, bytes{});
-    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses), reversing, std::nullopt),
+    asio::co_spawn(io_, run_dial(shared_from_this(), peer, std::move(addresses), reversing, dial_mode{}),
                    asio::detached);
   }
 
@@ -502,6 +552,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       std::array<std::uint8_t, 1> first{0};
       auto [pec, pn] = co_await c->stream.next_layer().async_receive(asio::buffer(first),
                                                                        asio::socket_base::message_peek, use_tuple);
+      if (!pec && pn == 1 && first[0] == relay_preamble && relay_admit_) co_return co_await run_relay_end(c);
       if (!pec && pn == 1 && first[0] == punch_preamble) {
         auto [rec, rn] = co_await asio::async_read(c->stream.next_layer(), asio::buffer(first), use_tuple);
         std::error_code wec;
@@ -788,8 +839,188 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     }
   }
 
+  // An end of a relay circuit (docs/PROTOCOL.md §19.9): TCP to the relay
+  // (an ephemeral port), the preamble and token, the relay's byte once the
+  // other end came (until `until`), then TLS to `peer` through it (smaller
+  // id is client). The connection, TLS-proved to be `peer`, or null.
+  asio::awaitable<conn_ptr> relay_connect(node_id peer, endpoint relay, relay_token token, steady::time_point until,
+                                          error& last) {
+    ++stats_.relay_dials;
+    const auto fail = [&](error e) -> conn_ptr {
+      ++stats_.relay_dials_failed;
+      last = std::move(e);
+      return nullptr;
+    };
+    if (all_.size() >= cfg_.max_connections) {
+      ++stats_.refused_connection_cap;
+      co_return fail(error{errc::dial_failed, "connection cap reached"});
+    }
+    auto c = make_connection();
+    all_.insert(c);
+    c->outbound = true;
+    const auto left = [&] {
+      return std::max(std::chrono::milliseconds(1),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now()));
+    };
+    arm_deadline(c, std::min(cfg_.connect_timeout, left()));
+    auto [ec] = co_await c->stream.lowest_layer().async_connect(to_asio(relay), use_tuple);
+    c->deadline.cancel();
+    const auto gone = [&] { return c->st == conn_state::closed || stopped_; };
+    if (gone()) {
+      close_connection(c, error{errc::node_stopped});
+      co_return nullptr;
+    }
+    if (ec) {
+      close_connection(c, error{errc::dial_failed, ec.message()});
+      co_return fail(error{errc::dial_failed, "relay " + relay.to_string() + ": " + ec.message()});
+    }
+    tune_socket(c);
+    arm_deadline(c, left());
+    std::array<std::uint8_t, 1 + std::tuple_size_v<relay_token>> head{};
+    head[0] = relay_preamble;
+    std::memcpy(head.data() + 1, token.data(), token.size());
+    auto [wec, wn] = co_await asio::async_write(c->stream.next_layer(), asio::buffer(head), use_tuple);
+    std::array<std::uint8_t, 1> answer{0};
+    std::error_code rec;
+    if (!wec) std::tie(rec, std::ignore) = co_await asio::async_read(c->stream.next_layer(), asio::buffer(answer), use_tuple);
+    c->deadline.cancel();
+    if (gone()) {
+      close_connection(c, error{errc::node_stopped});
+      co_return nullptr;
+    }
+    if (wec || rec || answer[0] != relay_preamble) {
+      const std::string why = wec ? wec.message() : rec ? rec.message() : "not a relay answer";
+      close_connection(c, error{errc::dial_failed, why});
+      co_return fail(error{errc::dial_failed, "relay " + relay.to_string() + ": no circuit to " + peer.to_string() +
+                                                  " (" + why + ")"});
+    }
+    const bool client = me_ < peer;
+    arm_deadline(c, cfg_.handshake_timeout);
+    auto [hec] = co_await c->stream.async_handshake(
+        client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server, use_tuple);
+    c->deadline.cancel();
+    if (gone()) {
+      close_connection(c, error{errc::node_stopped});
+      co_return nullptr;
+    }
+    auto got = hec ? result<node_id>(error{errc::handshake_failed, hec.message()})
+                   : authenticated_peer(c->stream.native_handle());
+    if (!got || *got != peer) {
+      error e = !got ? error{got.error().code, "through relay " + relay.to_string() + ": " + got.error().detail}
+                     : error{errc::peer_identity_mismatch, "through relay " + relay.to_string() + ": " +
+                                                               got->to_string() + ", not " + peer.to_string()};
+      if (!got) ++stats_.handshake_failures; else ++stats_.identity_mismatches;
+      close_connection(c, e);
+      co_return fail(std::move(e));
+    }
+    c->peer = peer;
+    c->dialer = client ? me_ : peer;
+    c->link.path = link_path::relayed;
+    c->link.client = client;
+    c->relayed = true;
+    co_return c;
+  }
+
+  // A relay end that arrived at our listener (its first byte is the relay
+  // preamble): its token, the circuit it belongs to, the wait for the other
+  // end, then copying.
+  asio::awaitable<void> run_relay_end(conn_ptr c) {
+    std::array<std::uint8_t, 1 + std::tuple_size_v<relay_token>> head{};
+    auto [rec, rn] = co_await asio::async_read(c->stream.next_layer(), asio::buffer(head), use_tuple);
+    if (c->st == conn_state::closed) co_return;
+    if (stopped_) co_return close_connection(c, error{errc::node_stopped});
+    if (rec) {
+      ++stats_.relay_refused;
+      co_return close_connection(c, error{errc::connection_closed, "relay end: " + rec.message()});
+    }
+    relay_token token{};
+    std::memcpy(token.data(), head.data() + 1, token.size());
+    std::error_code ec;
+    const auto remote = c->stream.lowest_layer().remote_endpoint(ec);
+    const auto circuit = ec ? std::nullopt : relay_admit_(token, from_asio(remote));
+    if (!circuit) {
+      ++stats_.relay_refused;
+      co_return close_connection(c, error{errc::connection_closed, "relay end for no circuit we serve"});
+    }
+    c->deadline.cancel();
+    release_handshake_slot(c);  // no TLS here: it holds no handshake slot while it waits
+    c->st = conn_state::relaying;
+    auto w = relay_waiting_.find(token);
+    if (w == relay_waiting_.end() || w->second->st == conn_state::closed) {
+      // The first end: wait for the other.
+      relay_waiting_[token] = c;
+      c->relay = std::make_shared<relay_circuit>();
+      c->relay->id = *circuit;
+      asio::steady_timer wait(io_);
+      wait.expires_after(cfg_.relay_pair_timeout);
+      c->relay_wait = &wait;
+      co_await wait.async_wait(use_tuple);
+      c->relay_wait = nullptr;
+      if (auto again = relay_waiting_.find(token); again != relay_waiting_.end() && again->second == c)
+        relay_waiting_.erase(again);
+      auto partner = c->relay_partner.lock();
+      if (!partner || c->st == conn_state::closed || stopped_) {
+        if (!partner) {
+          ++stats_.relay_unpaired;
+          if (relay_done_ && !c->relay->ended) relay_done_(c->relay->id, 0, false);
+          c->relay->ended = true;
+        }
+        co_return close_connection(c, error{errc::connection_closed, "relay end: the other end never came"});
+      }
+      co_return co_await relay_copy(c, partner);
+    }
+    // The second end: pair, answer both, copy.
+    auto first = w->second;
+    relay_waiting_.erase(w);
+    c->relay = first->relay;
+    c->relay_partner = first;
+    first->relay_partner = c;
+    ++stats_.relay_circuits;
+    const std::array<std::uint8_t, 1> go{relay_preamble};
+    auto [e1, n1] = co_await asio::async_write(first->stream.next_layer(), asio::buffer(go), use_tuple);
+    auto [e2, n2] = co_await asio::async_write(c->stream.next_layer(), asio::buffer(go), use_tuple);
+    if (first->relay_wait) first->relay_wait->cancel();  // the first end copies its way from now on
+    if (e1 || e2 || c->st == conn_state::closed || first->st == conn_state::closed || stopped_) {
+      end_circuit(c, first);
+      co_return;
+    }
+    arm_deadline(c, cfg_.relay_max_duration);  // its close ends both directions
+    co_await relay_copy(c, first);
+  }
+
+  // Copies what `from` sends to `to` until either closes or a limit is hit.
+  asio::awaitable<void> relay_copy(conn_ptr from, conn_ptr to) {
+    std::vector<std::uint8_t> buf(16 * 1024);
+    while (from->st != conn_state::closed && to->st != conn_state::closed && !stopped_) {
+      auto [rec, n] = co_await from->stream.next_layer().async_read_some(asio::buffer(buf), use_tuple);
+      if (rec || from->st == conn_state::closed || to->st == conn_state::closed || stopped_) break;
+      from->relay->bytes += n;
+      if (from->relay->bytes > cfg_.relay_max_bytes) {
+        ++stats_.relay_limit_closes;
+        break;
+      }
+      auto [wec, wn] = co_await asio::async_write(to->stream.next_layer(), asio::buffer(buf.data(), n), use_tuple);
+      if (wec) break;
+      stats_.relay_bytes += n;
+    }
+    end_circuit(from, to);
+  }
+
+  // Both ends close; the owner hears once how much the circuit carried.
+  void end_circuit(const conn_ptr& a, const conn_ptr& b) {
+    auto circuit = a->relay;
+    if (circuit && !circuit->ended) {
+      circuit->ended = true;
+      if (relay_done_) relay_done_(circuit->id, circuit->bytes, true);
+    }
+    a->relay_partner.reset();
+    b->relay_partner.reset();
+    close_connection(a, error{errc::connection_closed, "relay circuit ended"});
+    close_connection(b, error{errc::connection_closed, "relay circuit ended"});
+  }
+
   asio::awaitable<void> run_dial(std::shared_ptr<impl> /*keep alive*/, node_id peer, std::vector<endpoint> addresses,
-                                 bool reversing, std::optional<steady::time_point> punch_until) {
+                                 bool reversing, dial_mode mode) {
     task_count live(tasks_);
     error last{errc::dial_failed, "no address known for " + peer.to_string()};
     bool give_up = false;
@@ -803,11 +1034,19 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     for (;;) {
       for (const auto& address : addresses) {
         if (give_up) break;
-        if (punch_until) {
-          // A punch: only from the listen port, again until the window ends.
+        if (mode.k != dial_mode::kind::normal) {
+          // A punch (only from the listen port, again until the window
+          // ends), or an end of a relay circuit.
           connect_failures_only = false;
           if (stopped_ || active_.contains(peer)) break;
-          auto c = co_await punch_connect(peer, address, *punch_until, last);
+          // (No co_await inside a conditional expression: GCC 12 destroys
+          // the result's temporaries too early there.)
+          conn_ptr c;
+          if (mode.k == dial_mode::kind::punch) {
+            c = co_await punch_connect(peer, address, mode.until, last);
+          } else {
+            c = co_await relay_connect(peer, address, mode.token, mode.until, last);
+          }
           if (stopped_) co_return;
           if (!c) continue;
           if (!set_link(c)) {
@@ -942,7 +1181,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       if (auto w = reverse_waits_.find(peer); w != reverse_waits_.end() && w->second == &wait) reverse_waits_.erase(w);
       if (stopped_) co_return;
       auto delivered = reverse_delivered_.extract(peer);
-      if (auto p = punch_delivered_.extract(peer)) punch_until = p.mapped();
+      if (auto m = mode_delivered_.extract(peer)) mode = m.mapped();
       if (active_.contains(peer) || !delivered) break;
       // The peer asked for a reversal too and a helper told us where it saw
       // it: dial that address (our dials to it end up where its own would).
@@ -1065,6 +1304,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     if (c->outbound) {
       ++stats_.dialled;
       if (c->punched) ++stats_.punches_connected;
+      if (c->relayed) ++stats_.relay_dials_connected;
       if (c->reversal_reached && !*c->reversal_reached) {
         *c->reversal_reached = true;
         ++stats_.reversals_connected;
@@ -1258,6 +1498,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     c->stream.lowest_layer().close(ignored);
     c->wake.cancel();
     c->deadline.cancel();
+    if (c->relay_wait) c->relay_wait->cancel();
     all_.erase(c);
     auto it = active_.find(c->peer);
     if (it != active_.end() && it->second == c) {
@@ -1278,7 +1519,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       if (stopped_) co_return;
       const auto now = steady::now();
       for (auto& c : std::vector<conn_ptr>(all_.begin(), all_.end())) {
-        if (c->st == conn_state::handshaking || c->st == conn_state::closed) continue;
+        if (c->st == conn_state::handshaking || c->st == conn_state::relaying || c->st == conn_state::closed) continue;
         if (c->st == conn_state::greeting) {
           if (now >= c->hello_deadline) {
             ++stats_.hello_timeouts;
@@ -1319,7 +1560,10 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   // coroutine frame), to cancel when the peer connects.
   std::map<node_id, asio::steady_timer*> reverse_waits_;
   std::map<node_id, std::vector<endpoint>> reverse_delivered_;  // for a waiting dial (dial(), punch())
-  std::map<node_id, steady::time_point> punch_delivered_;       // ... to punch until then (punch())
+  std::map<node_id, dial_mode> mode_delivered_;                 // ... to punch or relay (punch(), relay_dial())
+  relay_admit relay_admit_;  // empty: we serve no relays
+  relay_done relay_done_;
+  std::map<relay_token, conn_ptr> relay_waiting_;  // first ends, by token
   std::uint64_t link_ids_ = 0;
   bytes hello_frame_;                        // ours, built by run()
   bool running_ = false;
@@ -1357,6 +1601,11 @@ void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->hand
 void transport::on_probe(probe_handler h) { impl_->on_probe(std::move(h)); }
 void transport::on_reverse(reverse_handler h) { impl_->on_reverse(std::move(h)); }
 void transport::reverse_failed(const node_id& peer) { impl_->reverse_failed(peer); }
+void transport::on_relay(relay_admit admit, relay_done done) { impl_->on_relay(std::move(admit), std::move(done)); }
+bool transport::relay_dial(const node_id& peer, const endpoint& relay, const relay_token& token,
+                           std::chrono::milliseconds window) {
+  return impl_->relay_dial(peer, relay, token, window);
+}
 bool transport::punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window) {
   return impl_->punch(peer, address, window);
 }

@@ -50,18 +50,21 @@ namespace topicswarm::net {
 // value (RFC 8446 §7.5, label exporter_label, no context, 32 bytes), which
 // both ends compute and nobody else can: admission proofs are bound to it
 // (docs/PROTOCOL.md §12).
-// How a connection was made: an ordinary dial or accept, or a TCP hole
-// punch (docs/PROTOCOL.md §19.8).
-enum class link_path : std::uint8_t { direct, punched };
+// How a connection was made: an ordinary dial or accept, a TCP hole punch
+// (docs/PROTOCOL.md §19.8), or through a relay that copies its bytes (TLS
+// runs end to end through it, §19.9).
+enum class link_path : std::uint8_t { direct, punched, relayed };
 
 struct link_info {
   std::uint64_t id = 0;
   std::array<std::byte, 32> exporter{};
   // The address we dialled, on a connection we dialled: TLS proved there the
-  // node id we expected (docs/PROTOCOL.md §13). Empty on accepted ones.
+  // node id we expected (docs/PROTOCOL.md §13). Empty on accepted ones, and
+  // on relayed ones (the address is the relay's).
   std::optional<endpoint> dialled;
   // The peer's address as TCP sees it (both directions): where the
-  // connection really comes from, whatever the peer claims.
+  // connection really comes from, whatever the peer claims. On a relayed
+  // connection: the relay's.
   endpoint remote;
   // Our end of it (which of our addresses and ports it uses).
   endpoint local;
@@ -115,6 +118,15 @@ using probe_done = std::function<void(result<void>)>;
 // connect failed): true if a connection reversal was started, i.e. the peer
 // was asked, through others, to dial us (docs/PROTOCOL.md §19.7).
 using reverse_handler = std::function<bool(const node_id& peer)>;
+// Relaying (docs/PROTOCOL.md §19.9). A circuit's token, as both ends present it.
+using relay_token = std::array<std::byte, 16>;
+// Asked for each relay end that arrives at our listener: the circuit it
+// belongs to (one we agreed to serve, `remote` being one of its two ends),
+// or none (the connection is closed).
+using relay_admit = std::function<std::optional<std::uint64_t>(const relay_token& token, const endpoint& remote)>;
+// A circuit admitted by relay_admit ended: bytes copied (both directions),
+// and whether both ends came.
+using relay_done = std::function<void(std::uint64_t circuit, std::uint64_t bytes, bool paired)>;
 // The largest probe frame body a node reads (kind byte included).
 inline constexpr std::size_t max_probe_payload = 256;
 
@@ -166,6 +178,23 @@ class transport {
   // (connected, dialling otherwise, stopped, no listener in that family).
   // The end is reported like a dial's (on_connected / on_disconnected).
   bool punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window);
+
+  // Serving relays (before run(); none: relay ends that arrive are closed).
+  // A connection to our listener that starts with the relay preamble and a
+  // token is an end of a circuit if `admit` says so; the first end waits
+  // config::relay_pair_timeout for the second, then both get one byte and
+  // the transport copies bytes between them, blindly, within
+  // config::relay_max_bytes and relay_max_duration. `done` runs once per
+  // admitted end pair (or lone end).
+  void on_relay(relay_admit admit, relay_done done);
+  // Connects to `peer` through a relay at `relay` that agreed to carry the
+  // circuit `token`: TCP to the relay, the preamble and token, its byte when
+  // the other end has come too (within `window`), then TLS to `peer` end to
+  // end (the smaller node id is client). As punch(): a dial waiting for a
+  // reversal takes it; false when nothing started. The link's path is
+  // relayed; its `remote` is the relay's address.
+  bool relay_dial(const node_id& peer, const endpoint& relay, const relay_token& token,
+                  std::chrono::milliseconds window);
 
   // Starts the accept loops and the housekeeping tick. Call on the io thread.
   void run();

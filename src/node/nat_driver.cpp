@@ -20,6 +20,8 @@ nat::reversal::config to_reversal(const reachability_config& c) {
   out.timeout = c.reversal_timeout;
   out.punching = c.hole_punching;
   out.punch_window = c.punch_window;
+  out.relay_serve = c.relay_serve;
+  out.relay_max_circuits = c.relay_max_circuits;
   return out;
 }
 }  // namespace
@@ -27,6 +29,7 @@ nat::reversal::config to_reversal(const reachability_config& c) {
 nat_driver::nat_driver(shell& sh, const reachability_config& cfg, std::uint64_t seed)
     : sh_(sh),
       reversal_on_(cfg.connection_reversal),
+      relay_serve_(cfg.relay_serve),
       core_(to_core(cfg), seed),
       reversal_(to_reversal(cfg), core::mix_seed(seed)) {}
 
@@ -37,6 +40,17 @@ void nat_driver::attach(net::transport& t) {
                 }));
   t.on_probe([this](const net::probe_info& from, net::frame_kind kind, byte_span body) { on_probe(from, kind, body); });
   if (reversal_on_) t.on_reverse([this](const node_id& peer) { return want_reversal(peer); });
+  if (reversal_on_ && relay_serve_)
+    t.on_relay(
+        [this](const net::relay_token& tok, const endpoint& remote) -> std::optional<std::uint64_t> {
+          if (sh_.stopped()) return std::nullopt;
+          return reversal_.admit(tok, remote);
+        },
+        [this](std::uint64_t circuit, std::uint64_t bytes, bool paired) {
+          if (sh_.stopped()) return;
+          reversal_.circuit_done(circuit, bytes, paired);
+          process_reversal();  // (its deadline timer no longer applies)
+        });
   reversal_.set_self(sh_.me().id);
 }
 
@@ -46,7 +60,9 @@ void nat_driver::set_local(const std::vector<endpoint>& addresses, const std::ve
 }
 
 void nat_driver::on_link(const node_id& peer, const net::link_info& link) {
-  const bool speaks = sh_.transport().peer_speaks(peer, net::frame_kind::nat);
+  // A relayed connection's addresses are the relay's: it observes nothing,
+  // checks nothing and helps no one (its peer is reached through the relay).
+  const bool speaks = sh_.transport().peer_speaks(peer, net::frame_kind::nat) && link.path != net::link_path::relayed;
   feed(nat::in::link_up{peer, nat::link_ends{link.local, link.remote}, speaks});
   feed(nat::reversal::in::link_up{peer, link.remote, link.local, speaks});
   feed(nat::reversal::in::dial_done{peer, true});  // if we dialled it for a reverse frame
@@ -64,7 +80,9 @@ void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_
   if (!m) return feed(nat::in::malformed{peer});
   if (std::holds_alternative<nat::wire::reverse_request>(*m) || std::holds_alternative<nat::wire::reverse_answer>(*m) ||
       std::holds_alternative<nat::wire::reverse>(*m) || std::holds_alternative<nat::wire::punch_request>(*m) ||
-      std::holds_alternative<nat::wire::punch>(*m) || std::holds_alternative<nat::wire::punch_answer>(*m)) {
+      std::holds_alternative<nat::wire::punch>(*m) || std::holds_alternative<nat::wire::punch_answer>(*m) ||
+      std::holds_alternative<nat::wire::relay_request>(*m) || std::holds_alternative<nat::wire::relay_offer>(*m) ||
+      std::holds_alternative<nat::wire::relay_answer>(*m)) {
     if (!reversal_on_) return;  // not served: the requester's wait ends at its deadline
     bool busy = false;
     // Busy: connected, or dialling it at addresses of its own. A dial that
@@ -77,6 +95,7 @@ void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_
     };
     if (const auto* r = std::get_if<nat::wire::reverse>(&*m)) busy = busy_with(r->from);
     if (const auto* p = std::get_if<nat::wire::punch>(&*m)) busy = busy_with(p->from);
+    if (const auto* o = std::get_if<nat::wire::relay_offer>(&*m)) busy = busy_with(o->from);
     return feed(nat::reversal::in::received{peer, std::move(*m), busy});
   }
   feed(nat::in::received{peer, nat::link_ends{link.local, link.remote}, std::move(*m)});
@@ -123,6 +142,11 @@ void nat_driver::process_reversal() {
             auto& tr = sh_.transport();
             const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(e.window);
             if (!tr.punch(e.peer, e.address, window))  // connected, or dialling it otherwise
+              reversal_.handle(nat::reversal::in::dial_done{e.peer, tr.connected(e.peer)}, sh_.now(), reversal_out_);
+          } else if constexpr (std::is_same_v<T, nat::reversal::out::relay>) {
+            auto& tr = sh_.transport();
+            const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(e.window);
+            if (!tr.relay_dial(e.peer, e.relay, e.tok, window))  // connected, or dialling it otherwise
               reversal_.handle(nat::reversal::in::dial_done{e.peer, tr.connected(e.peer)}, sh_.now(), reversal_out_);
           } else if constexpr (std::is_same_v<T, nat::reversal::out::failed>) {
             sh_.transport().reverse_failed(e.target);
@@ -186,6 +210,7 @@ void nat_driver::process() {
   timers_.erase_if([this](const nat::timer& t) { return !core_.timer_applies(t); });
   sh_.timers_changed();
   if (changed) reversal_.set_public(core_.status() == nat::reachability::reachable);
+  reversal_.set_symmetric(core_.mapping() == nat::nat_mapping::endpoint_dependent);
   if (changed && changed_) changed_();
 }
 
@@ -286,6 +311,24 @@ void nat_driver::add_stats(node_stats& s) const {
   p.runs_timed_out = t.punches_timed_out;
   p.runs_failed_handshake = t.punches_failed_handshake;
   p.accepted = t.punches_accepted;
+  auto& rl = s.relay;
+  rl.requested = v.relay_requested;
+  rl.agreed = v.relay_agreed;
+  rl.unavailable = v.relay_unavailable;
+  rl.offers_taken = v.relay_offers_taken;
+  rl.offers_declined = v.relay_offers_declined;
+  rl.dials = v.relay_dials;
+  rl.connected = v.relay_connected;
+  rl.failed = v.relay_failed;
+  rl.circuits_agreed = v.circuits_agreed;
+  rl.circuits_refused = v.circuits_refused;
+  rl.ends_admitted = v.circuit_ends_admitted;
+  rl.ends_refused = t.relay_refused;  // the core's refusals, and ends that sent no whole token
+  rl.circuits_done = v.circuits_done;
+  rl.circuits_unpaired = v.circuits_unpaired;
+  rl.circuits_running = reversal_.circuits();
+  rl.relayed_bytes = t.relay_bytes;
+  rl.limit_closes = t.relay_limit_closes;
   r.probe_connections_sent = t.probes_sent;
   r.probe_connections_failed = t.probes_failed;
   r.probe_connections_received = t.probes_received;

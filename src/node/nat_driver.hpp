@@ -73,6 +73,7 @@ class nat_driver final : public driver {
 
   shell& sh_;
   bool reversal_on_;
+  bool relay_serve_;
   nat::state core_;
   nat::reversal::state reversal_;
   core::timer_queue<nat::timer> timers_;

@@ -66,6 +66,8 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
       1 + std::max(gossip::max_encoded_size(gcfg.max_message_size), discovery::wire::limits::max_frame_body);
   auto ncfg = to_net(n->cfg_.transport, max_payload);
   ncfg.reverse_timeout = n->cfg_.reachability.reversal_timeout;
+  ncfg.relay_max_bytes = n->cfg_.reachability.relay_max_bytes;
+  ncfg.relay_max_duration = n->cfg_.reachability.relay_max_duration;
   auto t = net::transport::create(n->io_, n->identity_.keys(), n->cfg_.listen, ncfg, *n);
   if (!t) return t.error();
   n->transport_ = std::move(*t);
@@ -289,7 +291,10 @@ topicswarm::network_status node_impl::network_status() const {
       auto l = transport_->link(peer);
       if (!l) continue;
       s.connections.push_back(connection_status{peer, l->remote, l->local,
-                                                l->path == net::link_path::punched ? "punched" : "direct", l->client});
+                                                l->path == net::link_path::punched   ? "punched"
+                                                : l->path == net::link_path::relayed ? "relayed"
+                                                                                     : "direct",
+                                                l->client});
     }
   }
   return s;

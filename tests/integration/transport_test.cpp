@@ -438,6 +438,112 @@ TEST(transport_punch, a_dial_waiting_for_a_reversal_takes_a_punch_and_one_with_a
   EXPECT_FALSE(a.t->punch(c.id(), c.t->local_endpoints().front(), 3s));
 }
 
+// ---- relaying (docs/PROTOCOL.md §19.9): a transport that serves relays
+// pairs two ends by token and copies bytes; the two ends run TLS to each
+// other through it.
+
+struct relay_under_test {
+  endpoint_under_test e;
+  std::set<relay_token> tokens;  // what its admit hook knows
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, bool>> done;
+  void start(asio::io_context& io, config cfg = fast_config()) {
+    auto t = transport::create(io, e.keys, {*endpoint::parse("127.0.0.1:0")}, cfg, e.events);
+    ASSERT_TRUE(t);
+    e.t = std::move(*t);
+    e.t->on_relay(
+        [this](const relay_token& tok, const endpoint&) -> std::optional<std::uint64_t> {
+          if (!tokens.contains(tok)) return std::nullopt;
+          return 7;
+        },
+        [this](std::uint64_t id, std::uint64_t bytes, bool paired) { done.emplace_back(id, bytes, paired); });
+    e.t->run();
+  }
+  endpoint address() const { return e.t->local_endpoints().front(); }
+};
+
+relay_token token_of(std::uint8_t b) {
+  relay_token t{};
+  t.fill(std::byte{b});
+  return t;
+}
+
+TEST(transport_relay, two_ends_meet_at_the_relay_and_speak_tls_to_each_other_through_it) {
+  asio::io_context io;
+  relay_under_test r;
+  endpoint_under_test a, b;
+  r.start(io);
+  r.tokens.insert(token_of(1));
+  start(io, a);
+  start(io, b);
+  ASSERT_TRUE(a.t->relay_dial(b.id(), r.address(), token_of(1), 5s));
+  // b comes a little later: a waits at the relay.
+  ASSERT_TRUE(run_until(io, [&] { return a.t->stats().relay_dials == 1; }));
+  ASSERT_TRUE(b.t->relay_dial(a.id(), r.address(), token_of(1), 5s));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_FALSE(r.e.t->connected(a.id()));  // the relay is no TLS end: it knows neither
+  EXPECT_FALSE(r.e.t->connected(b.id()));
+  const auto la = *a.t->link(b.id());
+  EXPECT_EQ(la.path, link_path::relayed);
+  EXPECT_EQ(la.remote, r.address());
+  EXPECT_FALSE(la.dialled);  // the relay's address is not b's
+  EXPECT_NE(la.client, b.t->link(a.id())->client);
+  a.t->send(b.id(), gossip_frame("through the relay"));
+  b.t->send(a.id(), gossip_frame("and back"));
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.frames.empty() && !b.events.frames.empty(); }));
+  EXPECT_EQ(to_string(byte_span(b.events.frames.front().second)), "through the relay");
+  const auto rs = r.e.t->stats();
+  EXPECT_EQ(rs.relay_circuits, 1u);
+  EXPECT_GT(rs.relay_bytes, 0u);
+  EXPECT_EQ(a.t->stats().relay_dials_connected, 1u);
+  // One end leaves: the circuit ends and the relay says how much it carried.
+  a.t->close_after_flush(b.id());
+  ASSERT_TRUE(run_until(io, [&] { return !r.done.empty() && !b.t->connected(a.id()); }));
+  EXPECT_EQ(std::get<0>(r.done[0]), 7u);
+  EXPECT_EQ(std::get<1>(r.done[0]), rs.relay_bytes);
+  EXPECT_TRUE(std::get<2>(r.done[0]));
+}
+
+TEST(transport_relay, an_end_with_a_token_the_relay_does_not_know_is_refused_and_a_lone_end_gives_up) {
+  asio::io_context io;
+  relay_under_test r;
+  auto cfg = fast_config();
+  cfg.relay_pair_timeout = 300ms;
+  r.start(io, cfg);
+  r.tokens.insert(token_of(2));
+  endpoint_under_test a, b;
+  start(io, a);
+  ASSERT_TRUE(a.t->relay_dial(b.id(), r.address(), token_of(9), 3s));
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.disconnected.empty(); }));
+  EXPECT_EQ(r.e.t->stats().relay_refused, 1u);
+  EXPECT_EQ(a.t->stats().relay_dials_failed, 1u);
+  // A known token, but the other end never comes.
+  ASSERT_TRUE(a.t->relay_dial(b.id(), r.address(), token_of(2), 3s));
+  ASSERT_TRUE(run_until(io, [&] { return a.events.disconnected.size() == 2; }));
+  EXPECT_EQ(r.e.t->stats().relay_unpaired, 1u);
+  ASSERT_EQ(r.done.size(), 1u);
+  EXPECT_FALSE(std::get<2>(r.done[0]));
+  EXPECT_EQ(r.e.t->stats().connections, 0u);
+}
+
+TEST(transport_relay, a_circuit_past_its_byte_limit_is_closed) {
+  asio::io_context io;
+  relay_under_test r;
+  auto cfg = fast_config();
+  cfg.relay_max_bytes = 20'000;  // TLS handshakes take some; frames do the rest
+  r.start(io, cfg);
+  r.tokens.insert(token_of(3));
+  endpoint_under_test a, b;
+  start(io, a);
+  start(io, b);
+  ASSERT_TRUE(a.t->relay_dial(b.id(), r.address(), token_of(3), 5s));
+  ASSERT_TRUE(b.t->relay_dial(a.id(), r.address(), token_of(3), 5s));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  for (int i = 0; i < 40; ++i) a.t->send(b.id(), gossip_frame(std::string(900, 'x')));
+  ASSERT_TRUE(run_until(io, [&] { return !b.t->connected(a.id()) && !a.t->connected(b.id()); }));
+  EXPECT_EQ(r.e.t->stats().relay_limit_closes, 1u);
+  EXPECT_LE(r.e.t->stats().relay_bytes, cfg.relay_max_bytes);
+}
+
 TEST(transport, frame_of_exactly_the_maximum_passes_and_one_more_closes) {
   asio::io_context io;
   endpoint_under_test a, b;

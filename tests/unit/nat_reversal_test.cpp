@@ -542,5 +542,158 @@ TEST_F(punch_fixture, with_punching_off_a_node_asks_for_reversals_and_answers_no
   EXPECT_EQ(off.stats().punch_declined, 1u);
 }
 
+// ------------------------------------------------------------- relaying --
+
+wire::token tok_of(std::uint8_t b) {
+  wire::token t{};
+  t.fill(std::byte{b});
+  return t;
+}
+
+TEST(nat_relay_wire, messages_round_trip_and_bad_bodies_are_refused) {
+  const auto t = id_of(0x42);
+  const std::vector<wire::message> msgs = {
+      wire::relay_request{t, tok_of(1)},
+      wire::relay_offer{t, tok_of(2), 7000},
+      wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 7000},
+      wire::relay_answer{t, tok_of(3), wire::reverse_code::refused, 0},
+  };
+  for (const auto& m : msgs) {
+    auto d = wire::decode(wire::encode(m));
+    ASSERT_TRUE(d) << d.error().detail;
+    EXPECT_EQ(*d, m);
+  }
+  EXPECT_EQ(wire::encode(msgs[0]).size(), 1u + 32 + 16);
+  const auto bad = [](bytes b) { return !wire::decode(b).has_value(); };
+  EXPECT_TRUE(bad(wire::encode(wire::relay_offer{t, tok_of(2), 0})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 0})));  // ok needs a port
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::unknown, 7000})));
+  auto shortq = wire::encode(msgs[0]);
+  shortq.pop_back();
+  EXPECT_TRUE(bad(shortq));
+}
+
+// The requester: a punch to c failed, so the next want asks one helper to
+// relay; the helper agrees and we connect to it with the token.
+TEST_F(punch_fixture, after_a_failed_punch_the_next_want_asks_a_relay_and_connects_through_it) {
+  link(id_of(1), "203.0.113.1:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  const auto round = take<wire::punch_request>().at(0).second.round;
+  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply, round}});
+  advance(1s);
+  ASSERT_EQ(all<out::punch>(out).size(), 1u);
+  out.clear();
+  feed(in::dial_done{id_of(9), false});  // the punch failed
+  ASSERT_EQ(s.pending(), 0u);
+  ASSERT_TRUE(want(id_of(9)));
+  const auto q = take<wire::relay_request>();
+  ASSERT_EQ(q.size(), 1u);  // one relay asked
+  EXPECT_EQ(q[0].first, id_of(1));
+  EXPECT_EQ(q[0].second.target, id_of(9));
+  EXPECT_EQ(s.stats().relay_requested, 1u);
+  // The relay agrees, with its listen port.
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100}});
+  const auto r = all<out::relay>(out);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].peer, id_of(9));
+  EXPECT_EQ(r[0].relay, ep("203.0.113.1:7100"));  // the relay's IP as our connection sees it
+  EXPECT_EQ(r[0].tok, q[0].second.tok);
+  link(id_of(9), "203.0.113.1:7100");
+  feed(in::dial_done{id_of(9), true});
+  EXPECT_EQ(s.stats().relay_connected, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+  // An answer with another token, or to nothing asked: counted only.
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), tok_of(7), wire::reverse_code::forwarded, 7100}});
+  EXPECT_EQ(s.stats().unexpected, 1u);
+}
+
+TEST_F(punch_fixture, behind_an_endpoint_dependent_nat_a_relay_is_asked_at_once_and_a_refusal_fails_the_dial) {
+  link(id_of(1), "203.0.113.1:7000");
+  s.set_symmetric(true);
+  ASSERT_TRUE(want(id_of(9)));
+  const auto q = take<wire::relay_request>();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::refused, 0}});
+  ASSERT_EQ(all<out::failed>(out).size(), 1u);
+  EXPECT_EQ(s.stats().relay_unavailable, 1u);
+}
+
+// The relay's side: opt-in, an offer to the target and an answer to the
+// requester, each end admitted once and only from its own IP.
+TEST_F(punch_fixture, a_relay_serves_only_when_opted_in_and_admits_each_end_once_from_its_own_ip) {
+  link(id_of(1), "203.0.113.1:40000");  // requester
+  link(id_of(9), "203.0.113.9:50000");  // target
+  feed(in::received{id_of(1), wire::relay_request{id_of(9), tok_of(5)}});
+  auto a = take<wire::relay_answer>();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].second.code, wire::reverse_code::refused);  // not serving
+  EXPECT_EQ(s.stats().circuits_refused, 1u);
+
+  config c;
+  c.relay_serve = true;
+  state relay{c, 21};
+  std::vector<out::output> o;
+  relay.handle(in::listen{eps({"0.0.0.0:7000"})}, now, o);
+  relay.handle(in::link_up{id_of(1), ep("203.0.113.1:40000"), ep("198.51.100.1:7000"), true}, now, o);
+  relay.handle(in::link_up{id_of(9), ep("203.0.113.9:50000"), ep("198.51.100.1:7000"), true}, now, o);
+  relay.handle(in::received{id_of(1), wire::relay_request{id_of(9), tok_of(5)}}, now, o);
+  const auto offers = sent<wire::relay_offer>(o);
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].first, id_of(9));
+  EXPECT_EQ(offers[0].second, (wire::relay_offer{id_of(1), tok_of(5), 7000}));
+  const auto answers = sent<wire::relay_answer>(o);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].second, (wire::relay_answer{id_of(9), tok_of(5), wire::reverse_code::forwarded, 7000}));
+  EXPECT_EQ(relay.circuits(), 1u);
+  // Ends: an unknown token, a stranger's IP, then each end once.
+  EXPECT_FALSE(relay.admit(tok_of(6), ep("203.0.113.1:1")));
+  EXPECT_FALSE(relay.admit(tok_of(5), ep("192.0.2.66:1")));
+  const auto id = relay.admit(tok_of(5), ep("203.0.113.1:41111"));  // a NAT may change the port
+  ASSERT_TRUE(id);
+  EXPECT_FALSE(relay.admit(tok_of(5), ep("203.0.113.1:41112")));  // the same end twice
+  EXPECT_EQ(relay.admit(tok_of(5), ep("203.0.113.9:50001")), id);
+  EXPECT_EQ(relay.stats().circuit_ends_admitted, 2u);
+  EXPECT_EQ(relay.stats().circuit_ends_refused, 3u);
+  relay.circuit_done(*id, 12345, true);
+  EXPECT_EQ(relay.circuits(), 0u);
+  EXPECT_EQ(relay.stats().circuits_done, 1u);
+  EXPECT_EQ(relay.stats().relayed_bytes, 12345u);
+  // A circuit nobody comes to is forgotten when its wait is over.
+  o.clear();
+  relay.handle(in::received{id_of(1), wire::relay_request{id_of(9), tok_of(8)}}, now, o);
+  for (const auto& t : all<out::schedule>(o)) relay.handle(in::timer_fired{t.t}, now + t.after, o);
+  EXPECT_EQ(relay.circuits(), 0u);
+  EXPECT_EQ(relay.stats().circuits_unpaired, 1u);
+  // At most relay_max_circuits at once.
+  config small = c;
+  small.relay_max_circuits = 1;
+  state full{small, 22};
+  full.handle(in::listen{eps({"0.0.0.0:7000"})}, now, o);
+  full.handle(in::link_up{id_of(1), ep("203.0.113.1:40000"), ep("198.51.100.1:7000"), true}, now, o);
+  full.handle(in::link_up{id_of(9), ep("203.0.113.9:50000"), ep("198.51.100.1:7000"), true}, now, o);
+  full.handle(in::received{id_of(1), wire::relay_request{id_of(9), tok_of(1)}}, now, o);
+  full.handle(in::received{id_of(1), wire::relay_request{id_of(9), tok_of(2)}}, now, o);
+  EXPECT_EQ(full.circuits(), 1u);
+  EXPECT_EQ(full.stats().circuits_refused, 1u);
+}
+
+TEST_F(punch_fixture, a_target_takes_a_relay_offer_unless_busy) {
+  link(id_of(5), "203.0.113.5:7000");  // the relay
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});
+  const auto r = all<out::relay>(out);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].peer, id_of(1));
+  EXPECT_EQ(r[0].relay, ep("203.0.113.5:7100"));
+  EXPECT_EQ(s.stats().relay_offers_taken, 1u);
+  out.clear();
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});  // already relaying to it
+  feed(in::received{id_of(5), wire::relay_offer{id_of(2), tok_of(5), 7100}, true});  // dialling it
+  EXPECT_TRUE(all<out::relay>(out).empty());
+  EXPECT_EQ(s.stats().relay_offers_declined, 2u);
+  feed(in::dial_done{id_of(1), false});
+  EXPECT_EQ(s.stats().relay_failed, 1u);
+}
+
 }  // namespace
 }  // namespace topicswarm::nat::reversal
