@@ -96,6 +96,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   if (punches > rcfg.max_dials_in_flight + 1) std::abort();  // agreed ones, and our own
+  // Relaying: a serving relay fed the same message from both peers admits
+  // circuit ends only for tokens it agreed to, and only from the two ends'
+  // IPs; what it offers goes to a connected target.
+  nat::reversal::config scfg{};
+  scfg.relay_serve = true;
+  nat::reversal::state relay(scfg, 3);
+  std::vector<nat::reversal::out::output> sout;
+  relay.handle(nat::reversal::in::listen{{ours}}, now, sout);
+  relay.handle(nat::reversal::in::link_up{peer, theirs, ours, true}, now, sout);
+  relay.handle(nat::reversal::in::link_up{other, other_remote, ours, true}, now, sout);
+  relay.handle(nat::reversal::in::received{peer, *m, false}, now, sout);
+  relay.handle(nat::reversal::in::received{other, *m, false}, now, sout);
+  if (relay.circuits() > scfg.relay_max_circuits) std::abort();
+  if (const auto* q = std::get_if<nat::wire::relay_request>(&*m)) {
+    static const endpoint stranger = endpoint::v4({198, 51, 100, 99}, 1);
+    if (relay.admit(q->tok, stranger)) std::abort();
+  }
+  for (const auto& o : sout)
+    if (const auto* snd = std::get_if<nat::reversal::out::send>(&o); snd && snd->to != peer && snd->to != other)
+      std::abort();
   for (const auto& o : rout) {
     if (const auto* snd = std::get_if<nat::reversal::out::send>(&o)) {
       if (snd->to != peer && snd->to != other) std::abort();

@@ -1,6 +1,7 @@
 #include "nat/reversal.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace topicswarm::nat::reversal {
 
@@ -162,9 +163,12 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
   p.punch = !p.relay && cfg_.punching && !public_;
   p.sent = now;
   if (p.relay) {
+    // One relay at a time (both ends must meet at the same one): the next
+    // is asked when one says it cannot.
     for (auto& b : p.tok) b = static_cast<std::byte>(rng_.next() & 0xff);
     const auto h = rng_.sample(std::move(helpers), 1).front();
     p.asked.insert(h);
+    p.tried.insert(h);
     out.push_back(out::send{h, wire::relay_request{target, p.tok}});
     ++counters_.relay_requested;
     out.push_back(out::schedule{cfg_.timeout, timer{target, p.serial, timer::kind::deadline}});
@@ -394,6 +398,16 @@ void state::on_punch(const node_id& helper, const wire::punch& m, bool busy, ins
 
 // ------------------------------------------------------------- relaying ---
 
+bool state::punch_failed(const node_id& target, instant now, std::vector<out::output>& out) {
+  auto p = pending_.find(target);
+  if (p == pending_.end() || !p->second.punch || !p->second.dialling) return false;
+  if (punching_.erase(target) != 0) ++counters_.punch_failed;
+  std::erase_if(punch_failed_at_, [&](const auto& kv) { return now - kv.second >= cfg_.relay_after_punch_failure; });
+  if (punch_failed_at_.size() < 1024) punch_failed_at_[target] = now;
+  pending_.erase(p);
+  return want(target, now, out);  // a relay now (the punch failed)
+}
+
 // As relay: agree to a circuit between `from` and a connected target, if we
 // serve relays and have room.
 void state::on_relay_request(const node_id& from, const wire::relay_request& q, instant now,
@@ -493,6 +507,21 @@ void state::on_relay_answer(const node_id& from, const wire::relay_answer& a, st
   }
   if (a.code != wire::reverse_code::forwarded) {
     ++(a.code == wire::reverse_code::unknown ? counters_.answers_unknown : counters_.answers_refused);
+    // Another relay, while there are untried ones (up to `helpers` in all).
+    if (p->second.tried.size() < cfg_.helpers) {
+      std::vector<node_id> next;
+      for (const auto& [id, pe] : peers_)
+        if (pe.speaks && id != a.target && !p->second.tried.contains(id) && listen_port(pe.local.fam) != 0)
+          next.push_back(id);
+      if (!next.empty()) {
+        const auto h = rng_.sample(std::move(next), 1).front();
+        p->second.asked.erase(from);
+        p->second.asked.insert(h);
+        p->second.tried.insert(h);
+        out.push_back(out::send{h, wire::relay_request{a.target, p->second.tok}});
+        return;
+      }
+    }
     return helper_gone(a.target, from, out);
   }
   endpoint at = peers_.at(from).remote;

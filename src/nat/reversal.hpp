@@ -208,6 +208,9 @@ class state {
   // We want a connection to `target` and cannot dial it: ask helpers. True
   // when at least one was asked (the transport then waits for the target).
   bool want(const node_id& target, instant now, std::vector<out::output>& out);
+  // Our punch dial to `target` failed and the transport's dial still waits:
+  // ask a relay instead. True when one was asked (the dial waits again).
+  bool punch_failed(const node_id& target, instant now, std::vector<out::output>& out);
   bool timer_applies(const timer& t) const;
   std::size_t pending() const noexcept { return pending_.size(); }
   const counters& stats() const noexcept { return counters_; }
@@ -235,6 +238,7 @@ class state {
     // A relay circuit instead: its token, asked of one relay.
     bool relay = false;
     wire::token tok{};
+    std::set<node_id> tried;  // relays asked so far
   };
   // A circuit we serve as relay.
   struct circuit {

@@ -22,6 +22,7 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -251,6 +252,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     asio::co_spawn(io_, run_dial(shared_from_this(), peer, {address}, false, dial_mode{dial_mode::kind::punch, until, {}}),
                    asio::detached);
     return true;
+  }
+
+  void on_punch_failed(reverse_handler h) {
+    assert(!running_ && "on_punch_failed() after run()");
+    punch_failed_handler_ = std::move(h);
   }
 
   void on_relay(relay_admit admit, relay_done done) {
@@ -1029,7 +1035,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     // can still reach it. Not after TLS or the hello failed (someone else
     // answers there, or the peer itself refused us).
     bool connect_failures_only = true;
-    bool waited = false;  // at most one reversal wait per dial
+    bool waited = false;  // at most one reversal wait per dial...
+    bool relay_asked = false;  // ...and one more for a relay after a failed punch
     bool reversal_reached = false;
     for (;;) {
       for (const auto& address : addresses) {
@@ -1165,15 +1172,23 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
         }
       }
       if (stopped_) co_return;
-      if (active_.contains(peer) || waited) break;
-      if (!reversing && !addresses.empty() && connect_failures_only && reverse_handler_)
-        reversing = reverse_handler_(peer);
-      if (!reversing || active_.contains(peer) || stopped_) break;
+      if (active_.contains(peer)) break;
+      if (waited) {
+        // A punch that failed: ask for a relay and wait once more (once per dial).
+        if (mode.k != dial_mode::kind::punch || relay_asked || !punch_failed_handler_) break;
+        relay_asked = true;
+        if (!punch_failed_handler_(peer) || active_.contains(peer) || stopped_) break;
+        mode = dial_mode{};
+      } else {
+        if (!reversing && !addresses.empty() && connect_failures_only && reverse_handler_)
+          reversing = reverse_handler_(peer);
+        if (!reversing || active_.contains(peer) || stopped_) break;
+        ++stats_.reversals_waited;
+        waited = true;
+      }
       // Frames keep queuing for the peer meanwhile; adopt() of its
       // connection (or reverse_failed(), dial() with new addresses, or
       // stop()) ends the wait early.
-      ++stats_.reversals_waited;
-      waited = true;
       asio::steady_timer wait(io_);
       wait.expires_after(cfg_.reverse_timeout);
       reverse_waits_[peer] = &wait;
@@ -1561,6 +1576,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   std::map<node_id, asio::steady_timer*> reverse_waits_;
   std::map<node_id, std::vector<endpoint>> reverse_delivered_;  // for a waiting dial (dial(), punch())
   std::map<node_id, dial_mode> mode_delivered_;                 // ... to punch or relay (punch(), relay_dial())
+  reverse_handler punch_failed_handler_;  // empty: a failed punch fails its dial
   relay_admit relay_admit_;  // empty: we serve no relays
   relay_done relay_done_;
   std::map<relay_token, conn_ptr> relay_waiting_;  // first ends, by token
@@ -1602,6 +1618,7 @@ void transport::on_probe(probe_handler h) { impl_->on_probe(std::move(h)); }
 void transport::on_reverse(reverse_handler h) { impl_->on_reverse(std::move(h)); }
 void transport::reverse_failed(const node_id& peer) { impl_->reverse_failed(peer); }
 void transport::on_relay(relay_admit admit, relay_done done) { impl_->on_relay(std::move(admit), std::move(done)); }
+void transport::on_punch_failed(reverse_handler h) { impl_->on_punch_failed(std::move(h)); }
 bool transport::relay_dial(const node_id& peer, const endpoint& relay, const relay_token& token,
                            std::chrono::milliseconds window) {
   return impl_->relay_dial(peer, relay, token, window);

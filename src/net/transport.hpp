@@ -164,6 +164,10 @@ class transport {
   void on_reverse(reverse_handler h);
   // Nobody could carry the reversal to `peer`: its dial fails now.
   void reverse_failed(const node_id& peer);
+  // When a punch our dial waited for failed: true if a relay was asked
+  // (docs/PROTOCOL.md §19.9); the dial then waits once more, for
+  // relay_dial(). None: the dial fails with the punch.
+  void on_punch_failed(reverse_handler h);
 
   // TCP hole punching (docs/PROTOCOL.md §19.8): dials `peer` at `address`
   // from our listen port and, when the connect fails (a NAT that had no

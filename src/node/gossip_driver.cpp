@@ -357,7 +357,19 @@ void gossip_driver::process() {
 }
 
 void gossip_driver::fire_timers(core::instant now) {
-  for (auto& k : timers_.take_due(now)) router_.handle(k.topic, gossip::in::timer_fired{std::move(k.t)}, now, out_);
+  for (auto& k : timers_.take_due(now)) {
+    // A neighbour request's time runs once the peer can answer: while the
+    // transport still dials it (a reversal, a hole punch and then a relay
+    // can take seconds, docs/PROTOCOL.md §19.7-19.9), the request waits on.
+    // Bounded by the dial's own limits (connect timeouts, the reversal wait,
+    // the punch window, the relay wait).
+    if (const auto* r = std::get_if<gossip::timers::neighbor_request>(&k.t);
+        r && sh_.transport().dialling(r->peer) && !sh_.transport().connected(r->peer)) {
+      timers_.add(now + cfg_.membership.neighbor_request_timeout, std::move(k));
+      continue;
+    }
+    router_.handle(k.topic, gossip::in::timer_fired{std::move(k.t)}, now, out_);
+  }
   process();
 }
 

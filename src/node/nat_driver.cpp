@@ -2,6 +2,8 @@
 
 #include "net/frame.hpp"
 
+#include <cstdio>
+
 namespace topicswarm::detail {
 
 namespace {
@@ -40,6 +42,13 @@ void nat_driver::attach(net::transport& t) {
                 }));
   t.on_probe([this](const net::probe_info& from, net::frame_kind kind, byte_span body) { on_probe(from, kind, body); });
   if (reversal_on_) t.on_reverse([this](const node_id& peer) { return want_reversal(peer); });
+  if (reversal_on_)
+    t.on_punch_failed([this](const node_id& peer) {
+      if (sh_.stopped()) return false;
+      const bool asked = reversal_.punch_failed(peer, sh_.now(), reversal_out_);
+      process_reversal();
+      return asked;
+    });
   if (reversal_on_ && relay_serve_)
     t.on_relay(
         [this](const net::relay_token& tok, const endpoint& remote) -> std::optional<std::uint64_t> {
@@ -71,8 +80,11 @@ void nat_driver::on_link(const node_id& peer, const net::link_info& link) {
 void nat_driver::on_disconnected(const node_id& peer, const error&) {
   feed(nat::in::link_down{peer});
   feed(nat::reversal::in::link_down{peer});
-  // (A dial for a reverse frame that failed ends here too.)
-  if (!sh_.transport().connected(peer)) feed(nat::reversal::in::dial_done{peer, false});
+  // (A dial for a reverse frame, a punch or a relay that failed ends here
+  // too; not one the transport still runs: we may have closed the peer's
+  // link, or given up on it, while a punch or relay for it goes on.)
+  if (!sh_.transport().connected(peer) && !sh_.transport().dialling(peer))
+    feed(nat::reversal::in::dial_done{peer, false});
 }
 
 void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_span body) {

@@ -438,6 +438,39 @@ TEST(transport_punch, a_dial_waiting_for_a_reversal_takes_a_punch_and_one_with_a
   EXPECT_FALSE(a.t->punch(c.id(), c.t->local_endpoints().front(), 3s));
 }
 
+// A punch that fails inside a dial that waited for it: the dial asks once
+// more (a relay, through on_punch_failed) and takes what is delivered.
+TEST(transport_punch, a_failed_punch_in_a_waiting_dial_asks_for_a_relay_and_takes_it) {
+  asio::io_context io;
+  endpoint_under_test a, b;
+  auto cfg = listen_port_config();
+  auto t = transport::create(io, a.keys, {*endpoint::parse("127.0.0.1:0")}, cfg, a.events);
+  ASSERT_TRUE(t);
+  a.t = std::move(*t);
+  int asked = 0;
+  a.t->on_reverse([](const node_id&) { return true; });
+  a.t->on_punch_failed([&](const node_id&) {
+    ++asked;
+    return true;
+  });
+  a.t->run();
+  start(io, b, "127.0.0.1:0", listen_port_config());
+  endpoint closed;
+  {
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed = *endpoint::parse("127.0.0.1:" + std::to_string(probe.local_endpoint().port()));
+  }
+  a.t->dial(b.id(), {});
+  ASSERT_TRUE(run_until(io, [&] { return a.t->awaiting_reversal(b.id()); }));
+  ASSERT_TRUE(a.t->punch(b.id(), closed, 300ms));
+  ASSERT_TRUE(run_until(io, [&] { return asked == 1 && a.t->awaiting_reversal(b.id()); }));
+  // What the relay would deliver; here b's own address stands in for it.
+  EXPECT_TRUE(a.events.disconnected.empty());
+  a.t->dial(b.id(), b.t->local_endpoints());
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()); }));
+  EXPECT_EQ(asked, 1);
+}
+
 // ---- relaying (docs/PROTOCOL.md §19.9): a transport that serves relays
 // pairs two ends by token and copies bytes; the two ends run TLS to each
 // other through it.

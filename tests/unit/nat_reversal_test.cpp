@@ -607,6 +607,26 @@ TEST_F(punch_fixture, after_a_failed_punch_the_next_want_asks_a_relay_and_connec
   EXPECT_EQ(s.stats().unexpected, 1u);
 }
 
+// The transport's dial still waits when its punch fails: the core asks a
+// relay at once, within the same dial.
+TEST_F(punch_fixture, a_failed_punch_within_a_waiting_dial_asks_a_relay_at_once) {
+  link(id_of(1), "203.0.113.1:7000");
+  ASSERT_TRUE(want(id_of(9)));
+  const auto round = take<wire::punch_request>().at(0).second.round;
+  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply, round}});
+  advance(1s);
+  ASSERT_EQ(all<out::punch>(out).size(), 1u);
+  out.clear();
+  advance(5s);  // the window passes
+  EXPECT_TRUE(s.punch_failed(id_of(9), now, out));
+  sweep();
+  const auto q = take<wire::relay_request>();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(s.stats().punch_failed, 1u);
+  EXPECT_EQ(s.stats().relay_requested, 1u);
+  EXPECT_FALSE(s.punch_failed(id_of(9), now, out));  // nothing punches it now
+}
+
 TEST_F(punch_fixture, behind_an_endpoint_dependent_nat_a_relay_is_asked_at_once_and_a_refusal_fails_the_dial) {
   link(id_of(1), "203.0.113.1:7000");
   s.set_symmetric(true);
