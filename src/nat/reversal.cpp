@@ -218,23 +218,28 @@ void state::helper_gone(const node_id& target, const node_id& helper, std::vecto
 
 // --------------------------------------------------------------- helper ---
 
-void state::on_request(const node_id& from, const wire::reverse_request& q, instant now,
-                       std::vector<out::output>& out) {
-  const auto answer = [&](wire::reverse_code c) { out.push_back(out::send{from, wire::reverse_answer{q.target, c}}); };
-  if (q.target == from) {
+std::optional<wire::reverse_code> state::may_forward(const node_id& from, const node_id& target, instant now) {
+  if (target == from) {
     ++counters_.forward_refused;
-    return answer(wire::reverse_code::refused);
+    return wire::reverse_code::refused;
   }
-  auto t = peers_.find(q.target);
+  auto t = peers_.find(target);
   if (t == peers_.end() || !t->second.speaks) {
     ++counters_.forward_unknown;
-    return answer(wire::reverse_code::unknown);
+    return wire::reverse_code::unknown;
   }
   if (!forward_buckets_[from].take(now, cfg_.forward_burst, cfg_.forward_per_minute) ||
       !forward_total_.take(now, cfg_.forward_total_burst, cfg_.forward_total_per_minute)) {
     ++counters_.forward_refused;
-    return answer(wire::reverse_code::refused);
+    return wire::reverse_code::refused;
   }
+  return std::nullopt;
+}
+
+void state::on_request(const node_id& from, const wire::reverse_request& q, instant now,
+                       std::vector<out::output>& out) {
+  const auto answer = [&](wire::reverse_code c) { out.push_back(out::send{from, wire::reverse_answer{q.target, c}}); };
+  if (const auto no = may_forward(from, q.target, now)) return answer(*no);
   // The requester's IP as our connection sees it, never one it names.
   endpoint at = peers_.at(from).remote;
   at.port = q.port;
@@ -278,20 +283,7 @@ void state::on_punch_request(const node_id& from, const wire::punch_request& q, 
   const auto answer = [&](wire::reverse_code c) {
     out.push_back(out::send{from, wire::punch_answer{q.target, q.round, c}});
   };
-  if (q.target == from) {
-    ++counters_.forward_refused;
-    return answer(wire::reverse_code::refused);
-  }
-  auto t = peers_.find(q.target);
-  if (t == peers_.end() || !t->second.speaks) {
-    ++counters_.forward_unknown;
-    return answer(wire::reverse_code::unknown);
-  }
-  if (!forward_buckets_[from].take(now, cfg_.forward_burst, cfg_.forward_per_minute) ||
-      !forward_total_.take(now, cfg_.forward_total_burst, cfg_.forward_total_per_minute)) {
-    ++counters_.forward_refused;
-    return answer(wire::reverse_code::refused);
-  }
+  if (const auto no = may_forward(from, q.target, now)) return answer(*no);
   endpoint at = peers_.at(from).remote;
   at.port = q.port;
   ++counters_.forwarded;

@@ -254,6 +254,9 @@ class state {
     endpoint address;  // where the helper sees the requester
   };
 
+  // As helper: whether `from`'s reverse or punch message for `target` may be
+  // passed on (nothing) or why not (counted), taking a forward token.
+  std::optional<wire::reverse_code> may_forward(const node_id& from, const node_id& target, instant now);
   void on_request(const node_id& from, const wire::reverse_request& q, instant now, std::vector<out::output>& out);
   void on_answer(const node_id& from, const wire::reverse_answer& a, std::vector<out::output>& out);
   void on_reverse(const node_id& helper, const wire::reverse& r, bool busy, instant now, std::vector<out::output>& out);
