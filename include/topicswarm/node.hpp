@@ -258,6 +258,13 @@ struct reachability_config {
   std::size_t relay_max_circuits = 16;
   std::uint64_t relay_max_bytes = 64u << 20;
   std::chrono::milliseconds relay_max_duration{600'000};
+  // A relayed connection is replaced by a direct one as soon as one
+  // succeeds (docs/PROTOCOL.md §19.10): the end that asked for the relay
+  // tries a punch relay_upgrade_after after the relayed connection came up,
+  // then after twice that, and so on up to every 10 minutes while it stays
+  // relayed. (Any direct connection that comes meanwhile, e.g. a dial to a
+  // newly mapped address, replaces it too.)
+  std::chrono::milliseconds relay_upgrade_after{30'000};
 };
 
 struct node_config {
@@ -630,6 +637,10 @@ struct relay_stats {
   std::uint64_t circuits_done = 0, circuits_unpaired = 0;
   std::size_t circuits_running = 0;
   std::uint64_t relayed_bytes = 0, limit_closes = 0;
+  // Upgrades (§19.10): punches tried to replace a relayed connection (by the
+  // end that asked for the relay), relayed connections replaced by a direct
+  // or punched one, upgrade punches that failed (the relay carries on).
+  std::uint64_t upgrade_attempts = 0, upgrades = 0, upgrades_failed = 0;
 };
 
 // One address the node might be reached at, and what the checks found.

@@ -89,6 +89,7 @@ struct join_options {
   bool no_reversal = false;
   bool no_punching = false;
   bool relay_serve = false;
+  double relay_upgrade_after_s = 30;  // first punch to replace a relayed connection
   std::size_t active_view = 0;  // 0: the default (gossip_config)
   // Auto-discovery.
   bool auto_discovery = false;
@@ -673,6 +674,8 @@ void run_join(const join_options& o) {
   cfg.reachability.connection_reversal = !o.no_reversal;
   cfg.reachability.hole_punching = !o.no_punching;
   cfg.reachability.relay_serve = o.relay_serve;
+  cfg.reachability.relay_upgrade_after =
+      std::chrono::milliseconds(static_cast<std::int64_t>(o.relay_upgrade_after_s * 1000));
   if (o.active_view != 0) cfg.gossip.active_view_capacity = o.active_view;
   std::vector<peer_addr> peers;
   for (const auto& p : o.peers) {
@@ -773,6 +776,11 @@ void register_join_command(CLI::App& app) {
                 "Relay connections between connected peers that cannot reach each other otherwise (up to 16 "
                 "circuits, 64 MiB and 10 minutes each; the relay copies bytes it cannot read: docs/PROTOCOL.md "
                 "section 19.9)");
+  cmd->add_option("--relay-upgrade-after", o.relay_upgrade_after_s,
+                  "Seconds after a relayed connection we asked for came up before a first hole punch tries to "
+                  "replace it with a direct one (then twice as long each time, up to 10 minutes; 0: never; "
+                  "default 30; docs/PROTOCOL.md section 19.10)")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--active-view", o.active_view,
                   "Neighbours per topic (HyParView active view; default 5): a node with a full view asks no one "
                   "else, but still accepts peers that must join it")

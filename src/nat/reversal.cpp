@@ -25,7 +25,9 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
       [&](auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, in::link_up>) {
-          peers_[v.peer] = peer{v.remote, v.local, v.speaks};
+          peers_[v.peer] = peer{v.remote, v.local, v.speaks, v.relayed};
+          if (v.relayed) return;  // (a punch may still replace it: what runs for the peer goes on)
+          upgrades_.erase(v.peer);
           if (auto p = pending_.find(v.peer); p != pending_.end()) {
             if (!p->second.punch && !p->second.relay) ++counters_.succeeded;  // (punches, relays: at dial_done)
             if (!p->second.dialling) pending_.erase(p);
@@ -33,6 +35,7 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
           agreed_.erase(v.peer);  // connected some other way: the punch is moot
         } else if constexpr (std::is_same_v<T, in::link_down>) {
           peers_.erase(v.peer);
+          upgrades_.erase(v.peer);
           forward_buckets_.erase(v.peer);
           dial_buckets_.erase(v.peer);
           std::vector<node_id> waiting;
@@ -63,7 +66,17 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         } else if constexpr (std::is_same_v<T, in::dial_done>) {
           if (relaying_.erase(v.peer) != 0) {
             ++(v.connected ? counters_.relay_connected : counters_.relay_failed);
-            if (auto p = pending_.find(v.peer); p != pending_.end() && p->second.dialling) pending_.erase(p);
+            auto p = pending_.find(v.peer);
+            const bool ours = p != pending_.end() && p->second.relay && p->second.dialling;
+            if (p != pending_.end() && p->second.dialling) pending_.erase(p);
+            // We asked for this relay: we also try to replace it (§19.10).
+            // (One end does, so that two upgrades do not cross.)
+            if (ours && v.connected && cfg_.punching && cfg_.upgrade_after.count() > 0) {
+              auto& u = upgrades_[v.peer];
+              u.serial = ++serial_;
+              u.after = cfg_.upgrade_after;
+              out.push_back(out::schedule{u.after, timer{v.peer, u.serial, timer::kind::upgrade}});
+            }
             return;
           }
           if (punching_.erase(v.peer) != 0) {
@@ -83,13 +96,17 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         } else if constexpr (std::is_same_v<T, in::listen>) {
           listen_ = v.endpoints;
         } else if constexpr (std::is_same_v<T, in::timer_fired>) {
-          on_timer(v.t, out);
+          on_timer(v.t, now, out);
         }
       },
       input);
 }
 
 bool state::timer_applies(const timer& t) const {
+  if (t.what == timer::kind::upgrade) {
+    auto u = upgrades_.find(t.target);
+    return u != upgrades_.end() && u->second.serial == t.serial;
+  }
   if (t.what == timer::kind::circuit_expires) {
     return std::any_of(circuits_.begin(), circuits_.end(),
                        [&](const auto& kv) { return kv.second.id == t.serial && !kv.second.running; });
@@ -103,8 +120,9 @@ bool state::timer_applies(const timer& t) const {
   return t.what == timer::kind::deadline || (p->second.punch && p->second.synced);
 }
 
-void state::on_timer(const timer& t, std::vector<out::output>& out) {
+void state::on_timer(const timer& t, instant now, std::vector<out::output>& out) {
   if (!timer_applies(t)) return;
+  if (t.what == timer::kind::upgrade) return on_upgrade_timer(t.target, now, out);
   if (t.what == timer::kind::circuit_expires) {
     // Its ends did not both come (the transport closes a lone one itself).
     std::erase_if(circuits_, [&](const auto& kv) { return kv.second.id == t.serial; });
@@ -141,6 +159,27 @@ std::uint16_t state::listen_port(endpoint::family fam) const {
 bool state::want(const node_id& target, instant now, std::vector<out::output>& out) {
   if (pending_.contains(target)) return true;  // already asked: the transport waits for that one
   if (peers_.contains(target)) return false;   // connected: nothing to reverse
+  return ask(target, false, now, out);
+}
+
+void state::on_upgrade_timer(const node_id& target, instant now, std::vector<out::output>& out) {
+  auto u = upgrades_.find(target);
+  auto pe = peers_.find(target);
+  if (pe == peers_.end() || !pe->second.relayed) {
+    upgrades_.erase(u);
+    return;
+  }
+  // The next attempt, whatever this one does: twice as late, up to the cap.
+  u->second.serial = ++serial_;
+  u->second.after = std::min<duration>(u->second.after * 2, cfg_.upgrade_max_interval);
+  out.push_back(out::schedule{u->second.after, timer{target, u->second.serial, timer::kind::upgrade}});
+  // Not while a punch with the peer runs or is agreed (either side's), and
+  // only as a node that punches (a reachable one never asked for a relay).
+  if (pending_.contains(target) || punching_.contains(target) || agreed_.contains(target) || public_) return;
+  if (ask(target, true, now, out)) ++counters_.upgrade_attempts;
+}
+
+bool state::ask(const node_id& target, bool upgrade, instant now, std::vector<out::output>& out) {
   std::vector<node_id> helpers;
   for (const auto& [id, p] : peers_) {
     if (!p.speaks || id == target) continue;
@@ -159,8 +198,8 @@ bool state::want(const node_id& target, instant now, std::vector<out::output>& o
   std::erase_if(punch_failed_at_, [&](const auto& kv) { return now - kv.second >= cfg_.relay_after_punch_failure; });
   // Not reachable ourselves: a punch, unless one to this peer failed lately
   // or our NAT maps per destination; then a relay (one is asked).
-  p.relay = !public_ && (symmetric_ || punch_failed_at_.contains(target));
-  p.punch = !p.relay && cfg_.punching && !public_;
+  p.relay = !upgrade && !public_ && (symmetric_ || punch_failed_at_.contains(target));
+  p.punch = upgrade || (!p.relay && cfg_.punching && !public_);
   p.sent = now;
   if (p.relay) {
     // One relay at a time (both ends must meet at the same one): the next
@@ -316,7 +355,7 @@ void state::on_punch(const node_id& helper, const wire::punch& m, bool busy, ins
         if (a->second.round != m.round) ++counters_.punch_declined;  // one punch per peer at a time
         return;  // (the same connect through another helper: already answered)
       }
-      if (busy || peers_.contains(m.from) || punching_.contains(m.from)) {
+      if (busy || direct(m.from) || punching_.contains(m.from)) {  // (a relayed link may be upgraded)
         ++counters_.punch_declined;
         return;
       }
@@ -379,7 +418,7 @@ void state::on_punch(const node_id& helper, const wire::punch& m, bool busy, ins
       }
       const auto address = a->second.address;
       agreed_.erase(a);
-      if (busy || peers_.contains(m.from)) return;  // connected meanwhile
+      if (busy || direct(m.from)) return;  // connected meanwhile
       punching_.insert(m.from);
       ++counters_.punch_dials;
       out.push_back(out::punch{m.from, address, cfg_.punch_window});

@@ -96,6 +96,11 @@ struct config {
   bool relay_serve = false;
   std::size_t relay_max_circuits = 16;
   duration relay_wait = std::chrono::seconds(10);
+  // Upgrading (§19.10): the end that asked for a relayed connection tries a
+  // punch to replace it this long after it came up, then after twice that,
+  // and so on up to upgrade_max_interval, while it stays relayed.
+  duration upgrade_after = std::chrono::seconds(30);
+  duration upgrade_max_interval = std::chrono::minutes(10);
 };
 
 struct timer {
@@ -104,6 +109,7 @@ struct timer {
     punch_go,        // half a round trip after our sync: dial
     agreed_expires,  // a punch we agreed to (as target) was never synced
     circuit_expires, // a relay circuit we agreed to serve: its ends had their time (serial: circuit id)
+    upgrade,         // try a punch to replace our relayed connection to `target`
   };
   node_id target;
   std::uint64_t serial = 0;  // which reversal or punch of the target it was set for
@@ -112,8 +118,9 @@ struct timer {
 
 namespace in {
 // A connection to `peer` is up; `remote` is its address as TCP sees it,
-// `local` our end; `speaks` whether it listed the nat kind.
-struct link_up { node_id peer; endpoint remote; endpoint local; bool speaks = true; };
+// `local` our end; `speaks` whether it listed the nat kind; `relayed`
+// whether it runs through a relay (then a punch may still replace it).
+struct link_up { node_id peer; endpoint remote; endpoint local; bool speaks = true; bool relayed = false; };
 struct link_down { node_id peer; };
 // A reverse_request, reverse_answer or reverse frame from `peer`. `busy`:
 // for a reverse frame, whether we are connected to its `from` or dialling it
@@ -183,6 +190,8 @@ struct counters {
   std::uint64_t relay_dials = 0, relay_connected = 0, relay_failed = 0;
   std::uint64_t circuits_agreed = 0, circuits_refused = 0, circuit_ends_admitted = 0, circuit_ends_refused = 0;
   std::uint64_t circuits_done = 0, circuits_unpaired = 0, relayed_bytes = 0;
+  // upgrading a relayed connection we asked for: punches started
+  std::uint64_t upgrade_attempts = 0;
 };
 
 class state {
@@ -219,6 +228,12 @@ class state {
   struct peer {
     endpoint remote, local;
     bool speaks = true;
+    bool relayed = false;
+  };
+  // A relayed connection we asked for, which a punch may replace.
+  struct upgrade {
+    std::uint64_t serial = 0;
+    duration after{};  // until the next attempt
   };
   struct bucket {
     double tokens = 0;
@@ -265,7 +280,16 @@ class state {
   void on_punch_request(const node_id& from, const wire::punch_request& q, instant now, std::vector<out::output>& out);
   void on_punch(const node_id& helper, const wire::punch& p, bool busy, instant now, std::vector<out::output>& out);
   void on_punch_answer(const node_id& from, const wire::punch_answer& a, std::vector<out::output>& out);
-  void on_timer(const timer& t, std::vector<out::output>& out);
+  void on_timer(const timer& t, instant now, std::vector<out::output>& out);
+  // Asks helpers for a reversal, a punch or a relay to `target` (upgrade: a
+  // punch to replace a relayed connection).
+  bool ask(const node_id& target, bool upgrade, instant now, std::vector<out::output>& out);
+  void on_upgrade_timer(const node_id& target, instant now, std::vector<out::output>& out);
+  // Connected to `id` other than through a relay.
+  bool direct(const node_id& id) const {
+    auto p = peers_.find(id);
+    return p != peers_.end() && !p->second.relayed;
+  }
   void on_relay_request(const node_id& from, const wire::relay_request& q, instant now, std::vector<out::output>& out);
   void on_relay_offer(const node_id& relay, const wire::relay_offer& o, bool busy, instant now,
                       std::vector<out::output>& out);
@@ -292,6 +316,7 @@ class state {
   std::set<node_id> relaying_;        // relay dials in flight (either end)
   std::map<node_id, instant> punch_failed_at_;  // as requester: recent punch failures, by target
   std::map<wire::token, circuit> circuits_;     // as relay
+  std::map<node_id, upgrade> upgrades_;         // our relayed connections, by peer
   std::uint64_t circuit_ids_ = 0;
   bool symmetric_ = false;
   node_id self_;

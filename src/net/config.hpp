@@ -109,6 +109,10 @@ struct stats {
   std::uint64_t relay_circuits = 0, relay_refused = 0, relay_unpaired = 0, relay_limit_closes = 0;
   std::uint64_t relay_bytes = 0;
   std::uint64_t relay_dials = 0, relay_dials_connected = 0, relay_dials_failed = 0;
+  // Relayed connections replaced by a direct or punched one (either end
+  // counts it), and punches to a relayed peer that failed (the relayed
+  // connection stays).
+  std::uint64_t upgrades = 0, upgrades_failed = 0;
   // Connections closed because all send queues together reached
   // max_total_send_queue_bytes (each had the longest queue at the time).
   std::uint64_t send_budget_closes = 0;

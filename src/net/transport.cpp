@@ -236,7 +236,8 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   bool punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window) {
-    if (stopped_ || active_.contains(peer) || peer == me_ || !listener_for(to_asio(address))) return false;
+    if (stopped_ || direct_link(peer) || peer == me_ || !listener_for(to_asio(address))) return false;
+    if (active_.contains(peer) && dialling_.contains(peer)) return false;  // an upgrade punch runs already
     const auto until = steady::now() + window;
     if (dialling_.contains(peer)) {
       // Our own dial waits for the peer (it asked for this punch, or asked
@@ -407,6 +408,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
   }
 
   bool connected(const node_id& peer) const { return active_.contains(peer); }
+  // Connected, and not through a relay.
+  bool direct_link(const node_id& peer) const {
+    auto a = active_.find(peer);
+    return a != active_.end() && !a->second->relayed;
+  }
   std::optional<link_info> link(const node_id& peer) const {
     auto it = active_.find(peer);
     if (it == active_.end()) return std::nullopt;
@@ -573,6 +579,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
           co_return close_connection(c, error{errc::handshake_failed, "punch preamble: " + (rec ? rec : wec).message()});
         }
         ++stats_.punches_accepted;
+        c->link.path = link_path::punched;  // the other side's punch: a hole it opened in its NAT
       }
     }
     auto [ec] = co_await c->stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
@@ -746,7 +753,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     ++stats_.punches;
     asio::steady_timer gap(io_);
     for (;;) {
-      if (stopped_ || active_.contains(peer)) co_return nullptr;  // e.g. its connect reached our listener
+      if (stopped_ || direct_link(peer)) co_return nullptr;  // e.g. its connect reached our listener
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
       if (left.count() <= 0) {
         ++stats_.punches_timed_out;
@@ -1045,7 +1052,7 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
           // A punch (only from the listen port, again until the window
           // ends), or an end of a relay circuit.
           connect_failures_only = false;
-          if (stopped_ || active_.contains(peer)) break;
+          if (stopped_ || direct_link(peer)) break;
           // (No co_await inside a conditional expression: GCC 12 destroys
           // the result's temporaries too early there.)
           conn_ptr c;
@@ -1219,7 +1226,15 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
       queued_total_ -= d->second.size();
       dialling_.erase(d);
     }
-    if (active_.contains(peer)) co_return;  // reached through an inbound connection instead
+    if (auto a = active_.find(peer); a != active_.end()) {
+      // Reached through an inbound connection instead; or this was a punch
+      // to upgrade a relayed connection, which stays.
+      if (mode.k == dial_mode::kind::punch && a->second->relayed) {
+        ++stats_.upgrades_failed;
+        handler_.on_upgrade_failed(peer, last);
+      }
+      co_return;
+    }
     ++stats_.dial_failures;
     handler_.on_disconnected(peer, last);
   }
@@ -1247,7 +1262,11 @@ class transport::impl : public std::enable_shared_from_this<transport::impl> {
     }
     ++stats_.duplicate_connections;
     conn_ptr old = it->second;
-    const bool keep_new = old->dialer == c->dialer || c->dialer < old->dialer;
+    // A direct (or punched) connection beats a relayed one, on both ends
+    // alike; between two of a kind the one the smaller id dialled wins.
+    const bool keep_new = old->relayed != c->relayed ? old->relayed
+                                                      : old->dialer == c->dialer || c->dialer < old->dialer;
+    if (keep_new && old->relayed && !c->relayed) ++stats_.upgrades;
     if (keep_new) {
       c->st = conn_state::active;
       it->second = c;
@@ -1611,6 +1630,7 @@ void transport::close_after_flush(const node_id& peer) { impl_->close_after_flus
 std::size_t transport::close_stranded() { return impl_->close_stranded(); }
 
 bool transport::connected(const node_id& peer) const { return impl_->connected(peer); }
+bool transport::direct_link(const node_id& peer) const { return impl_->direct_link(peer); }
 bool transport::peer_speaks(const node_id& peer, frame_kind kind) const { return impl_->peer_speaks(peer, kind); }
 void transport::handle_kind(frame_kind kind, frame_handler h) { impl_->handle_kind(kind, std::move(h)); }
 void transport::handle_kind(frame_kind kind, link_frame_handler h) { impl_->handle_kind(kind, std::move(h)); }

@@ -8,7 +8,8 @@
 // exactly one connection: both sides keep the connection dialled by the
 // smaller node id, the same rule on both ends (a connection dialled by the
 // same side as an existing one replaces it: the peer restarted or
-// redialled). The loser is retired: it is read but no longer written for
+// redialled), except that a connection through a relay always gives way to
+// one that is not. The loser is retired: it is read but no longer written for
 // `duplicate_grace`, so frames already in flight on it arrive.
 //
 // A connection's life: TCP connect, TLS handshake (handshake_timeout), then
@@ -88,6 +89,10 @@ struct transport_handler {
   virtual void on_link(const node_id& /*peer*/, const link_info& /*link*/) {}
   // The connection to `peer` closed, or dialling it failed.
   virtual void on_disconnected(const node_id& peer, const error& why) = 0;
+  // A punch to `peer`, whose connection runs through a relay, failed: the
+  // relayed connection stays (docs/PROTOCOL.md §19.10). A punch that
+  // succeeds replaces it (on_link).
+  virtual void on_upgrade_failed(const node_id& /*peer*/, const error& /*why*/) {}
   // Queued bytes fell from above to below the backpressure level.
   virtual void on_send_ready() = 0;
   // Whether `peer` may use the room kept for outbound dials
@@ -181,6 +186,9 @@ class transport {
   // at addresses of its own is left alone. False when nothing started
   // (connected, dialling otherwise, stopped, no listener in that family).
   // The end is reported like a dial's (on_connected / on_disconnected).
+  // A peer connected through a relay can be punched too (an upgrade): the
+  // punched connection replaces the relayed one (on_link), a failure is
+  // reported by on_upgrade_failed and the relayed connection stays.
   bool punch(const node_id& peer, const endpoint& address, std::chrono::milliseconds window);
 
   // Serving relays (before run(); none: relay ends that arrive are closed).
@@ -229,6 +237,8 @@ class transport {
   std::size_t close_stranded();
 
   bool connected(const node_id& peer) const;
+  // Connected, and not through a relay.
+  bool direct_link(const node_id& peer) const;
   // The peer's active connection, if it has one.
   std::optional<link_info> link(const node_id& peer) const;
   // Whether `peer` is connected and listed `kind` in its hello: a driver

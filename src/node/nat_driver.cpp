@@ -24,6 +24,7 @@ nat::reversal::config to_reversal(const reachability_config& c) {
   out.punch_window = c.punch_window;
   out.relay_serve = c.relay_serve;
   out.relay_max_circuits = c.relay_max_circuits;
+  out.upgrade_after = c.relay_upgrade_after;
   return out;
 }
 }  // namespace
@@ -73,7 +74,7 @@ void nat_driver::on_link(const node_id& peer, const net::link_info& link) {
   // checks nothing and helps no one (its peer is reached through the relay).
   const bool speaks = sh_.transport().peer_speaks(peer, net::frame_kind::nat) && link.path != net::link_path::relayed;
   feed(nat::in::link_up{peer, nat::link_ends{link.local, link.remote}, speaks});
-  feed(nat::reversal::in::link_up{peer, link.remote, link.local, speaks});
+  feed(nat::reversal::in::link_up{peer, link.remote, link.local, speaks, link.path == net::link_path::relayed});
   feed(nat::reversal::in::dial_done{peer, true});  // if we dialled it for a reverse frame
 }
 
@@ -97,12 +98,12 @@ void nat_driver::on_frame(const node_id& peer, const net::link_info& link, byte_
       std::holds_alternative<nat::wire::relay_answer>(*m)) {
     if (!reversal_on_) return;  // not served: the requester's wait ends at its deadline
     bool busy = false;
-    // Busy: connected, or dialling it at addresses of its own. A dial that
-    // waits for its own reversal is not: both asked, and this frame says
-    // where to dial (the transport's waiting dial takes the address or the
-    // punch).
+    // Busy: connected (not through a relay: that one a punch may replace),
+    // or dialling it at addresses of its own. A dial that waits for its own
+    // reversal is not: both asked, and this frame says where to dial (the
+    // transport's waiting dial takes the address or the punch).
     const auto busy_with = [&](const node_id& from) {
-      return sh_.transport().connected(from) ||
+      return sh_.transport().direct_link(from) ||
              (sh_.transport().dialling(from) && !sh_.transport().awaiting_reversal(from));
     };
     if (const auto* r = std::get_if<nat::wire::reverse>(&*m)) busy = busy_with(r->from);
@@ -154,7 +155,7 @@ void nat_driver::process_reversal() {
             auto& tr = sh_.transport();
             const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(e.window);
             if (!tr.punch(e.peer, e.address, window))  // connected, or dialling it otherwise
-              reversal_.handle(nat::reversal::in::dial_done{e.peer, tr.connected(e.peer)}, sh_.now(), reversal_out_);
+              reversal_.handle(nat::reversal::in::dial_done{e.peer, tr.direct_link(e.peer)}, sh_.now(), reversal_out_);
           } else if constexpr (std::is_same_v<T, nat::reversal::out::relay>) {
             auto& tr = sh_.transport();
             const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(e.window);
@@ -341,6 +342,9 @@ void nat_driver::add_stats(node_stats& s) const {
   rl.circuits_running = reversal_.circuits();
   rl.relayed_bytes = t.relay_bytes;
   rl.limit_closes = t.relay_limit_closes;
+  rl.upgrade_attempts = v.upgrade_attempts;
+  rl.upgrades = t.upgrades;
+  rl.upgrades_failed = t.upgrades_failed;
   r.probe_connections_sent = t.probes_sent;
   r.probe_connections_failed = t.probes_failed;
   r.probe_connections_received = t.probes_received;

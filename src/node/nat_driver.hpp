@@ -47,6 +47,8 @@ class nat_driver final : public driver {
   // ---- transport
   void on_link(const node_id& peer, const net::link_info& link);
   void on_disconnected(const node_id& peer, const error& why) override;
+  // A punch that was to replace `peer`'s relayed connection failed.
+  void upgrade_failed(const node_id& peer) { feed(nat::reversal::in::dial_done{peer, false}); }
   // We closed the connection (shell::close): the transport does not report it.
   void closed_by_us(const node_id& peer) { on_disconnected(peer, error{}); }
 

@@ -416,6 +416,11 @@ void node_impl::on_link(const node_id& peer, const net::link_info& link) {
   if (nat_) nat_->on_link(peer, link);
 }
 
+void node_impl::on_upgrade_failed(const node_id& peer, const error& /*why: counted by the transport*/) {
+  if (stopped_) return;
+  if (nat_) nat_->upgrade_failed(peer);
+}
+
 void node_impl::on_disconnected(const node_id& peer, const error& why) {
   if (stopped_) return;
   if (connected_.erase(peer) > 0)

@@ -143,6 +143,7 @@ class node_impl final : public shell, public net::transport_handler, public std:
   // ---- transport_handler
   void on_connected(const node_id& peer) override;
   void on_link(const node_id& peer, const net::link_info& link) override;
+  void on_upgrade_failed(const node_id& peer, const error& why) override;
   void on_disconnected(const node_id& peer, const error& why) override;
   void on_send_ready() override;
   // A peer whose addresses we hold (from the user, records, the catalog or

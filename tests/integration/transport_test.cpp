@@ -43,7 +43,11 @@ struct recorder : transport_handler {
   std::vector<std::pair<node_id, error>> disconnected;
   received frames;  // kind gossip
   received extra;   // the experimental kind, where registered
+  std::vector<std::pair<node_id, link_info>> links;  // on_link, in order
+  std::vector<node_id> upgrades_failed;
   void on_connected(const node_id& p) override { connected.push_back(p); }
+  void on_link(const node_id& p, const link_info& l) override { links.emplace_back(p, l); }
+  void on_upgrade_failed(const node_id& p, const error&) override { upgrades_failed.push_back(p); }
   void on_disconnected(const node_id& p, const error& why) override { disconnected.emplace_back(p, why); }
   void on_send_ready() override {}
 };
@@ -365,7 +369,7 @@ TEST(transport_punch, a_punch_that_reaches_a_listener_speaks_tls_as_client_whate
   ASSERT_TRUE(a.t->link(b.id()));
   EXPECT_EQ(a.t->link(b.id())->path, link_path::punched);
   EXPECT_TRUE(a.t->link(b.id())->client);
-  EXPECT_EQ(b.t->link(a.id())->path, link_path::direct);  // to b, an ordinary accepted connection
+  EXPECT_EQ(b.t->link(a.id())->path, link_path::punched);  // b's listener took it, but it is a's punch
   EXPECT_FALSE(b.t->link(a.id())->client);
   EXPECT_EQ(b.t->stats().punches_accepted, 1u);
   EXPECT_EQ(b.t->stats().accepted, 1u);
@@ -556,6 +560,65 @@ TEST(transport_relay, an_end_with_a_token_the_relay_does_not_know_is_refused_and
   ASSERT_EQ(r.done.size(), 1u);
   EXPECT_FALSE(std::get<2>(r.done[0]));
   EXPECT_EQ(r.e.t->stats().connections, 0u);
+}
+
+// Upgrading (docs/PROTOCOL.md §19.10): a punch to a peer connected through
+// a relay. One that fails leaves the relayed connection as it was; one that
+// succeeds replaces it on both ends, and the circuit then ends.
+TEST(transport_relay, a_punch_replaces_a_relayed_connection_and_a_failed_one_leaves_it) {
+  asio::io_context io;
+  relay_under_test r;
+  r.start(io);
+  r.tokens.insert(token_of(4));
+  endpoint_under_test a, b;
+  start(io, a, "127.0.0.1:0", listen_port_config());
+  start(io, b, "127.0.0.1:0", listen_port_config());
+  ASSERT_TRUE(a.t->relay_dial(b.id(), r.address(), token_of(4), 5s));
+  ASSERT_TRUE(b.t->relay_dial(a.id(), r.address(), token_of(4), 5s));
+  ASSERT_TRUE(run_until(io, [&] { return a.t->connected(b.id()) && b.t->connected(a.id()); }));
+  EXPECT_FALSE(a.t->direct_link(b.id()));
+  endpoint closed;
+  {
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed = *endpoint::parse("127.0.0.1:" + std::to_string(probe.local_endpoint().port()));
+  }
+  ASSERT_TRUE(a.t->punch(b.id(), closed, 300ms));
+  EXPECT_FALSE(a.t->punch(b.id(), closed, 300ms));  // one at a time
+  EXPECT_EQ(a.t->send(b.id(), gossip_frame("still relayed")), transport::send_status::sent);
+  ASSERT_TRUE(run_until(io, [&] { return !a.events.upgrades_failed.empty(); }));
+  EXPECT_EQ(a.events.upgrades_failed.front(), b.id());
+  EXPECT_FALSE(a.t->dialling(b.id()));
+  EXPECT_TRUE(a.events.disconnected.empty());
+  EXPECT_EQ(a.t->link(b.id())->path, link_path::relayed);
+  EXPECT_EQ(a.t->stats().upgrades_failed, 1u);
+  ASSERT_TRUE(run_until(io, [&] { return !b.events.frames.empty(); }));
+
+  ASSERT_TRUE(a.t->punch(b.id(), b.t->local_endpoints().front(), 3s));
+  ASSERT_TRUE(b.t->punch(a.id(), a.t->local_endpoints().front(), 3s));
+  ASSERT_TRUE(run_until(io, [&] {
+    return a.t->direct_link(b.id()) && b.t->direct_link(a.id()) && !a.t->dialling(b.id()) && !b.t->dialling(a.id());
+  }));
+  EXPECT_EQ(a.t->link(b.id())->path, link_path::punched);
+  EXPECT_EQ(b.t->link(a.id())->path, link_path::punched);
+  // on_link told both ends of the new connection; nobody saw a disconnect.
+  EXPECT_EQ(a.events.links.back().second.path, link_path::punched);
+  EXPECT_EQ(b.events.links.back().second.path, link_path::punched);
+  EXPECT_TRUE(a.events.disconnected.empty());
+  EXPECT_TRUE(b.events.disconnected.empty());
+  EXPECT_EQ(a.t->stats().upgrades, 1u);
+  EXPECT_EQ(b.t->stats().upgrades, 1u);
+  a.t->send(b.id(), gossip_frame("direct now"));
+  ASSERT_TRUE(run_until(io, [&] { return b.events.frames.size() == 2; }));
+  EXPECT_EQ(to_string(byte_span(b.events.frames.back().second)), "direct now");
+  // The relayed connection is retired on both ends and closed after the
+  // duplicate grace: the relay's circuit ends.
+  ASSERT_TRUE(run_until(io, [&] { return !r.done.empty(); }));
+  EXPECT_TRUE(std::get<2>(r.done[0]));
+  EXPECT_TRUE(a.t->connected(b.id()));
+  // A relayed connection that arrives now gives way to the direct one.
+  r.tokens.insert(token_of(5));
+  ASSERT_TRUE(a.t->punch(b.id(), closed, 100ms) == false);  // connected directly: nothing to upgrade
+  EXPECT_FALSE(a.t->relay_dial(b.id(), r.address(), token_of(5), 2s));
 }
 
 TEST(transport_relay, a_circuit_past_its_byte_limit_is_closed) {

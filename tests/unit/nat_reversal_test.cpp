@@ -715,5 +715,87 @@ TEST_F(punch_fixture, a_target_takes_a_relay_offer_unless_busy) {
   EXPECT_EQ(s.stats().relay_failed, 1u);
 }
 
+// Upgrading (§19.10): the end that asked for a relayed connection punches
+// to replace it, upgrade_after after it came up and then ever less often;
+// a failure leaves the relay, a success ends the attempts.
+TEST_F(punch_fixture, the_requester_of_a_relayed_connection_punches_to_replace_it_backing_off_until_one_succeeds) {
+  link(id_of(1), "203.0.113.1:7000");  // the relay, and the helper of the upgrade punches
+  s.set_symmetric(true);
+  ASSERT_TRUE(want(id_of(9)));
+  const auto q = take<wire::relay_request>();
+  ASSERT_EQ(q.size(), 1u);
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100}});
+  out.clear();
+  feed(in::link_up{id_of(9), ep("203.0.113.1:7100"), ep("198.51.100.1:40000"), false, true});
+  feed(in::dial_done{id_of(9), true});
+  ASSERT_EQ(s.pending(), 0u);
+  advance(config{}.upgrade_after - 1ms);
+  EXPECT_TRUE(out.empty());
+  advance(1ms);
+  // A punch, although our NAT maps per destination: asked of the relay (the
+  // relayed peer itself is no helper: it sees only the relay's address).
+  auto connects = take<wire::punch_request>();
+  ASSERT_EQ(connects.size(), 1u);
+  EXPECT_EQ(connects[0].first, id_of(1));
+  EXPECT_EQ(connects[0].second.target, id_of(9));
+  EXPECT_EQ(connects[0].second.phase, wire::punch_phase::connect);
+  EXPECT_EQ(s.stats().upgrade_attempts, 1u);
+  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply,
+                                          connects[0].second.round}});
+  ASSERT_EQ(take<wire::punch_request>().size(), 1u);  // the sync
+  advance(1s);
+  ASSERT_EQ(all<out::punch>(out).size(), 1u);
+  out.clear();
+  feed(in::dial_done{id_of(9), false});  // the upgrade punch failed; the relayed link stays
+  EXPECT_EQ(s.stats().punch_failed, 1u);
+  EXPECT_EQ(s.pending(), 0u);
+  // The next attempt twice as late: 60 s after the first.
+  advance(config{}.upgrade_after * 2 - 2s);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  advance(1s);
+  connects = take<wire::punch_request>();
+  ASSERT_EQ(connects.size(), 1u);
+  EXPECT_EQ(s.stats().upgrade_attempts, 2u);
+  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply,
+                                          connects[0].second.round}});
+  advance(1s);
+  ASSERT_EQ(all<out::punch>(out).size(), 1u);
+  out.clear();
+  // This one connects: the punched link replaces the relayed one.
+  feed(in::link_up{id_of(9), ep("203.0.113.9:7000"), ep("198.51.100.1:7000"), true, false});
+  feed(in::dial_done{id_of(9), true});
+  EXPECT_EQ(s.stats().punch_connected, 1u);
+  advance(config{}.upgrade_max_interval * 2);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  EXPECT_EQ(s.stats().upgrade_attempts, 2u);
+}
+
+TEST_F(punch_fixture, the_other_end_of_a_relayed_connection_does_not_upgrade_but_agrees_to_a_punch) {
+  link(id_of(5), "203.0.113.5:7000");  // the relay
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});
+  ASSERT_EQ(all<out::relay>(out).size(), 1u);
+  out.clear();
+  feed(in::link_up{id_of(1), ep("203.0.113.5:7100"), ep("198.51.100.1:40000"), false, true});
+  feed(in::dial_done{id_of(1), true});
+  advance(config{}.upgrade_max_interval);
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+  EXPECT_EQ(s.stats().upgrade_attempts, 0u);
+  // id 1 punches to replace it: a relayed link is no reason to decline.
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 3}});
+  const auto replies = take<wire::punch_request>();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].second.phase, wire::punch_phase::reply);
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::sync, 3}});
+  const auto p = all<out::punch>(out);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].address, ep("203.0.113.1:7000"));
+  out.clear();
+  // Once connected directly, a punch is declined again.
+  feed(in::link_up{id_of(1), ep("203.0.113.1:7000"), ep("198.51.100.1:7000"), true, false});
+  feed(in::dial_done{id_of(1), true});
+  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 4}});
+  EXPECT_TRUE(sent<wire::punch_request>(out).empty());
+}
+
 }  // namespace
 }  // namespace topicswarm::nat::reversal
