@@ -36,6 +36,7 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         } else if constexpr (std::is_same_v<T, in::link_down>) {
           peers_.erase(v.peer);
           upgrades_.erase(v.peer);
+          if (!relaying_.contains(v.peer)) relay_seen_.erase(v.peer);
           forward_buckets_.erase(v.peer);
           dial_buckets_.erase(v.peer);
           std::vector<node_id> waiting;
@@ -66,6 +67,7 @@ void state::handle(in::input input, instant now, std::vector<out::output>& out) 
         } else if constexpr (std::is_same_v<T, in::dial_done>) {
           if (relaying_.erase(v.peer) != 0) {
             ++(v.connected ? counters_.relay_connected : counters_.relay_failed);
+            if (!v.connected) relay_seen_.erase(v.peer);
             auto p = pending_.find(v.peer);
             const bool ours = p != pending_.end() && p->second.relay && p->second.dialling;
             if (p != pending_.end() && p->second.dialling) pending_.erase(p);
@@ -181,7 +183,12 @@ void state::on_upgrade_timer(const node_id& target, instant now, std::vector<out
 
 bool state::ask(const node_id& target, bool upgrade, instant now, std::vector<out::output>& out) {
   std::vector<node_id> helpers;
+  // An upgrade is coordinated with the peer itself, over the relayed link
+  // (each side knows the other's IP from the relay); else through helpers.
+  const bool direct_coordination = upgrade && relay_seen_.contains(target);
+  if (direct_coordination) helpers.push_back(target);
   for (const auto& [id, p] : peers_) {
+    if (direct_coordination) break;
     if (!p.speaks || id == target) continue;
     // Our listen port in the family of the connection the helper sees us on.
     // (The family is copied: clang 14 cannot capture a structured binding.)
@@ -319,6 +326,21 @@ void state::on_reverse(const node_id& helper, const wire::reverse& r, bool busy,
 // sender's IP as our connection sees it.
 void state::on_punch_request(const node_id& from, const wire::punch_request& q, instant now,
                              std::vector<out::output>& out) {
+  if (q.target == self_) {
+    // Addressed to us: the other end of a relayed link coordinates a punch
+    // with us itself (§19.10). Its address is the IP the relay saw it at
+    // (never one it names) and the port it asks for; the rest is as if a
+    // helper had passed the message on.
+    auto pe = peers_.find(from);
+    auto seen = relay_seen_.find(from);
+    if (pe == peers_.end() || !pe->second.relayed || seen == relay_seen_.end()) {
+      ++counters_.unexpected;
+      return;
+    }
+    endpoint at = seen->second;
+    at.port = q.port;
+    return on_punch(from, wire::punch{from, at, q.phase, q.round}, false, now, out);
+  }
   const auto answer = [&](wire::reverse_code c) {
     out.push_back(out::send{from, wire::punch_answer{q.target, q.round, c}});
   };
@@ -444,7 +466,9 @@ bool state::punch_failed(const node_id& target, instant now, std::vector<out::ou
 void state::on_relay_request(const node_id& from, const wire::relay_request& q, instant now,
                              std::vector<out::output>& out) {
   const auto answer = [&](wire::reverse_code c, std::uint16_t port) {
-    out.push_back(out::send{from, wire::relay_answer{q.target, q.tok, c, port}});
+    std::optional<endpoint> seen;
+    if (c == wire::reverse_code::forwarded) seen = peers_.at(q.target).remote;
+    out.push_back(out::send{from, wire::relay_answer{q.target, q.tok, c, port, seen}});
   };
   auto t = peers_.find(q.target);
   if (!cfg_.relay_serve || q.target == from || circuits_.contains(q.tok)) {
@@ -470,7 +494,7 @@ void state::on_relay_request(const node_id& from, const wire::relay_request& q, 
   c.requester_at = req.remote;
   c.target_at = t->second.remote;
   ++counters_.circuits_agreed;
-  out.push_back(out::send{q.target, wire::relay_offer{from, q.tok, port_for_target}});
+  out.push_back(out::send{q.target, wire::relay_offer{from, q.tok, port_for_target, req.remote}});
   answer(wire::reverse_code::forwarded, port_for_requester);
   out.push_back(out::schedule{cfg_.relay_wait, timer{from, c.id, timer::kind::circuit_expires}});
 }
@@ -523,6 +547,7 @@ void state::on_relay_offer(const node_id& relay, const wire::relay_offer& o, boo
   }
   if (auto own = pending_.find(o.from); own != pending_.end() && !own->second.dialling) pending_.erase(own);
   relaying_.insert(o.from);
+  relay_seen_[o.from] = o.seen;
   ++counters_.relay_offers_taken;
   ++counters_.relay_dials;
   out.push_back(out::relay{o.from, at, o.tok, cfg_.relay_wait});
@@ -559,6 +584,7 @@ void state::on_relay_answer(const node_id& from, const wire::relay_answer& a, st
   at.port = a.port;
   p->second.dialling = true;
   relaying_.insert(a.target);
+  if (a.seen) relay_seen_[a.target] = *a.seen;
   ++counters_.relay_agreed;
   ++counters_.relay_dials;
   out.push_back(out::relay{a.target, at, a.tok, cfg_.relay_wait});

@@ -317,6 +317,10 @@ class state {
   std::map<node_id, instant> punch_failed_at_;  // as requester: recent punch failures, by target
   std::map<wire::token, circuit> circuits_;     // as relay
   std::map<node_id, upgrade> upgrades_;         // our relayed connections, by peer
+  // The other end of a relay circuit we dial or hold: its address as the
+  // relay saw it (from relay_offer / relay_answer), for punching without a
+  // helper later. One per relay dial or relayed link.
+  std::map<node_id, endpoint> relay_seen_;
   std::uint64_t circuit_ids_ = 0;
   bool symmetric_ = false;
   node_id self_;

@@ -90,12 +90,14 @@ void encode_to(bytes& out, const message& m) {
           w.put(v.from.span());
           w.put(byte_span(v.tok.data(), v.tok.size()));
           w.put_u16(v.port);
+          discovery::encode_endpoint(w, v.seen);
         } else {
           w.put_u8(relay_answer_type);
           w.put(v.target.span());
           w.put(byte_span(v.tok.data(), v.tok.size()));
           w.put_u8(static_cast<std::uint8_t>(v.code));
           w.put_u16(v.port);
+          if (v.seen) discovery::encode_endpoint(w, *v.seen);
         }
       },
       m);
@@ -215,6 +217,9 @@ result<message> decode(byte_span body) {
       o.tok = get_token(r);
       o.port = r.get_u16();
       if (r.ok() && o.port == 0) return bad("nat relay offer for port 0");
+      auto seen = discovery::decode_endpoint(r);
+      if (!seen) return bad("nat relay offer: bad seen address");
+      o.seen = *seen;
       m = o;
       break;
     }
@@ -228,6 +233,11 @@ result<message> decode(byte_span body) {
       a.code = static_cast<reverse_code>(code);
       if (r.ok() && (a.code == reverse_code::forwarded) != (a.port != 0))
         return bad("nat relay answer: a port goes with code 0 only");
+      if (r.ok() && a.code == reverse_code::forwarded) {
+        auto seen = discovery::decode_endpoint(r);
+        if (!seen) return bad("nat relay answer: bad seen address");
+        a.seen = *seen;
+      }
       m = a;
       break;
     }

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <variant>
 
 namespace topicswarm::nat {
@@ -126,22 +127,26 @@ struct relay_request {
   friend bool operator==(const relay_request&, const relay_request&) = default;
 };
 // From the relay to the target: "`from` wants a circuit to you: connect to
-// me at my listen port with this token": type 0x0C || from (32) || token
-// (16) || port be16 (not 0).
+// me at my listen port with this token; I see `from` at `seen`": type 0x0C
+// || from (32) || token (16) || port be16 (not 0) || seen (an address).
+// `seen` lets the two ends punch later without a helper (§19.10).
 struct relay_offer {
   node_id from;
   wire::token tok{};
   std::uint16_t port = 0;
+  endpoint seen;
   friend bool operator==(const relay_offer&, const relay_offer&) = default;
 };
 // The relay's answer to the requester: type 0x0D || target (32) || token
 // (16) || code u8 (0 the target was told, 1 unknown, 2 refused) || port be16
-// (the relay's listen port; 0 unless the code is 0).
+// (the relay's listen port; 0 unless the code is 0) || with code 0 only:
+// seen (the target's address as the relay sees it).
 struct relay_answer {
   node_id target;
   wire::token tok{};
   reverse_code code = reverse_code::forwarded;
   std::uint16_t port = 0;
+  std::optional<endpoint> seen;
   friend bool operator==(const relay_answer&, const relay_answer&) = default;
 };
 
@@ -168,8 +173,9 @@ void encode_to(bytes& out, const message& m);
 // errc::malformed_message for an unknown type, a wrong length, a bad
 // address (family, unspecified ip, port 0), a request for port 0, an
 // unknown result or answer code, an unknown punch phase, a punch answer
-// that says "forwarded", a relay offer for port 0, or a relay answer whose
-// port does not go with its code.
+// that says "forwarded", a relay offer for port 0 or without a valid seen
+// address, or a relay answer whose port and seen address do not go with
+// its code.
 result<message> decode(byte_span body);
 }  // namespace wire
 

@@ -283,6 +283,25 @@ EOF
   nat_lan_hosts[$name]=0
 }
 
+# nat_router_forward ROUTER HOST PORT: from now on the router forwards TCP
+# PORT on its public address to HOST's PORT (a static port forward, as an
+# operator or a late UPnP mapping would add).
+nat_router_forward() {
+  local router=$1 host=$2 port=$3
+  [[ ${nat_kind[$router]:-} == router ]] || fail "nat_router_forward: no router '$router'"
+  [[ -n ${nat_ip[$host]:-} ]] || fail "nat_router_forward: no host '$host'"
+  in_host "$router" nft -f - <<EOF || fail "cannot add a port forward to $router"
+table ip nat_forward {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "wan0" tcp dport $port counter dnat to ${nat_ip[$host]}:$port
+  }
+}
+EOF
+  in_host "$router" nft insert rule ip nat_harness forward ct status dnat counter accept ||
+    fail "forward rule for the forwarded port in $router"
+}
+
 # nat_host NAME ROUTER: a private host on ROUTER's LAN at A.B.C.(10+N)/24,
 # default route via the router.
 nat_host() {

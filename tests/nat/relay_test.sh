@@ -17,6 +17,14 @@
 #     counters show the circuit and the bytes it copied, while p1 has no
 #     connection of its own that TLS proved to be between them (it holds
 #     only its own links to ha and hb, and the circuit's raw sockets).
+#  4. Router b now forwards port 7000 to hb (a port forward, as an operator
+#     or a late UPnP mapping adds). ha, which asked for the relay, punches
+#     again (--relay-upgrade-after 4: 4 s after the relayed connection came
+#     up, then 8 s later, ...), coordinated with hb over the relayed
+#     connection itself (each knows the other's IP from p1); its SYN reaches
+#     hb's listener through the forward. The punched connection replaces
+#     the relayed one on both ends without a disconnect, the circuit at p1
+#     ends, and messages still cross.
 # Prints one JSON line with what it measured.
 # The requester's gossip request waits while the transport dials (the
 # punch's 5 s window, then the relay): neighbours after about 5 s.
@@ -48,10 +56,10 @@ dump_counters() {
 # --- 1. p1, then ha and hb through p1 ---
 peer_start 1 p1 --relay-serve
 peer_wait_ready 1
-peer_start 2 ha --peer "${peer_id[1]}@${nat_ip[p1]}:7000"
+peer_start 2 ha --peer "${peer_id[1]}@${nat_ip[p1]}:7000" --relay-upgrade-after 4
 peer_wait_ready 2
 wait_for "$tmp/peer2.out" '"event":"joined"' 30 || fail "ha never joined p1"
-peer_start 3 hb --peer "${peer_id[1]}@${nat_ip[p1]}:7000" --active-view 1
+peer_start 3 hb --peer "${peer_id[1]}@${nat_ip[p1]}:7000" --active-view 1 --relay-upgrade-after 4
 peer_wait_ready 3
 t_hb=$(now_ms)
 wait_for "$tmp/peer3.out" '"event":"joined"' 30 || fail "hb never joined p1"
@@ -101,7 +109,46 @@ jq -e --arg a "${peer_id[2]}" --arg b "${peer_id[3]}" 'all(. == $a or . == $b)' 
   fail "p1's connections: $p1_conns"
 ok "p1's own TLS connections go to ha and hb only; it reads nothing of theirs"
 
+# --- 4. hb becomes reachable through a port forward: a punch replaces the relay ---
+nat_router_forward b hb 7000
+t_forward=$(now_ms)
+deadline=$((SECONDS + 45))
+for (( ; ; )); do
+  for k in 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
+  sleep 0.5
+  c2=$(conn 2 "${peer_id[3]}") c3=$(conn 3 "${peer_id[2]}")
+  jq -e '.path == "punched"' <<<"$c2" >/dev/null 2>&1 && jq -e '.path == "punched"' <<<"$c3" >/dev/null 2>&1 && break
+  ((SECONDS < deadline)) || {
+    dump_counters
+    fail "the relayed connection was not replaced (ha: $c2; hb: $c3)"
+  }
+done
+upgraded_ms=$(($(now_ms) - t_forward))
+jq -e --arg r "${nat_ip[b]}:7000" '.remote == $r' <<<"$c2" >/dev/null || fail "ha's punched connection: $c2"
+jq -e --arg r "${nat_ip[a]}:" '.remote | startswith($r)' <<<"$c3" >/dev/null || fail "hb's punched connection: $c3"
+ok "a punch replaced the relayed connection ${upgraded_ms} ms after the forward appeared: both say punched, with the other's router as remote"
+grep -F '"event":"peer_disconnected"' "$tmp/peer2.out" | grep -qF "${peer_id[3]}" && fail "ha saw hb disconnect"
+grep -F '"event":"peer_disconnected"' "$tmp/peer3.out" | grep -qF "${peer_id[2]}" && fail "hb saw ha disconnect"
+peers_exchange 2 3 u || fail "messages did not cross after the upgrade"
+ok "no disconnect; messages both ways on the punched connection"
+deadline=$((SECONDS + 20))
+for (( ; ; )); do
+  kill -USR1 "${peer_pid[1]}" 2>/dev/null
+  sleep 0.3
+  r1=$(stats 1 relay)
+  jq -e '.circuits_running == 0 and .circuits_done >= 1' <<<"$r1" >/dev/null && break
+  ((SECONDS < deadline)) || fail "p1's circuit did not end after the upgrade: $r1"
+done
+for k in 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
+for k in 2 3; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 >/dev/null; done
+sleep 0.3
+r2=$(stats 2 relay) r3=$(stats 3 relay)
+jq -e '.upgrade_attempts >= 1 and .upgrades == 1' <<<"$r2" >/dev/null || fail "ha's upgrade counters: $r2"
+jq -e '.upgrade_attempts == 0 and .upgrades == 1' <<<"$r3" >/dev/null || fail "hb's upgrade counters: $r3"
+ok "p1's circuit ended ($(jq .relayed_bytes <<<"$r1") bytes); ha tried $(jq .upgrade_attempts <<<"$r2") upgrade(s), hb none; each end counts one upgrade"
+
 jq -cn --argjson r1 "$r1" --argjson r2 "$r2" --argjson r3 "$r3" --argjson ms "$relayed_ms" \
-  --argjson total_ms "$(($(now_ms) - t_start))" \
-  '{scenario: "relay", neighbours_after_ms: $ms, relay: $r1, requester: $r2, target: $r3, total_ms: $total_ms}'
+  --argjson up "$upgraded_ms" --argjson total_ms "$(($(now_ms) - t_start))" \
+  '{scenario: "relay", neighbours_after_ms: $ms, upgraded_after_forward_ms: $up, relay: $r1, requester: $r2, target: $r3,
+    total_ms: $total_ms}'
 echo "$name: $passed passed, 0 failed"

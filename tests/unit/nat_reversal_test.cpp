@@ -554,9 +554,9 @@ TEST(nat_relay_wire, messages_round_trip_and_bad_bodies_are_refused) {
   const auto t = id_of(0x42);
   const std::vector<wire::message> msgs = {
       wire::relay_request{t, tok_of(1)},
-      wire::relay_offer{t, tok_of(2), 7000},
-      wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 7000},
-      wire::relay_answer{t, tok_of(3), wire::reverse_code::refused, 0},
+      wire::relay_offer{t, tok_of(2), 7000, ep("203.0.113.5:40000")},
+      wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 7000, ep("[2001:db8::9]:50000")},
+      wire::relay_answer{t, tok_of(3), wire::reverse_code::refused, 0, std::nullopt},
   };
   for (const auto& m : msgs) {
     auto d = wire::decode(wire::encode(m));
@@ -565,9 +565,13 @@ TEST(nat_relay_wire, messages_round_trip_and_bad_bodies_are_refused) {
   }
   EXPECT_EQ(wire::encode(msgs[0]).size(), 1u + 32 + 16);
   const auto bad = [](bytes b) { return !wire::decode(b).has_value(); };
-  EXPECT_TRUE(bad(wire::encode(wire::relay_offer{t, tok_of(2), 0})));
-  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 0})));  // ok needs a port
-  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::unknown, 7000})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_offer{t, tok_of(2), 0, ep("203.0.113.5:40000")})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_offer{t, tok_of(2), 7000, endpoint{}})));  // no seen address
+  // ok needs a port and a seen address; the others have neither
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 0, ep("203.0.113.5:1")})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::forwarded, 7000, std::nullopt})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::unknown, 7000, std::nullopt})));
+  EXPECT_TRUE(bad(wire::encode(wire::relay_answer{t, tok_of(3), wire::reverse_code::unknown, 0, ep("203.0.113.5:1")})));
   auto shortq = wire::encode(msgs[0]);
   shortq.pop_back();
   EXPECT_TRUE(bad(shortq));
@@ -592,7 +596,7 @@ TEST_F(punch_fixture, after_a_failed_punch_the_next_want_asks_a_relay_and_connec
   EXPECT_EQ(q[0].second.target, id_of(9));
   EXPECT_EQ(s.stats().relay_requested, 1u);
   // The relay agrees, with its listen port.
-  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100}});
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100, ep("203.0.113.9:7000")}});
   const auto r = all<out::relay>(out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].peer, id_of(9));
@@ -603,7 +607,7 @@ TEST_F(punch_fixture, after_a_failed_punch_the_next_want_asks_a_relay_and_connec
   EXPECT_EQ(s.stats().relay_connected, 1u);
   EXPECT_EQ(s.pending(), 0u);
   // An answer with another token, or to nothing asked: counted only.
-  feed(in::received{id_of(1), wire::relay_answer{id_of(9), tok_of(7), wire::reverse_code::forwarded, 7100}});
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), tok_of(7), wire::reverse_code::forwarded, 7100, ep("203.0.113.9:7000")}});
   EXPECT_EQ(s.stats().unexpected, 1u);
 }
 
@@ -634,7 +638,7 @@ TEST_F(punch_fixture, behind_an_endpoint_dependent_nat_a_relay_is_asked_at_once_
   const auto q = take<wire::relay_request>();
   ASSERT_EQ(q.size(), 1u);
   EXPECT_TRUE(sent<wire::punch_request>(out).empty());
-  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::refused, 0}});
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::refused, 0, std::nullopt}});
   ASSERT_EQ(all<out::failed>(out).size(), 1u);
   EXPECT_EQ(s.stats().relay_unavailable, 1u);
 }
@@ -661,10 +665,11 @@ TEST_F(punch_fixture, a_relay_serves_only_when_opted_in_and_admits_each_end_once
   const auto offers = sent<wire::relay_offer>(o);
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].first, id_of(9));
-  EXPECT_EQ(offers[0].second, (wire::relay_offer{id_of(1), tok_of(5), 7000}));
+  EXPECT_EQ(offers[0].second, (wire::relay_offer{id_of(1), tok_of(5), 7000, ep("203.0.113.1:40000")}));
   const auto answers = sent<wire::relay_answer>(o);
   ASSERT_EQ(answers.size(), 1u);
-  EXPECT_EQ(answers[0].second, (wire::relay_answer{id_of(9), tok_of(5), wire::reverse_code::forwarded, 7000}));
+  EXPECT_EQ(answers[0].second,
+            (wire::relay_answer{id_of(9), tok_of(5), wire::reverse_code::forwarded, 7000, ep("203.0.113.9:50000")}));
   EXPECT_EQ(relay.circuits(), 1u);
   // Ends: an unknown token, a stranger's IP, then each end once.
   EXPECT_FALSE(relay.admit(tok_of(6), ep("203.0.113.1:1")));
@@ -700,15 +705,15 @@ TEST_F(punch_fixture, a_relay_serves_only_when_opted_in_and_admits_each_end_once
 
 TEST_F(punch_fixture, a_target_takes_a_relay_offer_unless_busy) {
   link(id_of(5), "203.0.113.5:7000");  // the relay
-  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100, ep("203.0.113.1:7000")}});
   const auto r = all<out::relay>(out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].peer, id_of(1));
   EXPECT_EQ(r[0].relay, ep("203.0.113.5:7100"));
   EXPECT_EQ(s.stats().relay_offers_taken, 1u);
   out.clear();
-  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});  // already relaying to it
-  feed(in::received{id_of(5), wire::relay_offer{id_of(2), tok_of(5), 7100}, true});  // dialling it
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100, ep("203.0.113.1:7000")}});  // already relaying to it
+  feed(in::received{id_of(5), wire::relay_offer{id_of(2), tok_of(5), 7100, ep("203.0.113.2:7000")}, true});  // dialling it
   EXPECT_TRUE(all<out::relay>(out).empty());
   EXPECT_EQ(s.stats().relay_offers_declined, 2u);
   feed(in::dial_done{id_of(1), false});
@@ -716,15 +721,20 @@ TEST_F(punch_fixture, a_target_takes_a_relay_offer_unless_busy) {
 }
 
 // Upgrading (§19.10): the end that asked for a relayed connection punches
-// to replace it, upgrade_after after it came up and then ever less often;
-// a failure leaves the relay, a success ends the attempts.
+// to replace it, upgrade_after after it came up and then ever less often,
+// coordinating with the peer itself over the relayed link (each knows the
+// other's IP from the relay); a failure leaves the relay, a success ends
+// the attempts.
 TEST_F(punch_fixture, the_requester_of_a_relayed_connection_punches_to_replace_it_backing_off_until_one_succeeds) {
-  link(id_of(1), "203.0.113.1:7000");  // the relay, and the helper of the upgrade punches
+  const auto me = id_of(0x77);
+  s.set_self(me);
+  link(id_of(1), "203.0.113.1:7000");  // the relay
   s.set_symmetric(true);
   ASSERT_TRUE(want(id_of(9)));
   const auto q = take<wire::relay_request>();
   ASSERT_EQ(q.size(), 1u);
-  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100}});
+  feed(in::received{id_of(1), wire::relay_answer{id_of(9), q[0].second.tok, wire::reverse_code::forwarded, 7100,
+                                                 ep("203.0.113.9:41000")}});
   out.clear();
   feed(in::link_up{id_of(9), ep("203.0.113.1:7100"), ep("198.51.100.1:40000"), false, true});
   feed(in::dial_done{id_of(9), true});
@@ -732,19 +742,26 @@ TEST_F(punch_fixture, the_requester_of_a_relayed_connection_punches_to_replace_i
   advance(config{}.upgrade_after - 1ms);
   EXPECT_TRUE(out.empty());
   advance(1ms);
-  // A punch, although our NAT maps per destination: asked of the relay (the
-  // relayed peer itself is no helper: it sees only the relay's address).
+  // A punch, although our NAT maps per destination, asked of the peer
+  // itself: a punch_request addressed to its recipient.
   auto connects = take<wire::punch_request>();
   ASSERT_EQ(connects.size(), 1u);
-  EXPECT_EQ(connects[0].first, id_of(1));
+  EXPECT_EQ(connects[0].first, id_of(9));
   EXPECT_EQ(connects[0].second.target, id_of(9));
+  EXPECT_EQ(connects[0].second.port, 7000);
   EXPECT_EQ(connects[0].second.phase, wire::punch_phase::connect);
   EXPECT_EQ(s.stats().upgrade_attempts, 1u);
-  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply,
-                                          connects[0].second.round}});
-  ASSERT_EQ(take<wire::punch_request>().size(), 1u);  // the sync
+  // Its reply, addressed to us; the address is the IP the relay saw it at
+  // with the port it names.
+  feed(in::received{id_of(9), wire::punch_request{me, 7001, wire::punch_phase::reply, connects[0].second.round}});
+  const auto syncs = take<wire::punch_request>();
+  ASSERT_EQ(syncs.size(), 1u);
+  EXPECT_EQ(syncs[0].first, id_of(9));
+  EXPECT_EQ(syncs[0].second.phase, wire::punch_phase::sync);
   advance(1s);
-  ASSERT_EQ(all<out::punch>(out).size(), 1u);
+  auto p = all<out::punch>(out);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].address, ep("203.0.113.9:7001"));
   out.clear();
   feed(in::dial_done{id_of(9), false});  // the upgrade punch failed; the relayed link stays
   EXPECT_EQ(s.stats().punch_failed, 1u);
@@ -756,23 +773,28 @@ TEST_F(punch_fixture, the_requester_of_a_relayed_connection_punches_to_replace_i
   connects = take<wire::punch_request>();
   ASSERT_EQ(connects.size(), 1u);
   EXPECT_EQ(s.stats().upgrade_attempts, 2u);
-  feed(in::received{id_of(1), wire::punch{id_of(9), ep("203.0.113.9:7000"), wire::punch_phase::reply,
-                                          connects[0].second.round}});
+  feed(in::received{id_of(9), wire::punch_request{me, 7001, wire::punch_phase::reply, connects[0].second.round}});
   advance(1s);
   ASSERT_EQ(all<out::punch>(out).size(), 1u);
   out.clear();
   // This one connects: the punched link replaces the relayed one.
-  feed(in::link_up{id_of(9), ep("203.0.113.9:7000"), ep("198.51.100.1:7000"), true, false});
+  feed(in::link_up{id_of(9), ep("203.0.113.9:7001"), ep("198.51.100.1:7000"), true, false});
   feed(in::dial_done{id_of(9), true});
   EXPECT_EQ(s.stats().punch_connected, 1u);
   advance(config{}.upgrade_max_interval * 2);
   EXPECT_TRUE(sent<wire::punch_request>(out).empty());
   EXPECT_EQ(s.stats().upgrade_attempts, 2u);
+  // Addressed to us by a peer whose link is not relayed: not a punch we coordinate.
+  feed(in::received{id_of(9), wire::punch_request{me, 7001, wire::punch_phase::connect, 9}});
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(s.stats().unexpected, 1u);
 }
 
 TEST_F(punch_fixture, the_other_end_of_a_relayed_connection_does_not_upgrade_but_agrees_to_a_punch) {
+  const auto me = id_of(0x77);
+  s.set_self(me);
   link(id_of(5), "203.0.113.5:7000");  // the relay
-  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100}});
+  feed(in::received{id_of(5), wire::relay_offer{id_of(1), tok_of(4), 7100, ep("203.0.113.1:40000")}});
   ASSERT_EQ(all<out::relay>(out).size(), 1u);
   out.clear();
   feed(in::link_up{id_of(1), ep("203.0.113.5:7100"), ep("198.51.100.1:40000"), false, true});
@@ -781,14 +803,16 @@ TEST_F(punch_fixture, the_other_end_of_a_relayed_connection_does_not_upgrade_but
   EXPECT_TRUE(sent<wire::punch_request>(out).empty());
   EXPECT_EQ(s.stats().upgrade_attempts, 0u);
   // id 1 punches to replace it: a relayed link is no reason to decline.
-  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::connect, 3}});
+  feed(in::received{id_of(1), wire::punch_request{me, 7000, wire::punch_phase::connect, 3}});
   const auto replies = take<wire::punch_request>();
   ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].first, id_of(1));
+  EXPECT_EQ(replies[0].second.target, id_of(1));  // addressed to it: no helper between us
   EXPECT_EQ(replies[0].second.phase, wire::punch_phase::reply);
-  feed(in::received{id_of(5), wire::punch{id_of(1), ep("203.0.113.1:7000"), wire::punch_phase::sync, 3}});
+  feed(in::received{id_of(1), wire::punch_request{me, 7000, wire::punch_phase::sync, 3}});
   const auto p = all<out::punch>(out);
   ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0].address, ep("203.0.113.1:7000"));
+  EXPECT_EQ(p[0].address, ep("203.0.113.1:7000"));  // the relay's view of its IP, its port
   out.clear();
   // Once connected directly, a punch is declined again.
   feed(in::link_up{id_of(1), ep("203.0.113.1:7000"), ep("198.51.100.1:7000"), true, false});
