@@ -11,7 +11,8 @@
 // within the per-helper budget and the address policy. Punch messages too: a
 // punch passed on as helper carries the sender's IP as its connection shows
 // it, and punch dials go only to peers not connected, within the policy and
-// the in-flight cap.
+// the in-flight cap. And over a relayed connection, punches coordinated with
+// its other end go only to the IP the relay saw it at.
 #include "nat/reachability.hpp"
 #include "nat/reversal.hpp"
 
@@ -133,5 +134,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Two helpers, each at most dial_burst dials before a minute has passed.
   if (dials > 2 * rcfg.dial_burst) std::abort();
+
+  // Upgrading (§19.10): `peer` is the other end of a relayed connection
+  // that `other` relays and saw `peer` at relay_seen. Whatever `peer` sends
+  // over it, a punch to it goes only to the IP the relay saw, within the
+  // policy, and nothing goes to anyone but the two.
+  static const endpoint relay_seen = endpoint::v4({192, 0, 2, 77}, 5000);
+  nat::reversal::state up(rcfg, 5);
+  std::vector<nat::reversal::out::output> uout;
+  up.set_self(*node_id::from_span(bytes(32, std::byte{5})));
+  up.set_policy(policy);
+  up.handle(nat::reversal::in::listen{{ours}}, now, uout);
+  up.handle(nat::reversal::in::link_up{other, other_remote, ours, true}, now, uout);
+  nat::wire::token tok{};
+  tok.fill(std::byte{9});
+  up.handle(nat::reversal::in::received{other, nat::wire::relay_offer{peer, tok, 7100, relay_seen}, false}, now, uout);
+  up.handle(nat::reversal::in::link_up{peer, other_remote, ours, false, true}, now, uout);
+  up.handle(nat::reversal::in::dial_done{peer, true}, now, uout);
+  for (int i = 0; i < 6; ++i) {
+    up.handle(nat::reversal::in::received{peer, *m, false}, now, uout);
+    now += std::chrono::seconds(1);
+  }
+  std::size_t upgrade_punches = 0;
+  for (const auto& o : uout) {
+    if (const auto* pu = std::get_if<nat::reversal::out::punch>(&o)) {
+      ++upgrade_punches;
+      if (pu->peer != peer || pu->address.ip != relay_seen.ip || !policy.allows(pu->address)) std::abort();
+    }
+    if (const auto* snd = std::get_if<nat::reversal::out::send>(&o); snd && snd->to != peer && snd->to != other)
+      std::abort();
+  }
+  if (upgrade_punches > rcfg.dial_burst) std::abort();
   return 0;
 }
