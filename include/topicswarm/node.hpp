@@ -267,6 +267,21 @@ struct reachability_config {
   std::chrono::milliseconds relay_upgrade_after{30'000};
 };
 
+// LAN discovery (docs/PROTOCOL.md §20): a UDP multicast beacon on the local
+// link (239.255.84.83, TTL 1: no router passes it on) with our node id, our
+// TCP listen port and, per topic, a tag only holders of the topic's secret
+// can compute. Members on one link find each other with no DHT and no
+// bootstrap peer, and prefer those addresses to dial. Off by default: a
+// beacon announces to everyone on the link that a topicswarm node runs
+// here (not which topics). Beacons go out on the interface of each IPv4
+// listen address, or, listening on 0.0.0.0, on every IPv4 interface that is
+// up (loopback never).
+struct lan_config {
+  bool enabled = false;
+  std::uint16_t port = 48654;                  // the beacons' UDP port (every member must use the same)
+  std::chrono::milliseconds interval{5'000};  // between our beacons
+};
+
 struct node_config {
   // The node's identity; a fresh one is generated when empty.
   std::optional<identity> id;
@@ -306,6 +321,7 @@ struct node_config {
   // Which addresses learnt from others are dialled (loopback and private ones).
   dial_policy dialing;
   reachability_config reachability;
+  lan_config lan;
 
   // Use a local DHT testnet instead of the public DHT: enables the DHT client
   // on 127.0.0.1 and bootstraps it from the testnet's nodes.
@@ -621,6 +637,19 @@ struct punch_stats {
   std::uint64_t accepted = 0;
 };
 
+// LAN discovery (docs/PROTOCOL.md §20). Beacons sent (one per interface
+// each interval) and failed sends; datagrams received, and what became of
+// them: malformed, our own, of another minute, over a budget (per source
+// IP, or all together), with no tag of a topic of ours; (topic, beacon)
+// matches, of which found (the peer was given to the topic) or repeats
+// (found within the last 30 s). interfaces: where beacons go now.
+struct lan_stats {
+  std::uint64_t sent = 0, send_failures = 0;
+  std::uint64_t received = 0, malformed = 0, own = 0, stale = 0, rate_limited = 0, unmatched = 0;
+  std::uint64_t matches = 0, found = 0, repeats = 0;
+  std::size_t interfaces = 0;
+};
+
 // Relaying (docs/PROTOCOL.md §19.9), by role.
 struct relay_stats {
   // Requester: circuits asked for, agreed by the relay, refused or unknown
@@ -734,6 +763,7 @@ struct node_stats {
   reversal_stats reversal;
   punch_stats punch;
   relay_stats relay;
+  lan_stats lan;
   std::optional<dht::counters> dht;          // when the DHT client runs
   std::uint64_t unknown_topic_messages = 0;  // dropped: for a topic we are not subscribed to
   std::uint64_t undecodable_messages = 0;    // gossip frames the codec rejected

@@ -90,6 +90,8 @@ struct join_options {
   bool no_punching = false;
   bool relay_serve = false;
   double relay_upgrade_after_s = 30;  // first punch to replace a relayed connection
+  bool lan = false;
+  std::uint16_t lan_port = 48654;
   std::size_t active_view = 0;  // 0: the default (gossip_config)
   // Auto-discovery.
   bool auto_discovery = false;
@@ -674,6 +676,8 @@ void run_join(const join_options& o) {
   cfg.reachability.connection_reversal = !o.no_reversal;
   cfg.reachability.hole_punching = !o.no_punching;
   cfg.reachability.relay_serve = o.relay_serve;
+  cfg.lan.enabled = o.lan;
+  cfg.lan.port = o.lan_port;
   cfg.reachability.relay_upgrade_after =
       std::chrono::milliseconds(static_cast<std::int64_t>(o.relay_upgrade_after_s * 1000));
   if (o.active_view != 0) cfg.gossip.active_view_capacity = o.active_view;
@@ -776,6 +780,13 @@ void register_join_command(CLI::App& app) {
                 "Relay connections between connected peers that cannot reach each other otherwise (up to 16 "
                 "circuits, 64 MiB and 10 minutes each; the relay copies bytes it cannot read: docs/PROTOCOL.md "
                 "section 19.9)");
+  cmd->add_flag("--lan", o.lan,
+                "Find members on the local link with no DHT: send a UDP multicast beacon (239.255.84.83, TTL 1) with "
+                "this node's id, port and a tag per topic only members can recognise, and join members whose beacons "
+                "carry this topic's tag (docs/PROTOCOL.md section 20). Needs an IPv4 --listen address that is not "
+                "loopback (or 0.0.0.0: every interface)");
+  cmd->add_option("--lan-port", o.lan_port, "With --lan: the beacons' UDP port (default 48654; all members alike)")
+      ->check(CLI::Range(1, 65535));
   cmd->add_option("--relay-upgrade-after", o.relay_upgrade_after_s,
                   "Seconds after a relayed connection we asked for came up before a first hole punch tries to "
                   "replace it with a direct one (then twice as long each time, up to 10 minutes; 0: never; "

@@ -111,6 +111,8 @@ result<void> validate(const node_config& c) {
   if (c.advertise_interfaces && c.interface_check_interval.count() <= 0)
     return {errc::invalid_argument, "interface_check_interval must be positive"};
   if (auto g = validate_gossip(c.gossip); !g) return g;
+  if (c.lan.enabled && (c.lan.port == 0 || c.lan.interval.count() <= 0))
+    return {errc::invalid_argument, "lan.port must not be 0 and lan.interval must be positive"};
   const auto& t = c.transport;
   if (t.max_connections == 0 || t.max_pending_handshakes == 0)
     return {errc::invalid_argument, "transport.max_connections and max_pending_handshakes must be at least 1"};

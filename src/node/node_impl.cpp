@@ -117,6 +117,12 @@ result<std::shared_ptr<node_impl>> node_impl::create(node_config cfg, std::vecto
         }
     }
   }
+  if (n->cfg_.lan.enabled) {
+    n->lan_ = std::make_unique<lan_driver>(*n, *n->gossip_, n->cfg_.lan);
+    if (auto ok = n->lan_->start(n->listen_); !ok) return ok.error();
+    n->gossip_->add_observer(n->lan_.get());
+    n->drivers_.push_back(n->lan_.get());
+  }
   // Frames by kind: what the hello tells peers we speak.
   n->transport_->handle_kind(net::frame_kind::gossip,
                              [raw = n->gossip_.get()](const node_id& p, byte_span b) { raw->on_frame(p, b); });
@@ -338,6 +344,7 @@ std::vector<core::peer_info> to_core(std::vector<peer_addr> peers) {
 void node_impl::attach(const topic_id& wire, const secret_hash& key, std::shared_ptr<receiver_state> r,
                        std::vector<peer_addr> bootstrap) {
   gossip_->attach(wire, key, mirror_for(wire), std::move(r), to_core(std::move(bootstrap)));
+  if (lan_) lan_->add_topic(wire, key);
 }
 
 result<void> node_impl::attach_auto_discovery(const topic_id& wire, std::shared_ptr<receiver_state> r,

@@ -17,6 +17,7 @@
 #include "node/completion.hpp"
 #include "node/discovery_driver.hpp"
 #include "node/gossip_driver.hpp"
+#include "node/lan_driver.hpp"
 #include "node/nat_driver.hpp"
 #include "node/receiver_state.hpp"
 #include "node/shell.hpp"
@@ -202,6 +203,7 @@ class node_impl final : public shell, public net::transport_handler, public std:
   std::unique_ptr<auto_discovery_driver> auto_discovery_;
   std::unique_ptr<discovery_driver> discovery_;
   std::unique_ptr<nat_driver> nat_;
+  std::unique_ptr<lan_driver> lan_;  // null unless lan.enabled
   std::vector<driver*> drivers_;
   std::vector<endpoint> local_addresses_;  // current_addresses() at the last look
   std::map<std::string, events::port_mapping> mappings_;  // the gateway's last answer, by protocol
