@@ -74,7 +74,7 @@ void address_book::confirm(const node_id& peer, const endpoint& address) {
   merge(entry(peer), list{known{address, address_source::first_hand}});
 }
 
-std::vector<endpoint> address_book::admit(const std::vector<endpoint>& addresses) {
+std::vector<endpoint> address_book::admit(const std::vector<endpoint>& addresses) const {
   std::vector<endpoint> ok;
   for (const auto& a : addresses) {
     if (policy_.allows(a))
@@ -82,6 +82,7 @@ std::vector<endpoint> address_book::admit(const std::vector<endpoint>& addresses
     else
       ++refused_;
   }
+  prefer_local(ok);
   return ok;
 }
 
@@ -89,7 +90,20 @@ std::vector<endpoint> address_book::find(const node_id& peer) const {
   std::vector<endpoint> out;
   if (auto it = entries_.find(peer); it != entries_.end())
     for (const auto& k : it->second) out.push_back(k.at);
+  prefer_local(out);
   return out;
+}
+
+void address_book::prefer_local(std::vector<endpoint>& addresses) const {
+  const auto ours = [&](const endpoint& e) {
+    return std::any_of(external_.begin(), external_.end(),
+                       [&](const endpoint& x) { return x.fam == e.fam && x.ip == e.ip; });
+  };
+  if (std::none_of(addresses.begin(), addresses.end(), ours)) return;
+  std::stable_partition(addresses.begin(), addresses.end(), [](const endpoint& e) {
+    const auto c = core::classify(e);
+    return c == core::address_class::private_network || c == core::address_class::link_local;
+  });
 }
 
 std::vector<endpoint> address_book::find_first_hand(const node_id& peer) const {

@@ -56,8 +56,15 @@ class address_book {
   void confirm(const node_id& peer, const endpoint& address);
   // The policy applied to a list about to be dialled at once (not through
   // the book): the allowed addresses, in order; the others are counted.
-  std::vector<endpoint> admit(const std::vector<endpoint>& addresses);
+  std::vector<endpoint> admit(const std::vector<endpoint>& addresses) const;
 
+  // Our own public addresses as others see us (observed, mapped; ports do
+  // not matter). A peer that lists one of their IPs is behind our own NAT:
+  // its private and link-local addresses are then dialled before the rest,
+  // since reaching it through the NAT's public side needs hairpinning, which
+  // many NATs do not do (issue 16: prefer LAN addresses when both sides
+  // share an external IP).
+  void set_external(std::vector<endpoint> own) { external_ = std::move(own); }
   // Where to dial `peer`, in order.
   std::vector<endpoint> find(const node_id& peer) const;
   // Only what `peer` itself told us (or a dial proved): what may go into our
@@ -76,12 +83,15 @@ class address_book {
   using list = std::vector<known>;
   list& entry(const node_id& peer);
   void merge(list& stored, list fresh);
+  // LAN addresses first when the list names our own external IP.
+  void prefer_local(std::vector<endpoint>& addresses) const;
 
   std::size_t capacity_, max_per_peer_;
   core::address_policy policy_;
   std::map<node_id, list> entries_;
   std::deque<node_id> order_;  // insertion order of entries_ keys (for eviction)
-  std::uint64_t refused_ = 0;
+  mutable std::uint64_t refused_ = 0;
+  std::vector<endpoint> external_;
 };
 
 }  // namespace topicswarm::detail

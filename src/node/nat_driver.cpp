@@ -224,6 +224,14 @@ void nat_driver::process() {
   sh_.timers_changed();
   if (changed) reversal_.set_public(core_.status() == nat::reachability::reachable);
   reversal_.set_symmetric(core_.mapping() == nat::nat_mapping::endpoint_dependent);
+  // Our public addresses as others see us: peers that list one are behind
+  // our own NAT, and the book dials their LAN addresses first.
+  std::vector<endpoint> external;
+  for (const auto& c : core_.candidates()) external.push_back(c.address);
+  if (external != external_) {
+    external_ = external;
+    sh_.book().set_external(std::move(external));
+  }
   if (changed && changed_) changed_();
 }
 

@@ -86,6 +86,7 @@ class nat_driver final : public driver {
   std::function<void()> changed_;
   bool processing_ = false;
   bytes frame_;
+  std::vector<endpoint> external_;  // what the book was last told
 };
 
 }  // namespace topicswarm::detail

@@ -128,3 +128,20 @@ TEST(AddressBook, BoundedPeersOldestForgottenFirst) {
   EXPECT_TRUE(b.find(peer(3)).empty());
   EXPECT_EQ(b.size(), 1u);
 }
+
+namespace {
+// Peers behind our own NAT list our external IP: their LAN addresses go
+// first (hairpinning through the NAT's public side often fails); others'
+// order stays.
+TEST(AddressBook, APeerBehindOurOwnNatIsDialledAtItsLanAddressFirst) {
+  address_book b(16, 4);
+  b.set_policy(core::address_policy(eps({"192.168.1.10:7000"}), {}));
+  b.add(peer(1), eps({"203.0.113.5:40001", "192.168.1.20:7000"}), address_source::hearsay);
+  b.add(peer(2), eps({"198.51.100.9:7000", "192.168.7.20:7000"}), address_source::hearsay);
+  EXPECT_EQ(b.find(peer(1)), eps({"203.0.113.5:40001", "192.168.1.20:7000"}));  // nothing known of us yet
+  b.set_external(eps({"203.0.113.5:7000"}));  // the port does not matter
+  EXPECT_EQ(b.find(peer(1)), eps({"192.168.1.20:7000", "203.0.113.5:40001"}));
+  EXPECT_EQ(b.find(peer(2)), eps({"198.51.100.9:7000", "192.168.7.20:7000"}));  // another network: as it was
+  EXPECT_EQ(b.admit(eps({"203.0.113.5:40001", "10.0.0.4:7000"})), eps({"10.0.0.4:7000", "203.0.113.5:40001"}));
+}
+}  // namespace
