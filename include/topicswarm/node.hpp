@@ -693,6 +693,13 @@ struct connection_status {
   bool dialled = false;  // we were the TLS client (we dialled it, or the punch made us client)
 };
 
+// A relay circuit this node serves (reachability.relay_serve): the two
+// ends, and whether both have come (running) or it waits for them.
+struct relay_circuit_status {
+  node_id requester, target;
+  bool running = false;
+};
+
 // node::network_status(): how others reach this node, and how it reaches
 // its peers.
 struct network_status {
@@ -706,6 +713,10 @@ struct network_status {
   // "endpoint-dependent" ("symmetric": another port per destination).
   std::string nat_mapping = "unknown";
   std::vector<connection_status> connections;  // every established connection, by peer id
+  // The circuits we relay for others, agreed or running (at most
+  // reachability.relay_max_circuits). The relays we use are the
+  // connections whose path is "relayed" (their remote is the relay).
+  std::vector<relay_circuit_status> relay_circuits;
 };
 
 // Auto-discovery counters (docs/PROTOCOL.md §11), summed over the topics

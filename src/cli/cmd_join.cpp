@@ -402,12 +402,18 @@ class join_session {
                              {"dialled", c.dialled}});
       json advertised = json::array();
       for (const auto& a : st.advertised) advertised.push_back(a.to_string());
+      json circuits = json::array();
+      for (const auto& c : st.relay_circuits)
+        circuits.push_back(json{{"requester", c.requester.to_string()},
+                                {"target", c.target.to_string()},
+                                {"running", c.running}});
       print_json(json{{"event", "network"},
                       {"ts_ms", now_ms()},
                       {"reachability", std::string(to_string(st.reachability))},
                       {"nat_mapping", st.nat_mapping},
                       {"advertised", advertised},
-                      {"connections", conns}});
+                      {"connections", conns},
+                      {"relay_circuits", circuits}});
       wait_usr1();
     });
   }

@@ -213,6 +213,16 @@ class state {
   // A circuit admit() returned ended, with the bytes it carried.
   void circuit_done(std::uint64_t circuit, std::uint64_t bytes, bool paired);
   std::size_t circuits() const noexcept { return circuits_.size(); }
+  // The circuits we serve: requester, target, running.
+  struct circuit_view {
+    node_id requester, target;
+    bool running = false;
+  };
+  std::vector<circuit_view> circuit_list() const {
+    std::vector<circuit_view> v;
+    for (const auto& [tok, c] : circuits_) v.push_back(circuit_view{c.requester, c.target, c.running});
+    return v;
+  }
   void handle(in::input input, instant now, std::vector<out::output>& out);
   // We want a connection to `target` and cannot dial it: ask helpers. True
   // when at least one was asked (the transport then waits for the target).

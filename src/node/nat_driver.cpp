@@ -258,6 +258,8 @@ topicswarm::network_status nat_driver::network_status() const {
   topicswarm::network_status s;
   s.reachability = status();
   s.nat_mapping = std::string(nat::to_string(core_.mapping()));
+  for (const auto& c : reversal_.circuit_list())
+    s.relay_circuits.push_back(relay_circuit_status{c.requester, c.target, c.running});
   for (const auto& c : core_.candidates()) {
     address_check a;
     a.address = c.address;

@@ -232,6 +232,14 @@ void node_impl::set_addresses(std::vector<endpoint> a) {
   // The networks we are on, from our own addresses: which hints we dial.
   std::vector<endpoint> own = listen_;
   own.insert(own.end(), me_.addresses.begin(), me_.addresses.end());
+  // LAN discovery beacons on every IPv4 interface when we listen on
+  // 0.0.0.0: the members it finds there are on those networks, so their
+  // (private) addresses may be dialled.
+  if (cfg_.lan.enabled)
+    for (const auto& l : listen_)
+      if (l.is_v4() && unspecified(l))
+        for (const auto& i : interface_addresses(endpoint::family::v4, 0))
+          if (!i.is_loopback()) own.push_back(i);
   book_.set_policy(core::address_policy(own, to_overrides(cfg_.dialing)));
   if (nat_) nat_->set_policy(book_.policy());
   std::lock_guard lock(advertised_mu_);

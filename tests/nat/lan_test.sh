@@ -42,6 +42,7 @@ fresh_stats() {
 
 # --- 1. everyone starts, knowing no one ---
 t0=$(now_ms)
+peer_listen[3]=0.0.0.0:7000  # l3 beacons on every interface it has (one)
 for k in 1 2 3; do peer_start "$k" "l$k" --lan; done
 right_secret=$secret
 secret="$secret-but-not-quite"

@@ -107,7 +107,11 @@ ok "counters: ha's punch failed, p1 agreed a circuit and copies bytes ($(jq .rel
 p1_conns=$(kill -USR1 "${peer_pid[1]}"; sleep 0.3; grep -F '"event":"network"' "$tmp/peer1.out" | tail -n 1 | jq -c '[.connections[].peer]')
 jq -e --arg a "${peer_id[2]}" --arg b "${peer_id[3]}" 'all(. == $a or . == $b)' <<<"$p1_conns" >/dev/null ||
   fail "p1's connections: $p1_conns"
-ok "p1's own TLS connections go to ha and hb only; it reads nothing of theirs"
+p1_circuits=$(grep -F '"event":"network"' "$tmp/peer1.out" | tail -n 1 | jq -c '.relay_circuits')
+jq -e --arg a "${peer_id[2]}" --arg b "${peer_id[3]}" \
+  'length == 1 and .[0].requester == $a and .[0].target == $b and .[0].running' <<<"$p1_circuits" >/dev/null ||
+  fail "p1's relay circuits: $p1_circuits"
+ok "p1's own TLS connections go to ha and hb only; it reads nothing of theirs; its status lists the running circuit ha -> hb"
 
 # --- 4. hb becomes reachable through a port forward: a punch replaces the relay ---
 nat_router_forward b hb 7000
