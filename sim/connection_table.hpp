@@ -12,6 +12,8 @@
 #include "core/time.hpp"
 
 #include <array>
+#include <climits>
+#include <functional>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +35,10 @@ struct connection {
   bool broken = false;
   // A side is done with this connection: it closed it, crashed, or was told.
   std::array<bool, 2> done{false, false};
+  // How the dial got through the NATs (simulator::link_path), and the relay
+  // carrying it when relayed.
+  std::uint8_t path = 0;
+  std::uint32_t relay = UINT32_MAX;
 };
 
 class connection_table {
@@ -56,6 +62,8 @@ class connection_table {
     if (inserted) {
       link(a, b);
       link(b, a);
+    } else if (released) {
+      released(it->second);
     }
     it->second = connection{};
     it->second.gen = ++next_gen_;
@@ -65,8 +73,14 @@ class connection_table {
     return it->second;
   }
 
+  // Called with a connection about to be forgotten (erased or replaced).
+  std::function<void(const connection&)> released;
+
   void erase(std::uint32_t a, std::uint32_t b) {
-    if (map_.erase(key(a, b)) == 0) return;
+    auto it = map_.find(key(a, b));
+    if (it == map_.end()) return;
+    if (released) released(it->second);
+    map_.erase(it);
     unlink(a, b);
     unlink(b, a);
   }

@@ -42,7 +42,7 @@ discovery_swarm_config swarm_config(const discovery_scenario_options& o) {
 class discovery_runner {
  public:
   explicit discovery_runner(const discovery_scenario_options& o)
-      : o_(o), sim_(sim_config{o.seed, o.link}, router_factory(o.proto)), swarm_(sim_, swarm_config(o)) {}
+      : o_(o), sim_(sim_config{o.seed, o.link, nat_config{}}, router_factory(o.proto)), swarm_(sim_, swarm_config(o)) {}
 
   discovery_scenario_result run() {
     if (!is_discovery_scenario(o_.name)) throw std::invalid_argument("unknown discovery scenario '" + o_.name + "'");

@@ -95,6 +95,19 @@ broadcast_metrics summarize_broadcasts(const simulator& sim, std::span<const std
   return b;
 }
 
+std::array<std::uint64_t, link_path_count> links_by_path(const simulator& sim, topic_index t) {
+  std::array<std::uint64_t, link_path_count> out{};
+  const auto adj = active_graph(sim, t, nullptr);
+  for (node_index u = 0; u < adj.size(); ++u) {
+    if (!sim.is_member(u, t)) continue;
+    for (auto v : adj[u]) {
+      if (v == no_node || v <= u || !sim.is_member(v, t)) continue;
+      if (const auto p = sim.path(u, v)) ++out[static_cast<std::size_t>(*p)];
+    }
+  }
+  return out;
+}
+
 overlay_metrics analyze_overlay(const simulator& sim, topic_index t) {
   overlay_metrics om;
   const auto adj = active_graph(sim, t, &om);

@@ -62,6 +62,9 @@ struct overlay_metrics {
   std::size_t active_min = 0, active_max = 0;
 };
 
+// Active-view links of topic t between two members (each pair once), by
+// how their connection got through the NATs (simulator::path).
+std::array<std::uint64_t, link_path_count> links_by_path(const simulator& sim, topic_index t);
 overlay_metrics analyze_overlay(const simulator& sim, topic_index t);
 // Human-readable findings, at most `limit`: active-view entries without their
 // reverse entry ("n3 has n7 in its active view, not the reverse"), entries

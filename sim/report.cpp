@@ -151,6 +151,21 @@ nlohmann::json to_json(const scenario_result& r) {
   j["ldh"] = r.measured.ldh_max;
   j["view_symmetry"] = r.overlay_final.symmetry;
   j["overlay_connected"] = r.overlay_final.connected;
+  if (o.private_fraction > 0) {
+    nlohmann::json links;
+    for (std::size_t p = 0; p < link_path_count; ++p)
+      links[link_path_name(static_cast<link_path>(p))] = r.links_by_path[p];
+    j["nat"] = {{"private_fraction", o.private_fraction},
+                {"symmetric_fraction", o.symmetric_fraction},
+                {"relay_capacity", o.nat.relay_capacity},
+                {"links", links},
+                {"dials_by_path",
+                 {{"direct", r.counters.dials_by_path[0]},
+                  {"reversed", r.counters.dials_by_path[1]},
+                  {"punched", r.counters.dials_by_path[2]},
+                  {"relayed", r.counters.dials_by_path[3]}}},
+                {"dials_without_relay", r.counters.no_relay}};
+  }
   if (r.churn) {
     j["churn"] = {{"removed", r.churn->removed},
                   {"mode", o.churn_graceful ? "leave" : "crash"},
@@ -199,6 +214,15 @@ std::string to_text(const scenario_result& r) {
       opt_text(r.bootstrap_all_neighbors_ms).c_str(), opt_text(r.bootstrap_all_neighbors_after_last_join_ms).c_str());
   overlay_text(s, "at rest", r.overlay_at_rest);
   broadcast_text(s, "warmup", r.warmup);
+  if (r.options.private_fraction > 0) {
+    const auto& l = r.links_by_path;
+    const double total = std::max<double>(1.0, static_cast<double>(l[0] + l[1] + l[2] + l[3]));
+    add(s, "nat          %.0f%% private (%.0f%% of them symmetric); links at the end: direct %.1f%%, reversed %.1f%%, "
+        "punched %.1f%%, relayed %.1f%% of %.0f; dials failed for want of a relay: %llu\n",
+        100.0 * r.options.private_fraction, 100.0 * r.options.symmetric_fraction, 100.0 * l[0] / total,
+        100.0 * l[1] / total, 100.0 * l[2] / total, 100.0 * l[3] / total, total,
+        static_cast<unsigned long long>(r.counters.no_relay));
+  }
   if (r.churn) {
     add(s, "churn        %u %s, %u joined (%u join retries); every live node has a neighbour after %s\n",
         r.churn->removed, r.options.churn_graceful ? "left" : "crashed", r.churn->joined, r.churn->join_retries,

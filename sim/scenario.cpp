@@ -14,7 +14,7 @@ double ms_between(core::instant from, core::instant to) {
 
 class runner {
  public:
-  runner(const scenario_options& o, const protocol_factory& f) : o_(o), sim_(sim_config{o.seed, o.link}, f) {
+  runner(const scenario_options& o, const protocol_factory& f) : o_(o), sim_(sim_config{o.seed, o.link, o.nat}, f) {
     topic_ = sim_.add_topic(topic_id_from_name("topicswarm-sim"));
     if (o.trace) sim_.set_trace(o.trace, o.trace_nodes);
     rounds_ = o.rounds ? o.rounds : default_rounds(o.name);
@@ -97,6 +97,7 @@ class runner {
       r_.per_message.push_back(l);
     }
     r_.overlay_final = analyze_overlay(sim_, topic_);
+    r_.links_by_path = links_by_path(sim_, topic_);
     observe("end");
     r_.counters = sim_.counters();
     r_.events = sim_.events_processed();
@@ -143,6 +144,11 @@ class runner {
   }
   void start_node() {
     const node_index n = sim_.add_node();
+    if (o_.private_fraction > 0 && n != 0) {
+      std::uniform_real_distribution<double> u(0.0, 1.0);
+      if (u(sim_.rng()) < o_.private_fraction)
+        sim_.set_nat(n, u(sim_.rng()) < o_.symmetric_fraction ? nat_type::symmetric : nat_type::eim);
+    }
     const auto contacts = pick_contacts();
     sim_.join(n, topic_, contacts);
     add_live(n);

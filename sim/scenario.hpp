@@ -78,6 +78,12 @@ struct scenario_options {
   // Event trace (for debugging a failing seed): lines for these nodes (all if empty).
   simulator::trace_sink trace;
   std::vector<node_index> trace_nodes;
+  // NAT model (simulator.hpp, nat_type): this share of the nodes is private,
+  // and of those this share behind endpoint-dependent ("symmetric") NATs,
+  // the rest endpoint-independent. Node 0 stays public. 0: all public.
+  double private_fraction = 0;
+  double symmetric_fraction = 0.3;
+  nat_config nat;
   // Called with the simulator at the end of each phase: "at_rest" (after
   // bootstrap and settle), "after_churn", "partitioned", "healed", "end".
   std::function<void(const simulator&, std::string_view phase)> observe;
@@ -120,6 +126,9 @@ struct scenario_result {
   std::optional<churn_report> churn;
   std::optional<partition_report> partition;
   network_counters counters;
+  // Active-view links at the end (each pair once, both ends members), by how
+  // their connection got through the NATs (link_path order).
+  std::array<std::uint64_t, link_path_count> links_by_path{};
   std::uint64_t events = 0;
   struct message_line {
     std::uint32_t number = 0;

@@ -108,6 +108,8 @@ run_report run_gossip(const run_options& o) {
   s.warmup = o.warmup;
   s.churn_fraction = o.churn_fraction;
   s.churn_graceful = o.churn_graceful;
+  s.private_fraction = o.private_fraction;
+  s.symmetric_fraction = o.symmetric_fraction;
   if (o.trace) {
     s.trace = o.trace;
     s.trace_nodes.assign(o.trace_nodes.begin(), o.trace_nodes.end());
@@ -120,7 +122,10 @@ run_report run_gossip(const run_options& o) {
   const auto result = timed([&] { return run_scenario(s, router_factory(s.proto)); });
   return {to_json(result), to_text(result),
           "--scenario " + result.scenario + " --peers " + std::to_string(result.peers) + " --seed " +
-              std::to_string(result.seed) + " --rounds " + std::to_string(result.rounds)};
+              std::to_string(result.seed) + " --rounds " + std::to_string(result.rounds) +
+              (o.private_fraction > 0 ? " --private-fraction " + std::to_string(o.private_fraction) +
+                                            " --symmetric-fraction " + std::to_string(o.symmetric_fraction)
+                                      : std::string())};
 }
 
 }  // namespace
@@ -140,6 +145,8 @@ run_options::run_options() {
   warmup = s.warmup;
   churn_fraction = s.churn_fraction;
   churn_graceful = s.churn_graceful;
+  private_fraction = s.private_fraction;
+  symmetric_fraction = s.symmetric_fraction;
   dht_get_min_ms = to_ms(t.dht.get_min);
   dht_get_max_ms = to_ms(t.dht.get_max);
   dht_put_min_ms = to_ms(t.dht.put_min);

@@ -48,6 +48,8 @@ struct run_options {
   std::uint32_t warmup;  // tree-building broadcasts before the measured ones
   double churn_fraction;
   bool churn_graceful;  // churned peers leave instead of crashing
+  double private_fraction;    // share of peers behind NATs (simulator.hpp, nat_type)
+  double symmetric_fraction;  // of those, behind endpoint-dependent NATs
 
   // Tracker scenarios.
   double dht_get_min_ms, dht_get_max_ms, dht_put_min_ms, dht_put_max_ms;

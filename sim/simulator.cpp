@@ -34,6 +34,13 @@ simulator::simulator(const sim_config& cfg, protocol_factory factory)
       net_rng_(mix64(cfg.seed ^ 0x6e6574ULL)),
       scenario_rng_(mix64(cfg.seed ^ 0x7363656eULL)) {
   if (!factory_) throw std::invalid_argument("simulator: a protocol factory is required");
+  // A relayed connection forgotten (closed on both sides, dead, replaced)
+  // frees its circuit at the relay.
+  conns_.released = [this](const connection& c) {
+    if (static_cast<link_path>(c.path) == link_path::relayed && c.relay < relay_load_.size() &&
+        relay_load_[c.relay] > 0)
+      --relay_load_[c.relay];
+  };
 }
 
 simulator::~simulator() = default;
@@ -44,6 +51,47 @@ node_id simulator::derive_node_id(std::uint64_t index) {
   std::array<std::byte, 8> le;
   for (std::size_t i = 0; i < 8; ++i) le[i] = static_cast<std::byte>((index >> (8 * i)) & 0xff);
   return node_id(crypto::sha256(le));
+}
+
+const char* link_path_name(link_path p) {
+  switch (p) {
+    case link_path::direct: return "direct";
+    case link_path::reversed: return "reversed";
+    case link_path::punched: return "punched";
+    case link_path::relayed: return "relayed";
+  }
+  return "?";
+}
+
+void simulator::set_nat(node_index n, nat_type t) {
+  if (nat_.size() <= n) nat_.resize(n + 1, nat_type::public_node);
+  nat_[n] = t;
+}
+
+std::optional<link_path> simulator::path(node_index a, node_index b) const {
+  const connection* c = conns_.find(a, b);
+  if (!c) return std::nullopt;
+  return static_cast<link_path>(c->path);
+}
+
+node_index simulator::pick_relay(node_index a, node_index b) const {
+  const auto n = static_cast<node_index>(nodes_.size());
+  if (n == 0) return no_node;
+  const auto lo = std::min(a, b), hi = std::max(a, b);
+  const auto start = static_cast<node_index>(mix64(cfg_.seed ^ (std::uint64_t{lo} << 32) ^ hi) % n);
+  for (node_index i = 0; i < n; ++i) {
+    const node_index r = (start + i) % n;
+    if (r == a || r == b || nat(r) != nat_type::public_node || !is_up(r)) continue;
+    if (!reachable(a, r) || !reachable(r, b)) continue;
+    if (relay_load(r) >= cfg_.nat.relay_capacity) continue;
+    return r;
+  }
+  return no_node;
+}
+
+core::duration simulator::hop_latency(const connection& c, node_index a, node_index b) {
+  if (static_cast<link_path>(c.path) != link_path::relayed || c.relay == no_node) return links_.latency(a, b, net_rng_);
+  return links_.latency(a, c.relay, net_rng_) + links_.latency(c.relay, b, net_rng_);
 }
 
 node_index simulator::add_node() {
@@ -58,6 +106,7 @@ node_index simulator::add_node() {
   if (!index_.emplace(nd.info.id, n).second) throw std::logic_error("simulator: duplicate node id");
   nodes_.push_back(std::move(nd));
   address_book_.emplace_back();
+  relay_load_.push_back(0);
   for (auto& ts : topic_state_) {
     ts.neighbors.resize(nodes_.size(), 0);
     ts.member.resize(nodes_.size(), 0);
@@ -433,16 +482,53 @@ void simulator::send(node_index from, node_index to, topic_index t, gossip::wire
       trace_link(from, to, "dial n%u fails (%s)", to, is_up(to) ? "partition" : "down");
       return;
     }
+    // Through the NATs (see nat_type): how, and what it costs before the
+    // first message can leave.
+    link_path p = link_path::direct;
+    node_index relay = no_node;
     const core::duration rtt = 2 * links_.latency(from, to, net_rng_);
-    c = &conns_.open(from, to, now_ + static_cast<std::int64_t>(cfg_.link.handshake_rtts) * rtt);
+    core::duration setup = static_cast<std::int64_t>(cfg_.link.handshake_rtts) * rtt;
+    const nat_type ta = nat(from), tb = nat(to);
+    if (tb == nat_type::public_node) {
+      p = link_path::direct;
+    } else if (ta == nat_type::public_node) {
+      p = link_path::reversed;
+      setup += rtt;  // the request through a helper; the peer's dial back
+    } else if (ta == nat_type::eim && tb == nat_type::eim) {
+      p = link_path::punched;
+      setup += 2 * rtt;  // connect and reply through a helper, then the sync
+    } else {
+      relay = pick_relay(from, to);
+      if (relay == no_node) {
+        ++counters_.no_relay;
+        const std::uint64_t key = (static_cast<std::uint64_t>(from) << 32) | to;
+        if (pending_dial_failure_.insert(key).second) {
+          ++counters_.dial_failures;
+          queue_.push(now_ + cfg_.nat.punch_window, detail::ev_dial_failed{from, to, nodes_[to].info.id});
+        }
+        trace_link(from, to, "dial n%u fails (no punch possible, no relay free)", to);
+        return;
+      }
+      p = link_path::relayed;
+      const core::duration via = 2 * (links_.latency(from, relay, net_rng_) + links_.latency(relay, to, net_rng_));
+      // The punch first (unless our own NAT is known to be symmetric), then
+      // the circuit: request, offer, both ends connect, TLS through it.
+      setup = (ta == nat_type::symmetric ? core::duration{} : cfg_.nat.punch_window + 2 * rtt) + 2 * via +
+              static_cast<std::int64_t>(cfg_.link.handshake_rtts) * via;
+      ++relay_load_[relay];
+    }
+    c = &conns_.open(from, to, now_ + setup);
+    c->path = static_cast<std::uint8_t>(p);
+    c->relay = relay;
     ++counters_.dials;
+    ++counters_.dials_by_path[static_cast<std::size_t>(p)];
   }
   if (links_.lost(net_rng_)) {
     ++counters_.lost;
     trace_link(from, to, "send %s -> n%u LOST", wire_type_name(type), to);
     return;
   }
-  core::instant at = std::max(now_, c->established) + links_.latency(from, to, net_rng_);
+  core::instant at = std::max(now_, c->established) + hop_latency(*c, from, to);
   at = std::max(at, c->last_delivery[s]);  // FIFO per direction
   c->last_delivery[s] = at;
   trace_link(from, to, "send %s -> n%u (arrives %.3f ms)", wire_type_name(type), to, ms(at));
@@ -470,7 +556,7 @@ void simulator::close_connection(node_index a, node_index b) {
   }
   if (c->broken) return;  // the peer will detect the death on its own
   // The close travels behind every message already sent (FIFO).
-  core::instant at = std::max(now_, c->established) + links_.latency(a, b, net_rng_);
+  core::instant at = std::max(now_, c->established) + hop_latency(*c, a, b);
   at = std::max(at, c->last_delivery[s]);
   c->last_delivery[s] = at;
   queue_.push(at, detail::ev_close{b, a, c->gen});

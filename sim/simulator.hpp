@@ -94,6 +94,27 @@ inline constexpr std::size_t wire_type_count = std::variant_size_v<gossip::wire:
 // "join", "forward_join", ... in the order of gossip::wire::message.
 const char* wire_type_name(std::size_t variant_index);
 
+// The NAT model (issue 16). A node is public (dialable), or private behind
+// an endpoint-independent NAT (hole punching works) or an endpoint-dependent
+// ("symmetric") one. A dial from a to b gets through as the node does it
+// (docs/PROTOCOL.md §19.7-19.9): b public: direct; a public, b private: b
+// dials back (a reversal), a direct link after one more round trip; both
+// private behind endpoint-independent NATs: a hole punch, after two more
+// round trips (connect/reply through a helper, then the sync); otherwise
+// through a relay: a public node (up, on both sides of any partition) with
+// fewer than relay_capacity circuits, chosen by a hash of the pair, after
+// the 5 s punch window that failed (at once when a is symmetric itself);
+// its messages then take a->relay->b. With no relay free the dial fails.
+// Helpers are assumed present (any common contact); relays do not crash.
+enum class nat_type : std::uint8_t { public_node, eim, symmetric };
+enum class link_path : std::uint8_t { direct, reversed, punched, relayed };
+inline constexpr std::size_t link_path_count = 4;
+const char* link_path_name(link_path p);
+struct nat_config {
+  std::uint32_t relay_capacity = 16;  // reachability.relay_max_circuits
+  core::duration punch_window = 5s;    // reachability.punch_window
+};
+
 struct network_counters {
   std::array<std::uint64_t, wire_type_count> sent{};       // by message type, as emitted by routers
   std::array<std::uint64_t, wire_type_count> delivered{};  // fed to a live router
@@ -105,6 +126,8 @@ struct network_counters {
   std::uint64_t no_address = 0;                            // needed a dial, but the sender knows no address of the peer
   std::uint64_t to_self = 0;
   std::uint64_t dials = 0, dial_failures = 0, closes = 0, deaths_detected = 0;
+  std::array<std::uint64_t, link_path_count> dials_by_path{};  // by how they got through the NATs
+  std::uint64_t no_relay = 0;  // both private, no punch possible, every relay full: the dial failed
   std::uint64_t timers = 0;
   std::uint64_t double_deliveries = 0;  // a router emitted received twice for one message
   // Deliveries whose out::received::round + 1 differs from the simulator's own
@@ -134,6 +157,7 @@ struct tracked_message {
 struct sim_config {
   std::uint64_t seed = 1;
   link_config link;
+  nat_config nat;
 };
 
 namespace detail {
@@ -209,6 +233,13 @@ class simulator {
   bool knows_address(node_index n, node_index peer) const;
   // A connection between a and b that neither side has closed and that is not dead.
   bool connected(node_index a, node_index b) const;
+  // The NAT model (see nat_type). Every node is public until set otherwise.
+  void set_nat(node_index n, nat_type t);
+  nat_type nat(node_index n) const { return n < nat_.size() ? nat_[n] : nat_type::public_node; }
+  // How the connection between a and b got through (none: no connection).
+  std::optional<link_path> path(node_index a, node_index b) const;
+  // Circuits relay r carries now.
+  std::uint32_t relay_load(node_index r) const { return r < relay_load_.size() ? relay_load_[r] : 0; }
 
   // ------------------------------------------------------------------- topics
   topic_index add_topic(const topic_id& t);  // returns the existing index if known
@@ -276,6 +307,10 @@ class simulator {
   void mark_dead(connection& c, node_index a, node_index b);
   void schedule_detect(connection& c, node_index n, node_index peer, core::instant at);
   void notify_disconnected(node_index n, node_index peer, const node_id& peer_id);
+  // A free relay for a dial from a to b, or no_node.
+  node_index pick_relay(node_index a, node_index b) const;
+  // One message's latency on connection c between a and b (via its relay).
+  core::duration hop_latency(const connection& c, node_index a, node_index b);
   void learn_address(node_index n, const core::peer_info& peer);
   void on_event(detail::event& e);
   void on_deliver(detail::ev_deliver& e);
@@ -308,6 +343,8 @@ class simulator {
   std::vector<topic_track> topic_state_;
   std::vector<std::uint32_t> group_;
   connection_table conns_;
+  std::vector<nat_type> nat_;                // per node (public beyond the vector)
+  std::vector<std::uint32_t> relay_load_;    // per node: circuits it relays
   std::unordered_set<std::uint64_t> pending_dial_failure_;  // (from << 32 | to); lookups only
   // Per node: the peers whose address it learned (its address book). Lookups
   // only, never iterated. Unbounded, unlike the shell's (4,096 peers by default).

@@ -40,7 +40,7 @@ class tracker_runner {
  public:
   explicit tracker_runner(const tracker_scenario_options& o)
       : o_(o),
-        sim_(sim_config{o.seed, o.link}, router_factory(o.proto)),
+        sim_(sim_config{o.seed, o.link, nat_config{}}, router_factory(o.proto)),
         topic_(sim_.add_topic(topic_id_from_name("topicswarm-sim-tracker"))),
         swarm_(sim_, topic_, o.tracker, o.dht) {}
 

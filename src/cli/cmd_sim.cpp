@@ -101,6 +101,15 @@ void register_sim_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("--churn-leave", r.churn_graceful, "churn: peers leave gracefully instead of crashing");
+  cmd->add_option("--private-fraction", r.private_fraction,
+                  "single/multi/burst/churn/partition: share of peers behind NATs (node 0 stays public); the report "
+                  "says how links got through: direct, reversed, punched or relayed")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--symmetric-fraction", r.symmetric_fraction,
+                  "With --private-fraction: share of the private peers behind endpoint-dependent (symmetric) NATs")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_flag("--trace", o->trace, "Print an event trace to stderr (with --trace-node: only those nodes)");
   cmd->add_option("--trace-node", r.trace_nodes, "Node index to trace (repeatable)");
   cmd->add_flag("--audit", o->audit,

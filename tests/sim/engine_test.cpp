@@ -37,7 +37,7 @@ struct world {
   simulator sim;
   topic_index topic;
   explicit world(const link_config& l, std::uint64_t seed = 1, std::size_t nodes = 0)
-      : sim(sim_config{seed, l}, reg.factory()) {
+      : sim(sim_config{seed, l, nat_config{}}, reg.factory()) {
     topic = sim.add_topic(topic_id_from_name("engine-test"));
     for (std::size_t i = 0; i < nodes; ++i) sim.add_node();
   }

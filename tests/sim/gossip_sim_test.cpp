@@ -220,3 +220,32 @@ TEST(GossipSim, SameSeedGivesIdenticalMetrics) {
     }
   }
 }
+
+// Issue 16: with 60% of 1,000 peers behind NATs (a third of those
+// symmetric), the topic still forms one overlay and every broadcast reaches
+// every peer; links get through directly, by reversal, by hole punching or
+// through a relay (public peers relay at most 16 circuits each).
+TEST(GossipSim, SixtyPercentOfAThousandPeersBehindNatsStillFormOneOverlay) {
+  for (auto seed : {test_seeds().front()}) {
+    auto o = options("single", seed, 1000);
+    o.private_fraction = 0.6;
+    o.symmetric_fraction = 1.0 / 3.0;
+    const auto r = run(o);
+    SCOPED_TRACE(hint(r) + " --private-fraction 0.6 --symmetric-fraction 0.333");
+    print_summary(r);
+    const auto& l = r.links_by_path;
+    const double total = static_cast<double>(l[0] + l[1] + l[2] + l[3]);
+    std::printf("[ sim      ] nat: links direct %.1f%%  reversed %.1f%%  punched %.1f%%  relayed %.1f%%  (%llu links; "
+                "dials failed for want of a relay: %llu)\n",
+                100.0 * l[0] / total, 100.0 * l[1] / total, 100.0 * l[2] / total, 100.0 * l[3] / total,
+                static_cast<unsigned long long>(total), static_cast<unsigned long long>(r.counters.no_relay));
+    EXPECT_EQ(r.overlay_final.isolated, 0u);
+    EXPECT_TRUE(r.overlay_final.connected) << r.overlay_final.components << " components";
+    EXPECT_EQ(r.measured.missed, 0u) << misses(o, r);
+    // Every way through is used: both ends public, one public, both behind
+    // endpoint-independent NATs, and the rest through relays.
+    for (std::size_t p = 0; p < link_path_count; ++p)
+      EXPECT_GT(l[p], 0u) << link_path_name(static_cast<link_path>(p));
+    EXPECT_GE(total, static_cast<double>(r.overlay_final.mutual) / 2.0);  // every link has a connection
+  }
+}

@@ -50,7 +50,7 @@ struct overlay {
   topic_index topic;
 
   explicit overlay(std::uint64_t seed, gossip::config c = {})
-      : cfg(c), sim(sim_config{seed, links()}, router_factory(c)) {
+      : cfg(c), sim(sim_config{seed, links(), nat_config{}}, router_factory(c)) {
     topic = sim.add_topic(topic_id_from_name("hyparview-walks"));
   }
 
