@@ -100,7 +100,9 @@ state::state(config cfg, const node_id& self) : cfg_(cfg), self_(self) {}
 void state::arm(duration after, std::vector<out::output>& out) {
   ++serial_;
   armed_ = true;
-  out.push_back(out::schedule{after, timer{serial_}});
+  // Built in place: GCC 12 with ASan warns (maybe-uninitialized) about the
+  // bytes of the send alternative when a temporary variant is moved in.
+  out.emplace_back(std::in_place_type<out::schedule>, after, timer{serial_});
 }
 
 void state::handle(in::input input, instant now, std::uint32_t minute, std::vector<out::output>& out) {
