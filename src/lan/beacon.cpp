@@ -102,7 +102,8 @@ void state::arm(duration after, std::vector<out::output>& out) {
   armed_ = true;
   // Built in place: GCC 12 with ASan warns (maybe-uninitialized) about the
   // bytes of the send alternative when a temporary variant is moved in.
-  out.emplace_back(std::in_place_type<out::schedule>, after, timer{serial_});
+  out::schedule s{after, timer{serial_}};
+  out.emplace_back(std::in_place_type<out::schedule>, s);
 }
 
 void state::handle(in::input input, instant now, std::uint32_t minute, std::vector<out::output>& out) {
