@@ -471,7 +471,15 @@ void state::on_relay_request(const node_id& from, const wire::relay_request& q, 
     out.push_back(out::send{from, wire::relay_answer{q.target, q.tok, c, port, seen}});
   };
   auto t = peers_.find(q.target);
-  if (!cfg_.relay_serve || q.target == from || circuits_.contains(q.tok)) {
+  // One circuit per pair of peers: when both ask at once (each wants the
+  // other), the second request is refused; its requester then gets, or has
+  // got, the offer of the first, which it takes (otherwise each would dial
+  // its own circuit, decline the other's offer as busy, and neither pair).
+  const bool paired_already = std::any_of(circuits_.begin(), circuits_.end(), [&](const auto& kv) {
+    return (kv.second.requester == from && kv.second.target == q.target) ||
+           (kv.second.requester == q.target && kv.second.target == from);
+  });
+  if (!cfg_.relay_serve || q.target == from || circuits_.contains(q.tok) || paired_already) {
     ++counters_.circuits_refused;
     return answer(wire::reverse_code::refused, 0);
   }
