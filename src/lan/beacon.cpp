@@ -82,19 +82,6 @@ tag tag_for(const topic_key& key, const node_id& from, std::uint16_t port, std::
   return t;
 }
 
-bool state::bucket::take(instant now, std::size_t burst, std::size_t per_minute) {
-  if (!at) {
-    tokens = static_cast<double>(burst);
-  } else {
-    const double minutes = std::chrono::duration<double>(now - *at).count() / 60.0;
-    tokens = std::min(static_cast<double>(burst), tokens + minutes * static_cast<double>(per_minute));
-  }
-  at = now;
-  if (tokens < 1.0) return false;
-  tokens -= 1.0;
-  return true;
-}
-
 state::state(config cfg, const node_id& self) : cfg_(cfg), self_(self) {}
 
 void state::arm(duration after, std::vector<out::output>& out) {

@@ -26,6 +26,7 @@
 
 #include "core/effects.hpp"
 #include "core/time.hpp"
+#include "core/token_bucket.hpp"
 
 #include <topicswarm/bytes.hpp>
 #include <topicswarm/endpoint.hpp>
@@ -144,11 +145,7 @@ class state {
   const counters& stats() const noexcept { return counters_; }
 
  private:
-  struct bucket {
-    double tokens = 0;
-    std::optional<instant> at;
-    bool take(instant now, std::size_t burst, std::size_t per_minute);
-  };
+  using bucket = core::token_bucket;
   struct found_key {
     topic_id topic;
     node_id peer;

@@ -5,19 +5,6 @@
 
 namespace topicswarm::nat::reversal {
 
-bool state::bucket::take(instant now, std::size_t burst, std::size_t per_minute) {
-  if (!at) {
-    tokens = static_cast<double>(burst);
-  } else {
-    const double minutes = std::chrono::duration<double>(now - *at).count() / 60.0;
-    tokens = std::min(static_cast<double>(burst), tokens + minutes * static_cast<double>(per_minute));
-  }
-  at = now;
-  if (tokens < 1.0) return false;
-  tokens -= 1.0;
-  return true;
-}
-
 state::state(config cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
 
 void state::handle(in::input input, instant now, std::vector<out::output>& out) {

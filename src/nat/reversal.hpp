@@ -49,6 +49,7 @@
 #include "core/effects.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
+#include "core/token_bucket.hpp"
 #include "nat/wire.hpp"
 
 #include <topicswarm/endpoint.hpp>
@@ -245,11 +246,7 @@ class state {
     std::uint64_t serial = 0;
     duration after{};  // until the next attempt
   };
-  struct bucket {
-    double tokens = 0;
-    std::optional<instant> at;
-    bool take(instant now, std::size_t burst, std::size_t per_minute);
-  };
+  using bucket = core::token_bucket;
   struct waiting {
     std::uint64_t serial = 0;
     std::set<node_id> asked;  // helpers still to answer

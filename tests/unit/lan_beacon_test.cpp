@@ -66,25 +66,14 @@ struct lan_fixture : ::testing::Test {
   std::vector<out::output> out;
   core::instant now{};
   std::uint32_t min = minute;
-  std::vector<std::pair<core::instant, timer>> timers;
+  test_support::timer_list<out::schedule> timers;
 
   void feed(in::input i) {
     s.handle(std::move(i), now, min, out);
-    for (const auto& t : all<out::schedule>(out)) timers.emplace_back(now + t.after, t.t);
-    std::erase_if(out, [](const out::output& o) { return std::holds_alternative<out::schedule>(o); });
+    timers.take(out, now);
   }
   void advance(core::duration by) {
-    const auto to = now + by;
-    for (;;) {
-      auto next = std::min_element(timers.begin(), timers.end(),
-                                   [](const auto& a, const auto& b) { return a.first < b.first; });
-      if (next == timers.end() || next->first > to) break;
-      auto t = *next;
-      timers.erase(next);
-      now = std::max(now, t.first);
-      feed(in::timer_fired{t.second});
-    }
-    now = to;
+    timers.advance(now, by, [&](const timer& t) { feed(in::timer_fired{t}); });
   }
   // A beacon from `from` (at 192.168.1.N) for the given topics' keys.
   void hear(std::uint8_t from, std::vector<topic_key> keys, std::uint16_t port = 7000, std::uint32_t at = minute,
@@ -126,7 +115,7 @@ TEST_F(lan_fixture, beacons_go_out_soon_after_a_topic_is_added_then_every_interv
   feed(in::remove_topic{topic_of(2)});
   advance(config{}.interval * 3);
   EXPECT_TRUE(out.empty());
-  EXPECT_TRUE(timers.empty() || !s.timer_applies(timers.front().second));
+  EXPECT_TRUE(timers.due.empty() || !s.timer_applies(timers.due.front().second));
 }
 
 TEST_F(lan_fixture, with_more_topics_than_a_beacon_holds_the_beacons_take_turns) {

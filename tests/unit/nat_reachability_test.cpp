@@ -44,25 +44,15 @@ struct node_fixture : ::testing::Test {
   state s{config{}, 7};
   std::vector<out::output> out;
   core::instant now{};
-  std::vector<std::pair<core::instant, timer>> timers;
+  test_support::timer_list<out::schedule> timers;
 
   void feed(in::input i) {
     s.handle(std::move(i), now, out);
-    for (const auto& t : all<out::schedule>(out)) timers.emplace_back(now + t.after, t.t);
-    std::erase_if(out, [](const out::output& o) { return std::holds_alternative<out::schedule>(o); });
+    timers.take(out, now);
   }
   // Moves the clock to `to`, firing every timer due on the way.
   void advance(core::duration by) {
-    const auto to = now + by;
-    for (;;) {
-      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-      if (next == timers.end() || next->first > to) break;
-      auto t = *next;
-      timers.erase(next);
-      now = std::max(now, t.first);
-      feed(in::timer_fired{t.second});
-    }
-    now = to;
+    timers.advance(now, by, [&](const timer& t) { feed(in::timer_fired{t}); });
   }
   void local(std::initializer_list<const char*> addrs, std::initializer_list<const char*> listen) {
     feed(in::local_addresses{eps(addrs), eps(listen)});

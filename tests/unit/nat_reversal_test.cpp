@@ -36,12 +36,9 @@ struct reversal_fixture : ::testing::Test {
   reversal_fixture() { s.set_public(true); }
   std::vector<out::output> out;
   core::instant now{};
-  std::vector<std::pair<core::instant, timer>> timers;
+  test_support::timer_list<out::schedule> timers;
 
-  void sweep() {
-    for (const auto& t : all<out::schedule>(out)) timers.emplace_back(now + t.after, t.t);
-    std::erase_if(out, [](const out::output& o) { return std::holds_alternative<out::schedule>(o); });
-  }
+  void sweep() { timers.take(out, now); }
   void feed(in::input i) {
     s.handle(std::move(i), now, out);
     sweep();
@@ -52,16 +49,7 @@ struct reversal_fixture : ::testing::Test {
     return r;
   }
   void advance(core::duration by) {
-    const auto to = now + by;
-    for (;;) {
-      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-      if (next == timers.end() || next->first > to) break;
-      auto t = *next;
-      timers.erase(next);
-      now = std::max(now, t.first);
-      feed(in::timer_fired{t.second});
-    }
-    now = to;
+    timers.advance(now, by, [&](const timer& t) { feed(in::timer_fired{t}); });
   }
   // A connected peer at `its_end` (as our connection sees it), reached on our `our_end`.
   void link(const node_id& id, const char* its_end, const char* our_end = "198.51.100.1:7000", bool speaks = true) {
