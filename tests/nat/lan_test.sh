@@ -33,7 +33,6 @@ nat_host l3 a
 nat_host l4 a
 ok "topology up: l1 ${nat_ip[l1]}, l2 ${nat_ip[l2]}, l3 ${nat_ip[l3]}, l4 ${nat_ip[l4]} on router a's LAN; p1 ${nat_ip[p1]} one router away"
 
-stats() { grep -F '"event":"stats"' "$tmp/peer$1.out" | tail -n 1 | jq -c ".stats.$2"; }
 fresh_stats() {
   local k
   for k in "$@"; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done

@@ -487,6 +487,29 @@ peers_exchange() {
   done
 }
 
+# stats K PATH: the field PATH (e.g. punch, relay.circuits_done) of peer K's
+# last stats event (printed on SIGUSR1), as compact JSON.
+stats() { grep -F '"event":"stats"' "$tmp/peer$1.out" | tail -n 1 | jq -c ".stats.$2"; }
+
+# conn K PEER_ID: peer K's connection to PEER_ID in its last network event.
+conn() {
+  grep -F '"event":"network"' "$tmp/peer$1.out" | tail -n 1 |
+    jq -c --arg p "$2" '.connections[] | select(.peer == $p)'
+}
+
+# dump_counters FIELD...: asks peers 1-3 for fresh stats and prints those
+# fields of each (for a failure's context).
+dump_counters() {
+  local k f line
+  for k in 1 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
+  for k in 1 2 3; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 >/dev/null; done
+  for k in 1 2 3; do
+    line="peer $k"
+    for f in "$@"; do line+=" $f: $(stats "$k" "$f")"; done
+    echo "$line"
+  done
+}
+
 # peer_send K TEXT: peer K broadcasts TEXT.
 peer_send() { echo "$2" >&"${peer_in[$1]}"; }
 

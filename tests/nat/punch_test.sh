@@ -58,20 +58,13 @@ t_hb=$(now_ms)
 wait_for "$tmp/peer3.out" '"event":"joined"' 30 || fail "hb never joined p1"
 ok "p1 alone, ha and hb joined p1"
 
-stats() { grep -F '"event":"stats"' "$tmp/peer$1.out" | tail -n 1 | jq -c ".stats.$2"; }
 # On a failure: what each peer's punch and reversal counters say.
-dump_counters() {
-  local k
-  for k in 1 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
-  for k in 1 2 3; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 >/dev/null; done
-  for k in 1 2 3; do echo "peer $k punch: $(stats "$k" punch) reversal: $(stats "$k" reversal)"; done
-}
 
 # --- 2. ha and hb become neighbours through a punched connection ---
 deadline=$((SECONDS + 40))
 until grep -qx "${peer_id[3]}" <<<"$(join_neighbours peer2)" && grep -qx "${peer_id[2]}" <<<"$(join_neighbours peer3)"; do
   ((SECONDS < deadline)) || {
-    dump_counters
+    dump_counters punch reversal
     fail "ha and hb never became neighbours (ha: $(join_neighbours peer2 | tr '\n' ' '))"
   }
   sleep 0.2
@@ -87,7 +80,6 @@ ok "router a maps ha:7000 straight to router b:7000 (established): no third part
 # And each side says how it is connected (the "network" event on SIGUSR1).
 for k in 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
 for k in 2 3; do wait_for "$tmp/peer$k.out" '"event":"network"' 10 || fail "peer $k printed no network event"; done
-conn() { grep -F '"event":"network"' "$tmp/peer$1.out" | tail -n 1 | jq -c --arg p "$2" '.connections[] | select(.peer == $p)'; }
 c2=$(conn 2 "${peer_id[3]}") c3=$(conn 3 "${peer_id[2]}")
 jq -e --arg r "${nat_ip[b]}:7000" '.path == "punched" and .remote == $r' <<<"$c2" >/dev/null ||
   fail "ha's connection to hb: $c2"

@@ -45,13 +45,6 @@ nat_router b symmetric --wan 198.18.210.2
 nat_host hb b
 ok "topology up: relay p1 ${nat_ip[p1]}; symmetric router a ${nat_ip[a]} with ha, symmetric router b ${nat_ip[b]} with hb"
 
-stats() { grep -F '"event":"stats"' "$tmp/peer$1.out" | tail -n 1 | jq -c ".stats.$2"; }
-dump_counters() {
-  local k
-  for k in 1 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
-  for k in 1 2 3; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 >/dev/null; done
-  for k in 1 2 3; do echo "peer $k punch: $(stats "$k" punch) relay: $(stats "$k" relay)"; done
-}
 
 # --- 1. p1, then ha and hb through p1 ---
 peer_start 1 p1 --relay-serve
@@ -69,7 +62,7 @@ ok "p1 alone, ha and hb joined p1"
 deadline=$((SECONDS + 45))
 until grep -qx "${peer_id[3]}" <<<"$(join_neighbours peer2)" && grep -qx "${peer_id[2]}" <<<"$(join_neighbours peer3)"; do
   ((SECONDS < deadline)) || {
-    dump_counters
+    dump_counters punch relay
     fail "ha and hb never became neighbours (ha: $(join_neighbours peer2 | tr '\n' ' '))"
   }
   sleep 0.2
@@ -79,7 +72,6 @@ ok "ha and hb are neighbours ${relayed_ms} ms after hb started"
 
 for k in 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
 for k in 2 3; do wait_for "$tmp/peer$k.out" '"event":"network"' 10 || fail "peer $k printed no network event"; done
-conn() { grep -F '"event":"network"' "$tmp/peer$1.out" | tail -n 1 | jq -c --arg p "$2" '.connections[] | select(.peer == $p)'; }
 c2=$(conn 2 "${peer_id[3]}") c3=$(conn 3 "${peer_id[2]}")
 jq -e --arg r "${nat_ip[p1]}:7000" '.path == "relayed" and .remote == $r' <<<"$c2" >/dev/null ||
   fail "ha's connection to hb: $c2"
@@ -123,7 +115,7 @@ for (( ; ; )); do
   c2=$(conn 2 "${peer_id[3]}") c3=$(conn 3 "${peer_id[2]}")
   jq -e '.path == "punched"' <<<"$c2" >/dev/null 2>&1 && jq -e '.path == "punched"' <<<"$c3" >/dev/null 2>&1 && break
   ((SECONDS < deadline)) || {
-    dump_counters
+    dump_counters punch relay
     fail "the relayed connection was not replaced (ha: $c2; hb: $c3)"
   }
 done

@@ -61,7 +61,6 @@ ok "messages both ways between p1 and ha"
 # --- 3. the counters ---
 for k in 1 2 3; do kill -USR1 "${peer_pid[k]}" 2>/dev/null; done
 for k in 1 2 3; do wait_for "$tmp/peer$k.out" '"event":"stats"' 10 || fail "peer $k printed no stats"; done
-stats() { grep -F '"event":"stats"' "$tmp/peer$1.out" | tail -n 1 | jq -c ".stats.$2"; }
 v1=$(stats 1 reversal) v2=$(stats 2 reversal) v3=$(stats 3 reversal)
 t1=$(stats 1 transport) t3=$(stats 3 transport)
 echo "p1 reversal counters: $v1"
