@@ -1,7 +1,6 @@
 #include "nat/reversal.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace topicswarm::nat::reversal {
 

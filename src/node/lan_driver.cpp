@@ -119,7 +119,7 @@ void lan_driver::process() {
         socket_->set_option(asio::ip::multicast::outbound_interface(i), ec);
         if (!ec) socket_->send_to(asio::buffer(s->payload.data(), s->payload.size()),
                                   asio::ip::udp::endpoint(group, cfg_.port), 0, ec);
-        if (ec) ++send_failures_;
+        ++(ec ? send_failures_ : sent_);
       }
     } else if (auto* f = std::get_if<lan::out::found>(&o)) {
       // Already a neighbour in that topic: nothing to do.
@@ -149,7 +149,7 @@ void lan_driver::begin_stop() {
 void lan_driver::add_stats(node_stats& s) const {
   const auto& c = core_.stats();
   auto& l = s.lan;
-  l.sent = c.sent * interfaces_.size() - std::min(c.sent * interfaces_.size(), send_failures_);
+  l.sent = sent_;
   l.send_failures = send_failures_;
   l.received = c.received;
   l.malformed = c.malformed;
@@ -159,7 +159,7 @@ void lan_driver::add_stats(node_stats& s) const {
   l.unmatched = c.unmatched;
   l.matches = c.matches;
   l.found = c.found;
-  l.repeats = c.repeats + c.table_full;
+  l.repeats = c.repeats + c.table_full;  // (table_full: not reported again until entries age out)
   l.interfaces = interfaces_.size();
 }
 

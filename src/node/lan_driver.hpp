@@ -63,7 +63,7 @@ class lan_driver final : public driver, public topic_observer {
   std::vector<asio::ip::address_v4> interfaces_;  // where beacons go
   std::array<std::byte, lan::max_beacon_size + 1> buf_{};  // one more: an oversized datagram is seen as such
   asio::ip::udp::endpoint sender_;
-  std::uint64_t send_failures_ = 0;
+  std::uint64_t sent_ = 0, send_failures_ = 0;  // datagrams (one per interface a beacon)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // receive handlers check it
 };
 

@@ -2,8 +2,6 @@
 
 #include "net/frame.hpp"
 
-#include <cstdio>
-
 namespace topicswarm::detail {
 
 namespace {
